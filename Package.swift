@@ -1,0 +1,54 @@
+// swift-tools-version:6.0
+// ckpt — transformer checkpoint toolkit. See README.md and DESIGN notes in docs/.
+import PackageDescription
+
+let package = Package(
+    name: "ckpt",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "ckpt", targets: ["ckpt"]),
+        .library(name: "Formats", targets: ["Formats"]),
+        .library(name: "Convert", targets: ["Convert"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // MARK: - System libraries (Debian: libhdf5-dev, libopenblas-dev, libjson-c-dev)
+        .systemLibrary(
+            name: "CHDF5", pkgConfig: "hdf5",
+            providers: [.apt(["libhdf5-dev"])]),
+        .systemLibrary(
+            name: "COpenBLAS", pkgConfig: "openblas",
+            providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(
+            name: "CJSONC", pkgConfig: "json-c",
+            providers: [.apt(["libjson-c-dev"])]),
+
+        // copy_file_range and other _GNU_SOURCE calls Swift's Glibc module lacks.
+        .target(name: "CShims"),
+
+        // MARK: - Libraries
+        .target(name: "Formats", dependencies: ["CHDF5", "CJSONC", "CShims"]),
+        .target(name: "Convert", dependencies: ["Formats"]),
+
+        // MARK: - Command line
+        .executableTarget(
+            name: "ckpt",
+            dependencies: [
+                "Formats", "Convert",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
+
+        // MARK: - Tests
+        .testTarget(
+            name: "FormatsTests", dependencies: ["Formats"],
+            path: "Tests/FormatsTests"),
+        .testTarget(
+            name: "ConvertTests", dependencies: ["Convert", "Formats"],
+            path: "Tests/ConvertTests"),
+        .testTarget(
+            name: "CLITests", dependencies: [],
+            path: "Tests/CLITests"),
+    ]
+)

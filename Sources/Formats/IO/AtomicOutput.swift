@@ -1,0 +1,223 @@
+// AtomicFile / AtomicDirectory — outputs that appear under their final name only
+// once complete: written to a temporary name in the target directory, fsynced,
+// then renamed.
+
+import CShims
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A temporary name beside `path`: `.NAME.ckpt-tmp-PID-RANDOM` in the same directory.
+func temporarySibling(of path: String) -> String {
+    let dir = FileSystem.dirname(path)
+    let name = FileSystem.basename(path)
+    let tag = String(UInt32.random(in: 0...UInt32.max), radix: 16)
+    return FileSystem.join(dir, ".\(name).ckpt-tmp-\(getpid())-\(tag)")
+}
+
+/// fsyncs a directory so a rename inside it is durable.
+func syncDirectory(_ path: String) {
+    let fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+    if fd >= 0 { _ = fsync(fd); close(fd) }
+}
+
+/// Removes a file or a directory tree; errors are ignored (used for cleanup).
+func removeTree(_ path: String) {
+    var st = stat()
+    guard lstat(path, &st) == 0 else { return }
+    if (st.st_mode & S_IFMT) == S_IFDIR {
+        if let names = try? FileSystem.list(path) {
+            for n in names { removeTree(FileSystem.join(path, n)) }
+        }
+        rmdir(path)
+    } else {
+        unlink(path)
+    }
+}
+
+/// A file being written under a temporary name. Call `commit()` to fsync it and
+/// rename it to its final path; if it is dropped uncommitted, the temporary file
+/// is removed.
+public final class AtomicFile {
+    /// The final path.
+    public let path: String
+    /// The temporary path being written.
+    public let temporaryPath: String
+    let fd: Int32
+    private var finished = false
+
+    /// Creates the temporary file.
+    ///
+    /// - Parameter overwrite: when false, an existing file at `path` is an error.
+    /// - Throws: `FileError` (`EEXIST` when `path` exists and `overwrite` is false).
+    public init(path: String, overwrite: Bool = false) throws {
+        if !overwrite && FileSystem.exists(path) {
+            throw FileError(path: path, operation: "create (already exists; pass --force to replace it)", code: EEXIST)
+        }
+        self.path = path
+        self.temporaryPath = temporarySibling(of: path)
+        let fd = open(temporaryPath, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw FileError.current(temporaryPath, "create") }
+        self.fd = fd
+    }
+
+    deinit {
+        if !finished {
+            close(fd)
+            unlink(temporaryPath)
+        }
+    }
+
+    /// Writes all of `bytes` at `offset`.
+    public func write(_ bytes: UnsafeRawBufferPointer, at offset: Int) throws {
+        try writeAll(fd: fd, bytes, at: offset, path: path)
+    }
+
+    /// Writes all of `bytes` at `offset`.
+    public func write(_ bytes: [UInt8], at offset: Int) throws {
+        try bytes.withUnsafeBytes { try write($0, at: offset) }
+    }
+
+    /// Copies `count` bytes of `source` starting at `sourceOffset` to `offset`,
+    /// in the kernel where it can (`copy_file_range`), else through a buffer.
+    public func copy(from source: MappedFile, sourceOffset: Int, count: Int, to offset: Int) throws {
+        try copyRange(from: source, sourceOffset: sourceOffset, count: count, toFD: fd, at: offset, path: path)
+    }
+
+    /// Sets the file's size.
+    public func truncate(to size: Int) throws {
+        guard ftruncate(fd, off_t(size)) == 0 else { throw FileError.current(path, "truncate") }
+    }
+
+    /// fsyncs the file, renames it to `path` and fsyncs the directory.
+    public func commit() throws {
+        guard !finished else { return }
+        guard fsync(fd) == 0 else { throw FileError.current(path, "fsync") }
+        close(fd)
+        finished = true
+        guard rename(temporaryPath, path) == 0 else {
+            let e = FileError.current(path, "rename")
+            unlink(temporaryPath)
+            throw e
+        }
+        syncDirectory(FileSystem.dirname(path))
+    }
+
+    /// Abandons the file, removing the temporary name.
+    public func discard() {
+        guard !finished else { return }
+        finished = true
+        close(fd)
+        unlink(temporaryPath)
+    }
+}
+
+/// A directory being filled under a temporary name; `commit()` renames it to
+/// its final path. Dropped uncommitted, the temporary tree is removed.
+public final class AtomicDirectory {
+    /// The final path.
+    public let path: String
+    /// The temporary directory to write into.
+    public let temporaryPath: String
+    private var finished = false
+
+    /// Creates the temporary directory.
+    ///
+    /// - Parameter overwrite: when true an existing `path` is replaced on commit;
+    ///   otherwise an existing, non-empty `path` is an error.
+    /// - Throws: `FileError`.
+    public init(path: String, overwrite: Bool = false) throws {
+        var p = path
+        while p.count > 1 && p.hasSuffix("/") { p.removeLast() }
+        if !overwrite && FileSystem.exists(p) {
+            let empty = FileSystem.isDirectory(p) && ((try? FileSystem.list(p))?.isEmpty ?? false)
+            if !empty {
+                throw FileError(path: p, operation: "create (already exists; pass --force to replace it)", code: EEXIST)
+            }
+        }
+        self.path = p
+        self.temporaryPath = temporarySibling(of: p)
+        guard mkdir(temporaryPath, 0o755) == 0 else { throw FileError.current(temporaryPath, "mkdir") }
+    }
+
+    deinit {
+        if !finished { removeTree(temporaryPath) }
+    }
+
+    /// The temporary path of a file named `name` inside the directory.
+    public func file(_ name: String) -> String { FileSystem.join(temporaryPath, name) }
+
+    /// Writes a small file inside the directory (fsynced).
+    public func writeFile(_ name: String, _ bytes: [UInt8]) throws {
+        let p = file(name)
+        let fd = open(p, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw FileError.current(p, "create") }
+        defer { close(fd) }
+        try bytes.withUnsafeBytes { try writeAll(fd: fd, $0, at: 0, path: p) }
+        guard fsync(fd) == 0 else { throw FileError.current(p, "fsync") }
+    }
+
+    /// Renames the directory into place (replacing an old one when allowed).
+    public func commit() throws {
+        guard !finished else { return }
+        syncDirectory(temporaryPath)
+        if FileSystem.exists(path) {
+            // Move the old tree aside first so the new one appears in one rename.
+            let old = temporarySibling(of: path)
+            guard rename(path, old) == 0 else { throw FileError.current(path, "rename") }
+            guard rename(temporaryPath, path) == 0 else {
+                let e = FileError.current(path, "rename")
+                _ = rename(old, path)
+                throw e
+            }
+            finished = true
+            removeTree(old)
+        } else {
+            guard rename(temporaryPath, path) == 0 else { throw FileError.current(path, "rename") }
+            finished = true
+        }
+        syncDirectory(FileSystem.dirname(path))
+    }
+}
+
+// MARK: - Low-level helpers
+
+func writeAll(fd: Int32, _ bytes: UnsafeRawBufferPointer, at offset: Int, path: String) throws {
+    var done = 0
+    while done < bytes.count {
+        let n = pwrite(fd, bytes.baseAddress! + done, bytes.count - done, off_t(offset + done))
+        if n < 0 {
+            if errno == EINTR { continue }
+            throw FileError.current(path, "write")
+        }
+        done += n
+    }
+}
+
+func copyRange(from source: MappedFile, sourceOffset: Int, count: Int, toFD fd: Int32, at offset: Int, path: String) throws {
+    guard count > 0 else { return }
+    guard sourceOffset >= 0, count <= source.bytes.count, sourceOffset <= source.bytes.count - count else {
+        throw FileError(path: source.path, operation: "copy (range outside the file)", code: EINVAL)
+    }
+    var inOff = Int64(sourceOffset)
+    var outOff = Int64(offset)
+    var left = count
+    while left > 0 {
+        let n = ckpt_copy_file_range(source.fd, &inOff, fd, &outOff, left)
+        if n < 0 {
+            if errno == EINTR { continue }
+            if errno == EXDEV || errno == ENOSYS || errno == EINVAL || errno == EOPNOTSUPP { break }
+            throw FileError.current(path, "copy_file_range")
+        }
+        if n == 0 { break }
+        left -= n
+    }
+    if left > 0 {
+        let done = count - left
+        let view = UnsafeRawBufferPointer(rebasing: source.bytes[(sourceOffset + done)..<(sourceOffset + count)])
+        try writeAll(fd: fd, view, at: offset + done, path: path)
+        source.release(offset: sourceOffset + done, count: left)
+    }
+}
