@@ -1,0 +1,285 @@
+// Checkpoint — a model's tensors plus its config and tokenizer files, opened
+// from a weights file or a Hugging Face model directory, by content.
+
+/// A path ckpt cannot open as a checkpoint.
+public struct CheckpointError: Error, Equatable, CustomStringConvertible {
+    /// The file or directory.
+    public let path: String
+    /// What is wrong.
+    public let reason: String
+
+    public init(path: String, reason: String) {
+        self.path = path
+        self.reason = reason
+    }
+
+    public var description: String { "\(path): \(reason)" }
+}
+
+/// What a file's first bytes say it is.
+public enum SniffedFormat: String, Sendable {
+    case safetensors
+    case safetensorsIndex = "safetensors-index"
+    case hdf5
+    case zip
+    case pickle
+    case lfsPointer = "git-lfs-pointer"
+    case unknown
+
+    /// Looks at a file's first bytes (and size) only.
+    public static func of(path: String) throws -> SniffedFormat {
+        let head = try FileSystem.head(path, count: 4096)
+        return of(head: head)
+    }
+
+    static func of(head: [UInt8]) -> SniffedFormat {
+        let hdf5: [UInt8] = [0x89, 0x48, 0x44, 0x46, 0x0D, 0x0A, 0x1A, 0x0A]
+        if head.starts(with: hdf5) { return .hdf5 }
+        if head.starts(with: [0x50, 0x4B, 0x03, 0x04]) || head.starts(with: [0x50, 0x4B, 0x05, 0x06]) { return .zip }
+        if head.count >= 2, head[0] == 0x80, (2...5).contains(head[1]) { return .pickle }
+        if head.withUnsafeBytes({ isLFSPointer($0) }) { return .lfsPointer }
+        let firstNonSpace = head.first { $0 != 0x20 && $0 != 0x0A && $0 != 0x0D && $0 != 0x09 }
+        if firstNonSpace == UInt8(ascii: "{") {
+            let text = String(decoding: head, as: UTF8.self)
+            if text.contains("\"weight_map\"") { return .safetensorsIndex }
+        }
+        if head.count >= 9 {
+            // A safetensors file: 8-byte length, then JSON (possibly after whitespace).
+            var i = 8
+            while i < head.count, [0x20, 0x0A, 0x0D, 0x09].contains(head[i]) { i += 1 }
+            if i < head.count, head[i] == UInt8(ascii: "{") { return .safetensors }
+        }
+        return .unknown
+    }
+}
+
+/// Two names for one weight: transformers ties the MLM decoder to the word
+/// embeddings (and the decoder bias to the head's bias) and saves only the target.
+public struct TiedWeight: Sendable, Equatable {
+    /// The name that is (or would be) the copy, e.g. `cls.predictions.decoder.weight`.
+    public let alias: String
+    /// The name that holds the weight, e.g. `bert.embeddings.word_embeddings.weight`.
+    public let target: String
+    /// Whether the alias is stored too (with the same bytes) in this checkpoint.
+    public let aliasStored: Bool
+}
+
+/// An open checkpoint.
+public final class Checkpoint {
+    /// How the tensors are stored.
+    public enum Format: String, Sendable {
+        case safetensors
+        case shardedSafetensors = "safetensors-sharded"
+        case hdf5 = "ckpt-hdf5"
+    }
+
+    /// The path that was opened (file or directory).
+    public let path: String
+    /// True when `path` is a model directory.
+    public let isDirectory: Bool
+    /// The storage format of the tensors.
+    public let format: Format
+    /// The tensor store.
+    public let store: TensorStore
+    /// Config and tokenizer files carried with the model, sorted by name.
+    public let files: [(name: String, bytes: [UInt8])]
+    /// The parsed `config.json`, if the checkpoint has one.
+    public let config: ModelConfig?
+    /// safetensors `__metadata__` of a single-file source.
+    public let metadata: [String: String]?
+    /// Tied weights (see `TiedWeight`).
+    public let ties: [TiedWeight]
+    /// Inconsistencies found while opening (never fatal), one sentence each.
+    public let problems: [String]
+
+    /// The stored tensors, in the store's order.
+    public var tensors: [TensorInfo] { store.tensors }
+    /// Sum of element counts of the stored tensors (tied weights once).
+    public var parameterCount: Int { tensors.reduce(0) { $0 + $1.elementCount } }
+    /// Sum of the stored tensors' byte counts.
+    public var tensorBytes: Int { tensors.reduce(0) { $0 + $1.byteCount } }
+
+    /// The file names carried alongside the weights of a model directory.
+    public static let carriedFileNames: Set<String> = [
+        "config.json", "generation_config.json", "tokenizer.json", "tokenizer_config.json",
+        "special_tokens_map.json", "added_tokens.json", "vocab.txt", "vocab.json", "merges.txt",
+        "spiece.model", "sentencepiece.bpe.model", "trainer_state.json", "preprocessor_config.json",
+    ]
+
+    /// Opens a weights file (safetensors, shard index, ckpt-hdf5 store) or a
+    /// model directory, recognising the format by content.
+    ///
+    /// - Throws: `CheckpointError` for an unrecognised or unsupported path, and
+    ///   the format's own errors for malformed files.
+    public init(path: String) throws {
+        var p = path
+        while p.count > 1 && p.hasSuffix("/") { p.removeLast() }
+        guard FileSystem.exists(p) else { throw CheckpointError(path: p, reason: "no such file or directory") }
+        self.path = p
+        let opened: (Format, TensorStore, [(String, [UInt8])])
+        if FileSystem.isDirectory(p) {
+            isDirectory = true
+            opened = try Checkpoint.openDirectory(p)
+        } else {
+            isDirectory = false
+            opened = try Checkpoint.openFile(p)
+        }
+        (format, store, files) = opened
+        metadata = (store as? SafeTensorsFile)?.metadata
+
+        if let cfg = files.first(where: { $0.name == "config.json" }) {
+            config = try ModelConfig(bytes: cfg.bytes, path: FileSystem.join(isDirectory ? p : p + ":/files", "config.json"))
+        } else {
+            config = nil
+        }
+        var problems: [String] = []
+        ties = Checkpoint.findTies(store: store, config: config, problems: &problems)
+        Checkpoint.checkConsistency(store: store, config: config, files: files,
+                                    directory: isDirectory ? p : p, problems: &problems)
+        self.problems = problems
+    }
+
+    /// A tensor's bytes as stored.
+    public func data(_ name: String) throws -> TensorData { try store.data(name) }
+
+    /// A tensor converted to `dtype` (float types only; other types must match).
+    ///
+    /// - Throws: the store's errors, or `CastError`.
+    public func tensor(_ name: String, as dtype: DType) throws -> TensorData {
+        try store.data(name).converted(to: dtype)
+    }
+
+    /// The description of a stored tensor.
+    public func info(_ name: String) -> TensorInfo? { tensors.first { $0.name == name } }
+
+    // MARK: - Opening
+
+    private static func openFile(_ p: String) throws -> (Format, TensorStore, [(String, [UInt8])]) {
+        switch try SniffedFormat.of(path: p) {
+        case .safetensors:
+            return (.safetensors, try SafeTensorsFile(path: p), [])
+        case .safetensorsIndex:
+            let store = try ShardedSafeTensors(indexPath: p)
+            return (.shardedSafetensors, store, try carriedFiles(in: FileSystem.dirname(p)))
+        case .hdf5:
+            let store = try HDF5Store(path: p)
+            return (.hdf5, store, store.files.filter { !$0.name.contains("/") })
+        case .lfsPointer:
+            throw SafeTensorsError.lfsPointer(path: p)
+        case .zip:
+            throw CheckpointError(path: p, reason: "zip archive (a PyTorch checkpoint?): reading PyTorch files is not supported by this version")
+        case .pickle:
+            throw CheckpointError(path: p, reason: "pickle file (a legacy PyTorch checkpoint?): reading PyTorch files is not supported by this version")
+        case .unknown:
+            let size = (try? FileSystem.head(p, count: 9).count) ?? 0
+            if size < 8 { throw SafeTensorsError.truncated(path: p, size: size) }
+            throw CheckpointError(path: p, reason: "unrecognised format: not safetensors, a shard index or a ckpt-hdf5 store")
+        }
+    }
+
+    private static func openDirectory(_ p: String) throws -> (Format, TensorStore, [(String, [UInt8])]) {
+        let names = try FileSystem.list(p)
+        let files = try carriedFiles(in: p)
+        func pick(_ candidates: [String]) -> String? { candidates.first(where: names.contains) }
+        if let index = pick(["model.safetensors.index.json"]) ?? single(names, suffix: ".safetensors.index.json") {
+            return (.shardedSafetensors, try ShardedSafeTensors(indexPath: FileSystem.join(p, index)), files)
+        }
+        if let file = pick(["model.safetensors"]) ?? single(names, suffix: ".safetensors") {
+            let fp = FileSystem.join(p, file)
+            let sniffed = try SniffedFormat.of(path: fp)
+            if sniffed == .lfsPointer { throw SafeTensorsError.lfsPointer(path: fp) }
+            return (.safetensors, try SafeTensorsFile(path: fp), files)
+        }
+        let h5 = names.filter { $0.hasSuffix(".h5") || $0.hasSuffix(".hdf5") }
+        if h5.count == 1 {
+            let fp = FileSystem.join(p, h5[0])
+            let store = try HDF5Store(path: fp)
+            // Files beside the store win over the copies inside it.
+            var merged = files
+            for f in store.files where !merged.contains(where: { $0.0 == f.name }) && !f.name.contains("/") {
+                merged.append((f.name, f.bytes))
+            }
+            merged.sort { $0.0 < $1.0 }
+            return (.hdf5, store, merged)
+        }
+        if names.contains(where: { $0.hasSuffix(".bin") || $0.hasSuffix(".pt") || $0.hasSuffix(".pth") }) {
+            throw CheckpointError(path: p, reason: "holds only PyTorch weights (.bin/.pt); reading PyTorch files is not supported by this version")
+        }
+        throw CheckpointError(path: p, reason: "no weights found: expected model.safetensors, model.safetensors.index.json or a ckpt-hdf5 .h5 store")
+    }
+
+    private static func single(_ names: [String], suffix: String) -> String? {
+        let matches = names.filter { $0.hasSuffix(suffix) && !$0.hasPrefix(".") }
+        if suffix == ".safetensors" {
+            // Shards are reached through their index, never picked alone.
+            let plain = matches.filter { !$0.contains("-of-") }
+            return plain.count == 1 ? plain[0] : nil
+        }
+        return matches.count == 1 ? matches[0] : nil
+    }
+
+    /// The allow-listed text files of a directory, sorted by name.
+    static func carriedFiles(in dir: String) throws -> [(String, [UInt8])] {
+        var out: [(String, [UInt8])] = []
+        for name in try FileSystem.list(dir) where carriedFileNames.contains(name) {
+            let fp = FileSystem.join(dir, name)
+            guard FileSystem.isFile(fp) else { continue }
+            out.append((name, try readFile(fp, limit: 1 << 30)))
+        }
+        return out
+    }
+
+    // MARK: - Ties and consistency
+
+    /// The tie rules of the architectures ckpt knows: alias, target, and a
+    /// tensor whose presence shows the model has the head the alias belongs to.
+    static let tieRules: [(alias: String, target: String, witness: String, wordEmbeddings: Bool)] = [
+        ("cls.predictions.decoder.weight", "bert.embeddings.word_embeddings.weight", "cls.predictions.transform.dense.weight", true),
+        ("cls.predictions.decoder.bias", "cls.predictions.bias", "cls.predictions.bias", false),
+        ("vocab_projector.weight", "distilbert.embeddings.word_embeddings.weight", "vocab_transform.weight", true),
+    ]
+
+    static func findTies(store: TensorStore, config: ModelConfig?, problems: inout [String]) -> [TiedWeight] {
+        let names = Set(store.tensors.map(\.name))
+        var ties: [TiedWeight] = []
+        for rule in tieRules where names.contains(rule.target) && names.contains(rule.witness) {
+            if rule.wordEmbeddings && config?.tieWordEmbeddings == false { continue }
+            if !names.contains(rule.alias) {
+                ties.append(TiedWeight(alias: rule.alias, target: rule.target, aliasStored: false))
+                continue
+            }
+            guard let a = try? store.data(rule.alias), let t = try? store.data(rule.target) else { continue }
+            if a.sameContents(as: t) {
+                ties.append(TiedWeight(alias: rule.alias, target: rule.target, aliasStored: true))
+            } else if rule.wordEmbeddings {
+                problems.append("config ties '\(rule.alias)' to '\(rule.target)' (tie_word_embeddings is true) but the stored tensors differ; both are kept")
+            }
+        }
+        return ties
+    }
+
+    static func checkConsistency(store: TensorStore, config: ModelConfig?, files: [(name: String, bytes: [UInt8])],
+                                 directory: String, problems: inout [String]) {
+        let embedding = store.tensors.first { $0.name.hasSuffix("embeddings.word_embeddings.weight") }
+        if let config, let e = embedding, e.shape.count == 2 {
+            if let v = config.vocabSize, v != e.shape[0] {
+                problems.append("config.vocab_size is \(v) but \(e.name) has \(e.shape[0]) rows")
+            }
+            if let h = config.hiddenSize, h != e.shape[1] {
+                problems.append("config hidden size is \(h) but \(e.name) has \(e.shape[1]) columns")
+            }
+        }
+        if config == nil && !files.isEmpty {
+            problems.append("no config.json")
+        }
+        if let e = embedding, e.shape.count == 2 {
+            do {
+                if let tok = try TokenizerSummary(files: files, directory: directory), tok.maxID >= e.shape[0] {
+                    problems.append("the tokenizer produces ids up to \(tok.maxID) but \(e.name) has only \(e.shape[0]) rows")
+                }
+            } catch {
+                problems.append("tokenizer files unreadable: \(error)")
+            }
+        }
+    }
+}

@@ -1,0 +1,78 @@
+// ckpt — the command line. Each subcommand's run() opens, calls one library
+// function, prints.
+
+import ArgumentParser
+import Formats
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The version printed by `ckpt --version` and written to `created_by`.
+let ckptVersion = "0.1.0"
+
+@main
+struct CKPT: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ckpt",
+        abstract: "Inspect, convert and verify transformer checkpoints.",
+        discussion: """
+            Paths are weights files (.safetensors, a shard index, a ckpt-hdf5 .h5 store) \
+            or Hugging Face model directories; formats are recognised by content. \
+            Exit codes: 0 ok, 1 failure, 64 usage error.
+            """,
+        version: ckptVersion,
+        subcommands: [Inspect.self, Convert.self]
+    )
+}
+
+/// Prints to standard error.
+func printError(_ message: String) {
+    var line = message
+    if !line.hasSuffix("\n") { line += "\n" }
+    _ = line.withCString { write(2, $0, strlen($0)) }
+}
+
+/// Runs `body`, turning any library error into one `ckpt: error: …` line on
+/// stderr and exit status 1.
+func reportingErrors<T>(_ body: () throws -> T) throws -> T {
+    do {
+        return try body()
+    } catch let e as ExitCode {
+        throw e
+    } catch let e as ValidationError {
+        throw e
+    } catch {
+        printError("ckpt: error: \(error)")
+        throw ExitCode.failure
+    }
+}
+
+/// `12345678` → `12,345,678`.
+func grouped(_ n: Int) -> String {
+    let s = String(n.magnitude)
+    var out = ""
+    for (i, c) in s.enumerated() {
+        if i > 0 && (s.count - i) % 3 == 0 { out += "," }
+        out.append(c)
+    }
+    return (n < 0 ? "-" : "") + out
+}
+
+/// `440473133` → `440.5 MB`.
+func humanBytes(_ n: Int) -> String {
+    let units = ["B", "kB", "MB", "GB", "TB"]
+    var v = Double(n)
+    var u = 0
+    while v >= 1000 && u < units.count - 1 { v /= 1000; u += 1 }
+    if u == 0 { return "\(n) B" }
+    let rounded = (v * 10).rounded() / 10
+    return "\(rounded) \(units[u])"
+}
+
+/// Pads `s` on the right to `width` characters.
+func pad(_ s: String, _ width: Int) -> String {
+    s.count >= width ? s : s + String(repeating: " ", count: width - s.count)
+}
