@@ -41,14 +41,10 @@ let package = Package(
             ]),
 
         // MARK: - Tests
-        .testTarget(
-            name: "FormatsTests", dependencies: ["Formats"],
-            path: "Tests/FormatsTests"),
-        .testTarget(
-            name: "ConvertTests", dependencies: ["Convert", "Formats"],
-            path: "Tests/ConvertTests"),
-        .testTarget(
-            name: "CLITests", dependencies: [],
-            path: "Tests/CLITests"),
+        .target(name: "TestSupport", dependencies: ["Formats"], path: "Tests/TestSupport"),
+        .testTarget(name: "FormatsTests", dependencies: ["Formats", "TestSupport"]),
+        .testTarget(name: "ConvertTests", dependencies: ["Convert", "Formats", "TestSupport"]),
+        // Runs the built `ckpt` binary end to end.
+        .testTarget(name: "CLITests", dependencies: ["ckpt", "Formats", "TestSupport"]),
     ]
 )

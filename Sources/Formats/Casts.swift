@@ -44,14 +44,16 @@ public func halfBits(fromFloat value: Float) -> UInt16 {
     return sign | UInt16(truncatingIfNeeded: kept &+ up)
 }
 
-/// Widens IEEE binary16 bits to a `Float` (exact).
+/// Widens IEEE binary16 bits to a `Float` (exact; a signalling NaN is quieted).
 @inline(__always)
 public func float(fromHalfBits h: UInt16) -> Float {
     let sign = UInt32(h & 0x8000) << 16
     let exponent = UInt32(h >> 10) & 0x1F
     let mantissa = UInt32(h & 0x03FF)
     if exponent == 0x1F {
-        return Float(bitPattern: sign | 0x7F80_0000 | (mantissa << 13))
+        if mantissa == 0 { return Float(bitPattern: sign | 0x7F80_0000) }
+        // NaN: payload kept, made quiet (as PyTorch and F16C widen it).
+        return Float(bitPattern: sign | 0x7FC0_0000 | (mantissa << 13))
     }
     if exponent == 0 {
         // Zero or subnormal: mantissa × 2^-24, exact in Float.

@@ -63,8 +63,9 @@ final class OwnedBuffer: @unchecked Sendable {
 public struct TensorData: @unchecked Sendable {
     /// What the bytes are.
     public let info: TensorInfo
-    /// The bytes (`info.byteCount` of them).
-    public let bytes: UnsafeRawBufferPointer
+    /// The bytes (`info.byteCount` of them). Valid only while this value is
+    /// alive: outside Formats, read them through `withUnsafeBytes`.
+    let bytes: UnsafeRawBufferPointer
     /// The mapped file the bytes are a view of, if any.
     public let file: MappedFile?
     /// Offset of the bytes in `file`.
@@ -103,6 +104,14 @@ public struct TensorData: @unchecked Sendable {
             source.withUnsafeBytes { if $0.count > 0 { dst.baseAddress!.copyMemory(from: $0.baseAddress!, byteCount: $0.count) } }
         }
     }
+
+    /// Calls `body` with the tensor's bytes, keeping them alive for the call.
+    public func withUnsafeBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        try withExtendedLifetime(self) { try body(bytes) }
+    }
+
+    /// A copy of the tensor's bytes.
+    public var byteArray: [UInt8] { withUnsafeBytes { Array($0) } }
 
     /// The elements converted to `dtype` (F64/F32/F16/BF16 only; the same type
     /// gives a copy).
