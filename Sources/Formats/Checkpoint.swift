@@ -62,6 +62,12 @@ public struct TiedWeight: Sendable, Equatable {
     public let target: String
     /// Whether the alias is stored too (with the same bytes) in this checkpoint.
     public let aliasStored: Bool
+
+    public init(alias: String, target: String, aliasStored: Bool) {
+        self.alias = alias
+        self.target = target
+        self.aliasStored = aliasStored
+    }
 }
 
 /// An open checkpoint.
@@ -233,17 +239,19 @@ public final class Checkpoint {
 
     /// The tie rules of the architectures ckpt knows: alias, target, and a
     /// tensor whose presence shows the model has the head the alias belongs to.
-    static let tieRules: [(alias: String, target: String, witness: String, wordEmbeddings: Bool)] = [
-        ("cls.predictions.decoder.weight", "bert.embeddings.word_embeddings.weight", "cls.predictions.transform.dense.weight", true),
-        ("cls.predictions.decoder.bias", "cls.predictions.bias", "cls.predictions.bias", false),
-        ("vocab_projector.weight", "distilbert.embeddings.word_embeddings.weight", "vocab_transform.weight", true),
+    /// All of them hold only while `tie_word_embeddings` is true (transformers 5
+    /// unties the decoder bias along with the weight).
+    static let tieRules: [(alias: String, target: String, witness: String)] = [
+        ("cls.predictions.decoder.weight", "bert.embeddings.word_embeddings.weight", "cls.predictions.transform.dense.weight"),
+        ("cls.predictions.decoder.bias", "cls.predictions.bias", "cls.predictions.transform.dense.weight"),
+        ("vocab_projector.weight", "distilbert.embeddings.word_embeddings.weight", "vocab_transform.weight"),
     ]
 
     static func findTies(store: TensorStore, config: ModelConfig?, problems: inout [String]) -> [TiedWeight] {
         let names = Set(store.tensors.map(\.name))
         var ties: [TiedWeight] = []
+        if config?.tieWordEmbeddings == false { return [] }
         for rule in tieRules where names.contains(rule.target) && names.contains(rule.witness) {
-            if rule.wordEmbeddings && config?.tieWordEmbeddings == false { continue }
             if !names.contains(rule.alias) {
                 ties.append(TiedWeight(alias: rule.alias, target: rule.target, aliasStored: false))
                 continue
@@ -251,7 +259,7 @@ public final class Checkpoint {
             guard let a = try? store.data(rule.alias), let t = try? store.data(rule.target) else { continue }
             if a.sameContents(as: t) {
                 ties.append(TiedWeight(alias: rule.alias, target: rule.target, aliasStored: true))
-            } else if rule.wordEmbeddings {
+            } else {
                 problems.append("config ties '\(rule.alias)' to '\(rule.target)' (tie_word_embeddings is true) but the stored tensors differ; both are kept")
             }
         }

@@ -19,6 +19,10 @@ public let hdf5StoreFormat = "ckpt-hdf5"
 /// The layout version this ckpt writes and reads.
 public let hdf5StoreVersion = 1
 
+/// Debian's HDF5 is the serial build, not thread-safe: every call into the
+/// library happens under this one lock.
+let hdf5Lock = RecursiveLock()
+
 /// HDF5 prints its own error stacks to stderr unless told not to.
 private let silenceHDF5: Void = {
     _ = H5open()
@@ -51,6 +55,25 @@ public final class HDF5Store: TensorStore {
     ///
     /// - Throws: `HDF5StoreError` naming the file and the offending object.
     public init(path: String) throws {
+        let loaded = try hdf5Lock.run { try HDF5Store.load(path: path) }
+        self.path = path
+        self.map = loaded.map
+        self.fileID = loaded.fileID
+        self.locations = loaded.locations
+        self.tensors = loaded.locations.values.map(\.info).sorted { $0.name.utf8.lexicographicallyPrecedes($1.name.utf8) }
+        self.files = loaded.files
+        self.createdBy = loaded.createdBy
+    }
+
+    private struct Loaded {
+        let map: MappedFile
+        let fileID: hid_t
+        let locations: [String: Location]
+        let files: [(name: String, bytes: [UInt8])]
+        let createdBy: String?
+    }
+
+    private static func load(path: String) throws -> Loaded {
         _ = silenceHDF5
         let map = try MappedFile(path: path)
         let fid = H5Fopen(path, ckpt_H5F_ACC_RDONLY(), ckpt_H5P_DEFAULT())
@@ -66,7 +89,7 @@ public final class HDF5Store: TensorStore {
         guard version == Int64(hdf5StoreVersion) else {
             throw HDF5StoreError.unsupportedVersion(path: path, version: version.map(String.init) ?? "missing")
         }
-        self.createdBy = HDF5Attr.readString(fid, "created_by")
+        let createdBy = HDF5Attr.readString(fid, "created_by")
 
         var locations: [String: Location] = [:]
         if H5Lexists(fid, "tensors", ckpt_H5P_DEFAULT()) > 0 {
@@ -79,31 +102,25 @@ public final class HDF5Store: TensorStore {
                 locations[loc.info.name] = loc
             }
         }
-        var files: [(String, [UInt8])] = []
+        var files: [(name: String, bytes: [UInt8])] = []
         if H5Lexists(fid, "files", ckpt_H5P_DEFAULT()) > 0 {
             for rel in try HDF5Store.datasets(fid, under: "files", path: path) {
                 let dpath = "/files/" + rel
-                let bytes = try HDF5Store.readBytesDataset(fid, dpath, path: path)
-                files.append((rel, bytes))
+                files.append((HDF5Names.unescape(rel), try HDF5Store.readBytesDataset(fid, dpath, path: path)))
             }
         }
-        self.path = path
-        self.map = map
-        self.fileID = fid
-        self.locations = locations
-        self.tensors = locations.values.map(\.info).sorted { $0.name.utf8.lexicographicallyPrecedes($1.name.utf8) }
-        self.files = files
         ok = true
+        return Loaded(map: map, fileID: fid, locations: locations, files: files, createdBy: createdBy)
     }
 
-    deinit { H5Fclose(fileID) }
+    deinit { hdf5Lock.run { _ = H5Fclose(fileID) } }
 
     public func data(_ name: String) throws -> TensorData {
         guard let loc = locations[name] else { throw HDF5StoreError.missingTensor(path: path, tensor: name) }
         if let offset = loc.offset {
             return TensorData(info: loc.info, file: map, offset: offset)
         }
-        return try readThroughLibrary(loc)
+        return try hdf5Lock.run { try readThroughLibrary(loc) }
     }
 
     private func readThroughLibrary(_ loc: Location) throws -> TensorData {
@@ -251,7 +268,9 @@ public enum HDF5StoreWriter {
     ) throws {
         _ = silenceHDF5
         let out = try AtomicFile(path: path, overwrite: overwrite)
-        let placements = try createStructure(tensors, files: files, at: out.temporaryPath, finalPath: path, createdBy: createdBy)
+        let placements = try hdf5Lock.run {
+            try createStructure(tensors, files: files, at: out.temporaryPath, finalPath: path, createdBy: createdBy)
+        }
         for (info, offset) in placements {
             guard let offset else { continue }
             try writePayload(source(info), as: info.dtype, to: out, at: offset)

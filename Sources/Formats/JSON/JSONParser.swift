@@ -68,7 +68,48 @@ public enum JSONParser {
                 throw JSONError(path: path, reason: "duplicate key \"\(dup)\"")
             }
         }
-        return convert(obj)
+        let value = convert(obj)
+        if mode == .strict, let bad = firstNonRFCNumber(value) {
+            throw JSONError(path: path, reason: "\(bad) is not a JSON number")
+        }
+        return value
+    }
+
+    /// json-c accepts NaN and Infinity even in strict mode; RFC 8259 does not.
+    private static func firstNonRFCNumber(_ v: JSONValue) -> String? {
+        switch v {
+        case let .number(n):
+            return isRFCNumber(n.literal) ? nil : n.literal
+        case let .array(items):
+            for i in items { if let b = firstNonRFCNumber(i) { return b } }
+            return nil
+        case let .object(o):
+            for (_, i) in o { if let b = firstNonRFCNumber(i) { return b } }
+            return nil
+        default:
+            return nil
+        }
+    }
+
+    /// `-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?`
+    static func isRFCNumber(_ s: String) -> Bool {
+        let b = Array(s.utf8)
+        var i = 0
+        func digits() -> Int {
+            let start = i
+            while i < b.count, b[i] >= 48, b[i] <= 57 { i += 1 }
+            return i - start
+        }
+        if i < b.count, b[i] == UInt8(ascii: "-") { i += 1 }
+        guard i < b.count else { return false }
+        if b[i] == UInt8(ascii: "0") { i += 1 } else if digits() == 0 { return false }
+        if i < b.count, b[i] == UInt8(ascii: ".") { i += 1; if digits() == 0 { return false } }
+        if i < b.count, b[i] == UInt8(ascii: "e") || b[i] == UInt8(ascii: "E") {
+            i += 1
+            if i < b.count, b[i] == UInt8(ascii: "+") || b[i] == UInt8(ascii: "-") { i += 1 }
+            if digits() == 0 { return false }
+        }
+        return i == b.count
     }
 
     /// Parses a document held in an array.
