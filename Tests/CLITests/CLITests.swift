@@ -1,0 +1,129 @@
+// The `ckpt` binary end to end: output, exit codes (0 ok, 1 failure, 64 usage),
+// and no output left behind when the input is bad.
+
+import Formats
+import Testing
+import TestSupport
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Runs the built `ckpt` (beside the test bundle) and captures its output.
+func ckpt(_ args: [String]) -> (status: Int32, out: String, err: String) {
+    var exe = [CChar](repeating: 0, count: 4096)
+    let n = readlink("/proc/self/exe", &exe, 4095)
+    let bin = FileSystem.join(FileSystem.dirname(String(decoding: exe[0..<max(n, 0)].map { UInt8(bitPattern: $0) }, as: UTF8.self)), "ckpt")
+    let scratch = ScratchDirectory()
+    let quoted = ([bin] + args).map { "'" + $0.replacingOccurrences("'", "'\\''") + "'" }.joined(separator: " ")
+    let status = system("\(quoted) >\(scratch.file("out")) 2>\(scratch.file("err")) </dev/null")
+    let out = String(decoding: (try? readFile(scratch.file("out"))) ?? [], as: UTF8.self)
+    let err = String(decoding: (try? readFile(scratch.file("err"))) ?? [], as: UTF8.self)
+    return ((status >> 8) & 0xFF, out, err)
+}
+
+extension String {
+    func replacingOccurrences(_ a: String, _ b: String) -> String {
+        split(separator: Character(a), omittingEmptySubsequences: false).joined(separator: b)
+    }
+}
+
+@Suite struct CLITests {
+    @Test func helpListsTheCommands() {
+        let r = ckpt(["--help"])
+        #expect(r.status == 0)
+        #expect(r.out.contains("inspect") && r.out.contains("convert"))
+    }
+
+    @Test func inspectJSONIsStable() throws {
+        let r = ckpt(["inspect", Fixtures.path("bert-tied"), "--json"])
+        #expect(r.status == 0, "\(r.err)")
+        let v = try JSONParser.parse(r.out)
+        #expect(v.object?.keys == ["path", "format", "directory", "parameters", "bytes", "config", "tied", "files",
+                                   "metadata", "problems", "tensors"])
+        #expect(v["format"]?.string == "safetensors")
+        #expect(v["tensors"]?.array?.count == 42)
+        #expect(v["config"]?["vocab_size"]?.int == 160)
+        #expect(v["tied"]?.array?.count == 2)
+        #expect(v["problems"]?.array?.isEmpty == true)
+    }
+
+    @Test func inspectText() {
+        let r = ckpt(["inspect", Fixtures.path("distilbert-tied")])
+        #expect(r.status == 0)
+        #expect(r.out.contains("DistilBertForMaskedLM (distilbert): vocab 160, hidden 32, 2 layers"))
+        #expect(r.out.contains("vocab_projector.weight -> distilbert.embeddings.word_embeddings.weight (not stored)"))
+        #expect(r.out.contains("distilbert.embeddings.word_embeddings.weight"))
+    }
+
+    @Test func usageErrorsExit64() {
+        #expect(ckpt(["convert", Fixtures.path("bert-tied"), "/tmp/x.h5", "--dtype", "int8"]).status == 64)
+        #expect(ckpt(["convert", Fixtures.path("bert-tied"), "/tmp/x", "--shard-size", "lots"]).status == 64)
+        #expect(ckpt(["inspect"]).status == 64)
+        #expect(ckpt(["frobnicate"]).status == 64)
+    }
+
+    @Test func convertRoundTrip() throws {
+        let s = ScratchDirectory()
+        let a = ckpt(["convert", Fixtures.path("bert-sharded"), s.file("m.h5")])
+        #expect(a.status == 0, "\(a.err)")
+        #expect(a.out.hasPrefix("wrote \(s.file("m.h5")): 42 tensors, 102,656 bytes"))
+        let b = ckpt(["convert", s.file("m.h5"), s.file("back.safetensors")])
+        #expect(b.status == 0, "\(b.err)")
+        #expect(try readFile(s.file("back.safetensors")) == readFile(Fixtures.path("bert-tied/model.safetensors")))
+        // Existing destinations are kept unless --force.
+        let c = ckpt(["convert", Fixtures.path("bert-tied"), s.file("m.h5")])
+        #expect(c.status == 1 && c.err.contains("already exists"))
+        #expect(ckpt(["convert", Fixtures.path("bert-tied"), s.file("m.h5"), "--force"]).status == 0)
+    }
+
+    /// Every malformed input: exit 1, one error line naming the file, and no
+    /// output (final or temporary) in the destination directory.
+    @Test func malformedInputsFailCleanly() {
+        let bad = ScratchDirectory()
+        let f32 = #"{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}"#
+        let cases: [(String, [UInt8], String)] = [
+            ("truncated", [1, 2, 3], "shorter than the 8-byte header length"),
+            ("past-end", safetensorsBytes(header: "{}", lengthOverride: 4096), "runs past the end of the file"),
+            ("too-large", safetensorsBytes(header: "{}", lengthOverride: 200_000_000), "over the 100000000-byte limit"),
+            ("not-json", safetensorsBytes(header: "{\"a\":}  "), "not valid JSON"),
+            ("duplicate", safetensorsBytes(header: #"{"a":{"dtype":"U8","shape":[1],"data_offsets":[0,1]},"a":{"dtype":"U8","shape":[1],"data_offsets":[0,1]}}"#, data: [1]), "duplicate key \"a\""),
+            ("gap", safetensorsBytes(header: #"{"a":{"dtype":"U8","shape":[1],"data_offsets":[1,2]}}"#, data: [1, 2]), "belong to no tensor"),
+            ("trailing", safetensorsBytes(header: f32, data: [UInt8](repeating: 0, count: 12)), "trailing bytes"),
+            ("mismatch", safetensorsBytes(header: #"{"a":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}}"#, data: [UInt8](repeating: 0, count: 8)), "dtype × shape needs 12"),
+            ("dtype", safetensorsBytes(header: #"{"a":{"dtype":"Q4","shape":[2],"data_offsets":[0,8]}}"#, data: [UInt8](repeating: 0, count: 8)), "unknown dtype \"Q4\""),
+            ("metadata", safetensorsBytes(header: #"{"__metadata__":{"n":1}}"#), "invalid __metadata__"),
+            ("lfs", Array("version https://git-lfs.github.com/spec/v1\noid sha256:ab\nsize 9\n".utf8), "Git LFS pointer"),
+            ("zip", [0x50, 0x4B, 0x03, 0x04] + [UInt8](repeating: 0, count: 30), "zip archive"),
+        ]
+        for (name, bytes, message) in cases {
+            bad.write(name, bytes)
+            let out = ScratchDirectory()
+            for dst in ["o.h5", "o.safetensors", "o"] {
+                let r = ckpt(["convert", bad.file(name), out.file(dst)])
+                #expect(r.status == 1, "\(name) → \(dst): exit \(r.status)")
+                #expect(r.err.hasPrefix("ckpt: error: \(bad.file(name))"), "\(name): \(r.err)")
+                #expect(r.err.contains(message), "\(name): \(r.err)")
+                #expect(out.names().isEmpty, "\(name) → \(dst) left \(out.names())")
+            }
+            #expect(ckpt(["inspect", bad.file(name)]).status == 1)
+        }
+    }
+
+    @Test func brokenShardSetsFailCleanly() throws {
+        let dir = ScratchDirectory()
+        for name in ["model-00001-of-00004.safetensors", "model-00002-of-00004.safetensors",
+                     "model-00004-of-00004.safetensors", "config.json"] {
+            dir.write(name, try readFile(Fixtures.path("bert-sharded/\(name)")))
+        }
+        dir.write("model.safetensors.index.json", try readFile(Fixtures.path("bert-sharded/model.safetensors.index.json")))
+        let out = ScratchDirectory()
+        let r = ckpt(["convert", dir.path, out.file("o.h5")])
+        #expect(r.status == 1)
+        #expect(r.err.contains("shard model-00003-of-00004.safetensors: no such file"), "\(r.err)")
+        #expect(out.names().isEmpty)
+        dir.write("model.safetensors.index.json", Array("{\"weight_map\": [}".utf8))
+        let r2 = ckpt(["inspect", dir.path])
+        #expect(r2.status == 1 && r2.err.contains("invalid shard index"), "\(r2.err)")
+    }
+}
