@@ -129,9 +129,10 @@ public struct TensorData: @unchecked Sendable {
     ///
     /// - Throws: `CastError` for other types.
     public func floats() throws -> [Float] {
-        var out = [Float](repeating: 0, count: info.elementCount)
-        try out.withUnsafeMutableBytes { try castElements(bytes, from: info.dtype, into: $0, to: .f32) }
-        return out
+        let wide = try converted(to: .f32)
+        return wide.withUnsafeBytes { raw in
+            (0..<wide.info.elementCount).map { raw.loadUnaligned(fromByteOffset: $0 * 4, as: Float.self) }
+        }
     }
 
     /// Whether two tensors hold the same type, shape and bytes.

@@ -1,0 +1,54 @@
+# ckpt — `make test` runs every test, `make demo` runs the sample job.
+# Both install the Debian and pip packages they need when missing.
+
+SHELL := /bin/bash
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+APT_PACKAGES := libopenblas-dev libhdf5-dev libjson-c-dev pkg-config hdf5-tools
+PY_MODULES := numpy h5py safetensors
+CKPT_DEBUG := .build/debug/ckpt
+CKPT_RELEASE := .build/release/ckpt
+
+.PHONY: all deps build release test demo fixtures bench clean
+
+all: build
+
+## Install the system libraries (apt) and the Python readers used by the cross-checks (pip).
+deps:
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing >/dev/null; \
+	fi
+	@python3 -c "import numpy, h5py, safetensors" 2>/dev/null || \
+	  python3 -m pip install -q --disable-pip-version-check $(PY_MODULES)
+
+build: deps
+	swift build
+
+release: deps
+	swift build -c release
+
+## Unit and end-to-end tests, then the Python cross-checks of ckpt's outputs.
+## The suite runs twice: debug (bounds-checked unsafe pointers) and release
+## (the optimised code that ships); the cross-checks use the release binary.
+test: deps
+	swift build --build-tests
+	swift test
+	swift build -c release -Xswiftc -enable-testing --build-tests
+	swift test -c release -Xswiftc -enable-testing --skip-build
+	python3 tools/crosscheck.py --ckpt $(CKPT_RELEASE)
+
+## The sample job on samples/ (see README).
+demo: release
+	CKPT=$(CKPT_RELEASE) bash samples/demo.sh
+
+## Regenerate Tests/Fixtures (needs torch, transformers, tokenizers: never run in CI).
+fixtures:
+	python3 tools/fixtures/make_fixtures.py
+
+## Conversion benchmark (writes BENCHMARKS.md numbers to stdout).
+bench: release
+	bash bench/convert_bench.sh
+
+clean:
+	rm -rf .build demo-out

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# The sample job: inspect a checkpoint, convert it to a ckpt-hdf5 store, back to
+# safetensors (byte-identical), to bf16, and to a sharded directory.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+CKPT=${CKPT:-.build/release/ckpt}
+OUT=demo-out
+rm -rf "$OUT" && mkdir -p "$OUT"
+start=$(date +%s.%N)
+
+step() { printf '\n\033[1m== %s\033[0m\n$ %s\n' "$1" "${*:2}"; "${@:2}"; }
+
+step "What the sample checkpoint holds" "$CKPT" inspect samples/tiny-bert --summary
+step "Convert the model directory to one HDF5 store (config + tokenizer ride along)" \
+  "$CKPT" convert samples/tiny-bert "$OUT/tiny-bert.h5"
+step "Inspect the store" "$CKPT" inspect "$OUT/tiny-bert.h5" --summary
+step "Back to a model directory" "$CKPT" convert "$OUT/tiny-bert.h5" "$OUT/tiny-bert-back"
+step "Byte-identical to what transformers wrote" cmp samples/tiny-bert/model.safetensors "$OUT/tiny-bert-back/model.safetensors"
+echo "identical"
+step "A bf16 copy" "$CKPT" convert samples/tiny-bert "$OUT/tiny-bert-bf16" --dtype bf16
+step "Sharded, as save_pretrained(max_shard_size=...) would" \
+  "$CKPT" convert samples/tiny-bert "$OUT/tiny-bert-sharded" --shard-size 40KB
+ls "$OUT/tiny-bert-sharded"
+if command -v h5ls >/dev/null; then
+  step "The store's layout, as HDF5's own tools see it" bash -c "h5ls -r '$OUT/tiny-bert.h5' | head -n 12"
+fi
+end=$(date +%s.%N)
+printf '\ndemo finished in %.2f s; outputs in %s/\n' "$(echo "$end - $start" | bc 2>/dev/null || echo 0)" "$OUT"

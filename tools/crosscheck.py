@@ -1,0 +1,190 @@
+#!/usr/bin/env python3
+"""Cross-check ckpt's outputs with the reference readers.
+
+`make test` runs this after `swift test`. It converts the committed fixtures
+with the built `ckpt` binary, then reads every output with independent tools
+and compares the values with the source:
+
+  * h5py reads each ckpt-hdf5 store (f32, f16 and bf16 stores; bf16 is read as
+    uint16 bits, as the store layout says) and the files under /files;
+  * h5dump (the HDF5 command-line tool) dumps tensors as raw little-endian
+    bytes, which must equal the source bytes;
+  * the safetensors library opens each safetensors output, single and sharded.
+
+Needs numpy, h5py and safetensors (pip) and h5dump (Debian: hdf5-tools).
+Prints one line per check and closes with "crosscheck: N passed, M failed".
+
+Usage: python3 tools/crosscheck.py --ckpt .build/debug/ckpt
+"""
+
+import argparse
+import json
+import os
+import struct
+import subprocess
+import sys
+import tempfile
+
+import h5py
+import numpy as np
+import safetensors
+from safetensors.numpy import load_file
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+FIXTURES = os.path.join(ROOT, "Tests", "Fixtures")
+
+passed = 0
+failed = 0
+
+
+def check(name, ok, detail=""):
+    global passed, failed
+    if ok:
+        passed += 1
+        print(f"{name} OK")
+    else:
+        failed += 1
+        print(f"{name} FAILED {detail}")
+
+
+def read_safetensors_raw(path):
+    """name -> (dtype string, shape, raw bytes), straight from the file layout."""
+    with open(path, "rb") as f:
+        data = f.read()
+    (n,) = struct.unpack("<Q", data[:8])
+    header = json.loads(data[8 : 8 + n])
+    out = {}
+    for name, info in header.items():
+        if name == "__metadata__":
+            continue
+        b, e = info["data_offsets"]
+        out[name] = (info["dtype"], info["shape"], data[8 + n + b : 8 + n + e])
+    return out
+
+
+def source_tensors(model_dir):
+    tensors = {}
+    index = os.path.join(model_dir, "model.safetensors.index.json")
+    if os.path.exists(index):
+        files = sorted(set(json.load(open(index))["weight_map"].values()))
+    else:
+        files = ["model.safetensors"]
+    for f in files:
+        tensors.update(read_safetensors_raw(os.path.join(model_dir, f)))
+    return tensors
+
+
+def f32_to_bf16_bits(a):
+    u = a.astype(np.float32).view(np.uint32).astype(np.uint64)
+    r = ((u + 0x7FFF + ((u >> 16) & 1)) >> 16).astype(np.uint16)
+    return r
+
+
+def run(ckpt, *args):
+    r = subprocess.run([ckpt, *args], capture_output=True, text=True)
+    if r.returncode != 0:
+        raise SystemExit(f"ckpt {' '.join(args)} failed: {r.stderr}")
+    return r.stdout
+
+
+def check_h5(path, source, cast, label):
+    """Every dataset under /tensors has the source's values in the expected type."""
+    with h5py.File(path, "r") as f:
+        check(f"{label} root attributes", f.attrs["format"] == "ckpt-hdf5" and int(f.attrs["format_version"]) == 1)
+        seen = {}
+
+        def visit(_, obj):
+            if isinstance(obj, h5py.Dataset):
+                seen[obj.attrs["name"]] = obj
+
+        f["tensors"].visititems(visit)
+        check(f"{label} tensor names", set(seen) == set(source), f"{sorted(set(source) ^ set(seen))[:5]}")
+        bad = []
+        for name, (dtype, shape, raw) in source.items():
+            ds = seen.get(name)
+            if ds is None:
+                continue
+            src = np.frombuffer(raw, dtype=np.float32).reshape(shape) if dtype == "F32" else None
+            got = ds[()]
+            if cast == "keep":
+                ok = got.dtype == np.float32 and got.tobytes() == raw
+            elif cast == "f16":
+                ok = got.dtype == np.float16 and np.array_equal(got, src.astype(np.float16))
+            elif cast == "bf16":
+                ok = ds.attrs.get("dtype") == "bfloat16" and got.dtype == np.uint16 and np.array_equal(got, f32_to_bf16_bits(src))
+            if not ok:
+                bad.append(name)
+        check(f"{label} values ({cast}, {len(source)} tensors)", not bad, f"{bad[:3]}")
+        return {n: f["files"][n][()].tobytes() for n in f["files"]} if "files" in f else {}
+
+
+def check_h5dump(path, source, label):
+    bad = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, (dtype, shape, raw) in sorted(source.items())[:12]:
+            dpath = "/tensors/" + name.replace(".", "/")
+            out = os.path.join(tmp, "d.bin")
+            r = subprocess.run(["h5dump", "-d", dpath, "-b", "LE", "-o", out, path], capture_output=True)
+            if r.returncode != 0 or open(out, "rb").read() != raw:
+                bad.append(name)
+    check(f"{label} h5dump raw bytes (12 tensors)", not bad, f"{bad[:3]}")
+
+
+def check_safetensors(path_or_dir, source, label):
+    if os.path.isdir(path_or_dir):
+        index = os.path.join(path_or_dir, "model.safetensors.index.json")
+        if os.path.exists(index):
+            weight_map = json.load(open(index))["weight_map"]
+            files = sorted(set(weight_map.values()))
+            check(f"{label} index covers every tensor", set(weight_map) == set(source))
+        else:
+            files = ["model.safetensors"]
+        paths = [os.path.join(path_or_dir, f) for f in files]
+    else:
+        paths = [path_or_dir]
+    got = {}
+    for p in paths:
+        with safetensors.safe_open(p, framework="np") as f:
+            check(f"{label} {os.path.basename(p)} metadata", f.metadata() is not None and f.metadata().get("format") == "pt")
+        got.update(load_file(p))
+    bad = [n for n, (d, s, raw) in source.items() if n not in got or got[n].tobytes() != raw]
+    check(f"{label} safetensors values ({len(got)} tensors)", not bad and len(got) == len(source), f"{bad[:3]}")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--ckpt", required=True)
+    args = ap.parse_args()
+    ckpt = os.path.abspath(args.ckpt)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        for model in ["bert-tied", "bert-untied", "distilbert-tied", "bert-sharded"]:
+            src_dir = os.path.join(FIXTURES, model)
+            source = source_tensors(src_dir)
+            out = lambda name: os.path.join(tmp, f"{model}-{name}")
+
+            run(ckpt, "convert", src_dir, out("f32.h5"))
+            files = check_h5(out("f32.h5"), source, "keep", f"{model} h5")
+            for fname, content in files.items():
+                check(f"{model} h5 /files/{fname}", content == open(os.path.join(src_dir, fname), "rb").read())
+            check_h5dump(out("f32.h5"), source, f"{model} h5")
+
+            run(ckpt, "convert", src_dir, out("f16.h5"), "--dtype", "f16")
+            check_h5(out("f16.h5"), source, "f16", f"{model} f16 h5")
+            run(ckpt, "convert", src_dir, out("bf16.h5"), "--dtype", "bf16")
+            check_h5(out("bf16.h5"), source, "bf16", f"{model} bf16 h5")
+
+            run(ckpt, "convert", out("f32.h5"), out("back.safetensors"))
+            check_safetensors(out("back.safetensors"), source, f"{model} h5->safetensors")
+            run(ckpt, "convert", out("f32.h5"), out("sharded"), "--shard-size", "25KB")
+            check_safetensors(out("sharded"), source, f"{model} sharded")
+
+            info = json.loads(run(ckpt, "inspect", out("f32.h5"), "--json"))
+            check(f"{model} inspect of the h5 store", info["format"] == "ckpt-hdf5" and len(info["tensors"]) == len(source))
+
+    print(f"crosscheck: {passed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
