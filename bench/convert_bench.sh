@@ -95,7 +95,7 @@ measure "ckpt: safetensors → safetensors bf16" "$WORK/bf16.safetensors" -- "$C
 # inspect: hyperfine when available, else 20 runs of a loop.
 inspect_ms() { # prints "mean_ms stddev_ms"
     if command -v hyperfine >/dev/null; then
-        hyperfine -N --warmup 3 --runs 20 --export-json "$WORK/hf.json" "$*" >/dev/null 2>&1
+        hyperfine -N --warmup 3 --runs 20 --export-json "$WORK/hf.json" "$(printf '%q ' "$@")" >/dev/null 2>&1
         "$PYTHON" -c 'import json,sys; r=json.load(open(sys.argv[1]))["results"][0]; print("%.1f %.1f" % (r["mean"]*1e3, r["stddev"]*1e3))' "$WORK/hf.json"
     else
         local t0 t1 i
@@ -106,13 +106,19 @@ inspect_ms() { # prints "mean_ms stddev_ms"
         awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f -\n", (b - a) / 20 / 1e6 }'
     fi
 }
-read -r INSPECT_ST INSPECT_ST_SD < <(inspect_ms "$CKPT" inspect "$SRC")
-read -r INSPECT_H5 INSPECT_H5_SD < <(inspect_ms "$CKPT" inspect "$WORK/x.h5")
-PY_LIST='from safetensors import safe_open
+read -r INSPECT_ST INSPECT_ST_SD < <(inspect_ms "$CKPT" inspect "$SRC") ||
+    { echo "timing failed: inspect" >&2; exit 1; }
+read -r INSPECT_H5 INSPECT_H5_SD < <(inspect_ms "$CKPT" inspect "$WORK/x.h5") ||
+    { echo "timing failed: inspect" >&2; exit 1; }
+cat >"$WORK/py_list.py" <<'EOF'
 import sys
+from safetensors import safe_open
 with safe_open(sys.argv[1], "np") as f:
-    for k in f.keys(): f.get_slice(k).get_shape()'
-read -r INSPECT_PY INSPECT_PY_SD < <(inspect_ms "$PYTHON" -c "$PY_LIST" "$SRC")
+    for k in f.keys():
+        f.get_slice(k).get_shape()
+EOF
+read -r INSPECT_PY INSPECT_PY_SD < <(inspect_ms "$PYTHON" "$WORK/py_list.py" "$SRC") ||
+    { echo "timing failed: inspect" >&2; exit 1; }
 
 # Correctness.
 roundtrip=$(cmp -s "$WORK/y.safetensors" "$SRC" && echo "byte-identical" || echo "DIFFERS")
