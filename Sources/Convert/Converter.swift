@@ -75,8 +75,11 @@ public enum Converter {
     /// Tensors are streamed one at a time; nothing appears under the destination
     /// name until it is complete.
     ///
+    /// - Parameter progress: called before each tensor is written with its
+    ///   1-based position, the total, and the tensor.
     /// - Throws: `ConvertError` for an impossible request, and the formats' errors.
-    public static func convert(_ source: Checkpoint, to destination: String, options: ConvertOptions) throws -> ConvertReport {
+    public static func convert(_ source: Checkpoint, to destination: String, options: ConvertOptions,
+                               progress: ((Int, Int, TensorInfo) -> Void)? = nil) throws -> ConvertReport {
         var dst = destination
         while dst.count > 1 && dst.hasSuffix("/") { dst.removeLast() }
         let ext = extensionOf(dst)
@@ -115,7 +118,13 @@ public enum Converter {
             cfg.setStorageDType(options.dtype!)
             files = files.map { $0.name == "config.json" ? ($0.name, cfg.serialized()) : $0 }
         }
-        let fetch: (TensorInfo) throws -> TensorData = { try source.data($0.name) }
+        var done = 0
+        let total = plan.count
+        let fetch: (TensorInfo) throws -> TensorData = { info in
+            done += 1
+            progress?(done, total, info)
+            return try source.data(info.name)
+        }
 
         switch target {
         case .hdf5:

@@ -76,3 +76,27 @@ func humanBytes(_ n: Int) -> String {
 func pad(_ s: String, _ width: Int) -> String {
     s.count >= width ? s : s + String(repeating: " ", count: width - s.count)
 }
+
+/// A one-line progress display on stderr, shown only when stderr is a terminal.
+final class ProgressLine {
+    private let enabled = isatty(2) == 1
+    private var shown = false
+
+    /// Replaces the line with `text` (cut to 100 characters).
+    func show(_ text: String) {
+        guard enabled else { return }
+        let line = text.count > 100 ? String(text.prefix(97)) + "..." : text
+        printRaw("\r\u{1B}[K" + line)
+        shown = true
+    }
+
+    /// Clears the line.
+    func finish() {
+        if shown { printRaw("\r\u{1B}[K") }
+        shown = false
+    }
+
+    private func printRaw(_ s: String) {
+        _ = s.withCString { write(2, $0, strlen($0)) }
+    }
+}

@@ -54,7 +54,11 @@ struct Convert: ParsableCommand {
             shardSize: shardSize.flatMap(parseByteSize), overwrite: force, createdBy: "ckpt \(ckptVersion)")
         let report = try reportingErrors {
             let ckpt = try Checkpoint(path: source)
-            return try Converter.convert(ckpt, to: destination, options: options)
+            let bar = ProgressLine()
+            defer { bar.finish() }
+            return try Converter.convert(ckpt, to: destination, options: options) { i, n, t in
+                bar.show("[\(i)/\(n)] \(t.name)")
+            }
         }
         var line = "wrote \(destination): \(report.tensorCount) tensors, \(grouped(report.tensorBytes)) bytes"
         if report.castCount > 0, let d = options.dtype { line += ", \(report.castCount) cast to \(d.rawValue)" }
