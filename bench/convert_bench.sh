@@ -11,10 +11,11 @@
 #   BENCH_DIR working directory (default: bench/out)
 #
 # Every timed run starts with the destination removed and dirty pages flushed
-# (`sync`), so no run pays for the previous one's writeback. Sources are in the
-# page cache (warm): dropping the cache needs root privileges on the host.
+# (`sync`), so no run pays for the previous one's writeback. The page cache is
+# not dropped: sources are warm (read from memory, not from disk).
 set -euo pipefail
 
+NPROC=$(nproc)
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 PYTHON=${PYTHON:-python3}
@@ -43,6 +44,7 @@ if [[ ! -f $SRC ]]; then
 fi
 rm -rf "$WORK"
 mkdir -p "$WORK"
+LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # Tensor bytes (the throughput numerator) and the largest tensor, from the header.
 read -r TENSOR_BYTES LARGEST_BYTES LARGEST_NAME < <("$PYTHON" - "$SRC" <<'EOF'
@@ -78,18 +80,22 @@ measure() {
     echo "  $label: ${best}s, ${rss} KiB" >&2
 }
 
-cp_fsync() { cp "$1" "$2" && sync "$2"; }
-export -f cp_fsync
+# then_fsync DST CMD...: runs CMD, then fsyncs DST, as ckpt fsyncs its output
+# before renaming it into place (cp and h5py do not).
+then_fsync() { local dst=$1; shift; "$@" && sync "$dst"; }
+export -f then_fsync
 
 echo "measuring (best of $RUNS after one warm-up run)" >&2
 : >"$WORK/results"
 measure "cp" "$WORK/copy.safetensors" -- cp "$SRC" "$WORK/copy.safetensors"
-measure "cp + fsync" "$WORK/copy.safetensors" -- bash -c 'cp_fsync "$0" "$1"' "$SRC" "$WORK/copy.safetensors"
+measure "cp + fsync" "$WORK/copy.safetensors" -- bash -c 'then_fsync "$@"' _ "$WORK/copy.safetensors" cp "$SRC" "$WORK/copy.safetensors"
 measure "ckpt: safetensors → h5" "$WORK/x.h5" -- "$CKPT" convert "$SRC" "$WORK/x.h5"
 measure "Python: safetensors → h5" "$WORK/py.h5" -- "$PYTHON" bench/python_convert.py st2h5 "$SRC" "$WORK/py.h5"
-# Both h5 → safetensors rows read the store ckpt wrote (the one left by its last run).
+measure "Python: safetensors → h5, + fsync" "$WORK/py.h5" -- bash -c 'then_fsync "$@"' _ "$WORK/py.h5" "$PYTHON" bench/python_convert.py st2h5 "$SRC" "$WORK/py.h5"
+# All h5 → safetensors rows read the store ckpt wrote (the one left by its last run).
 measure "ckpt: h5 → safetensors" "$WORK/y.safetensors" -- "$CKPT" convert "$WORK/x.h5" "$WORK/y.safetensors"
 measure "Python: h5 → safetensors" "$WORK/py.safetensors" -- "$PYTHON" bench/python_convert.py h52st "$WORK/x.h5" "$WORK/py.safetensors"
+measure "Python: h5 → safetensors, + fsync" "$WORK/py.safetensors" -- bash -c 'then_fsync "$@"' _ "$WORK/py.safetensors" "$PYTHON" bench/python_convert.py h52st "$WORK/x.h5" "$WORK/py.safetensors"
 measure "ckpt: safetensors → safetensors bf16" "$WORK/bf16.safetensors" -- "$CKPT" convert --dtype bf16 "$SRC" "$WORK/bf16.safetensors"
 
 # inspect: hyperfine when available, else 20 runs of a loop.
@@ -149,6 +155,13 @@ for k, v in sh.items():
 print("matches numpy round-to-nearest-even")
 EOF
 )
+
+# Environment.
+echo "Machine: $NPROC CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')), $(awk '/MemTotal/ { printf "%.1f GiB", $2 / 2^20 }' /proc/meminfo) RAM, Linux $(uname -r); $WORK is on $(findmnt -n -o FSTYPE,SOURCE -T "$WORK" | awk '{ print $1 " (" $2 ")" }'), mount options $(findmnt -n -o OPTIONS -T "$WORK")."
+echo "Date: $(date -u '+%Y-%m-%d %H:%M UTC'). ckpt $("$CKPT" --version) (release build; $(swift --version 2>/dev/null | head -n 1 | sed 's/ (.*//')), libhdf5 $(dpkg-query -W -f '${Version}' libhdf5-dev 2>/dev/null || echo '?'), cp: $(cp --version | head -n 1)."
+echo "$("$PYTHON" -c 'import sys, numpy, h5py, safetensors; print("Python %s, numpy %s, h5py %s (HDF5 %s), safetensors %s." % (sys.version.split()[0], numpy.__version__, h5py.__version__, h5py.version.hdf5_version, safetensors.__version__))')"
+echo "Load average (1, 5, 15 min) before / after the run: $LOAD_BEFORE / $(cut -d' ' -f1-3 /proc/loadavg)."
+echo
 
 # Table.
 "$PYTHON" - "$WORK/results" "$TENSOR_BYTES" "$LARGEST_BYTES" "$LARGEST_NAME" \

@@ -14,15 +14,20 @@ public struct TensorInfo: Sendable, Hashable {
     /// Bytes the tensor occupies: `elementCount × dtype.size`.
     public let byteCount: Int
 
-    /// Describes a tensor, checking that its size fits in `Int`.
+    /// The most elements a tensor may have (2^56): any tensor's bytes in any
+    /// type then fit in `Int` with room to spare.
+    public static let maxElementCount = 1 << 56
+
+    /// Describes a tensor, checking that its size is representable.
     ///
-    /// - Returns: `nil` when a dimension is negative or the byte count overflows.
+    /// - Returns: `nil` when a dimension is negative or the tensor has more than
+    ///   `maxElementCount` elements.
     public init?(name: String, dtype: DType, shape: [Int]) {
         var count = 1
         for d in shape {
             guard d >= 0 else { return nil }
             let (p, o) = count.multipliedReportingOverflow(by: d)
-            guard !o else { return nil }
+            guard !o, p <= TensorInfo.maxElementCount else { return nil }
             count = p
         }
         let (bytes, o) = count.multipliedReportingOverflow(by: dtype.size)
@@ -36,7 +41,7 @@ public struct TensorInfo: Sendable, Hashable {
 
     /// The same tensor stored as another element type.
     public func with(dtype newType: DType) -> TensorInfo {
-        TensorInfo(name: name, dtype: newType, shape: shape)!  // same count, smaller or equal element size ≤ 8
+        TensorInfo(name: name, dtype: newType, shape: shape)!  // count ≤ 2^56, so any element size fits
     }
 
     /// The same tensor under another name.

@@ -214,6 +214,16 @@ public final class HDF5Store: TensorStore {
                 offset = Int(address)
             }
         }
+        if offset == nil {
+            // Read through HDF5 (chunked/compressed/big-endian): a small file must
+            // not make ckpt allocate without bound. gzip expands at most ~1032×.
+            let limit = fileSize.multipliedReportingOverflow(by: 1100).partialValue + (1 << 20)
+            guard info.byteCount <= limit else {
+                throw HDF5StoreError.corrupt(
+                    path: path, object: object,
+                    reason: "declares \(info.byteCount) bytes, more than a \(fileSize)-byte file can hold even compressed")
+            }
+        }
         return Location(info: info, datasetPath: dpath, offset: offset)
     }
 

@@ -23,7 +23,7 @@ public enum SafeTensorsError: Error, Equatable, CustomStringConvertible {
     case entry(path: String, tensor: String, reason: String)
     /// A tensor's dtype is not one ckpt knows.
     case unknownDType(path: String, tensor: String, dtype: String)
-    /// A tensor's shape overflows a 64-bit size.
+    /// A tensor's shape has more than 2^56 elements (or overflows).
     case shapeOverflow(path: String, tensor: String, shape: String)
     /// A tensor's `data_offsets` end before they begin.
     case reversedOffsets(path: String, tensor: String, begin: UInt64, end: UInt64)
@@ -69,7 +69,7 @@ public enum SafeTensorsError: Error, Equatable, CustomStringConvertible {
         case let .unknownDType(p, t, d):
             return "\(p): tensor '\(t)': unknown dtype \"\(d)\""
         case let .shapeOverflow(p, t, shape):
-            return "\(p): tensor '\(t)': shape \(shape) overflows a 64-bit size"
+            return "\(p): tensor '\(t)': shape \(shape) is too large (more than 2^56 elements)"
         case let .reversedOffsets(p, t, b, e):
             return "\(p): tensor '\(t)': data_offsets [\(b), \(e)] end before they begin"
         case let .sizeMismatch(p, t, expected, actual):
