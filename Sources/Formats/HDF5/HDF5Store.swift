@@ -49,7 +49,6 @@ public final class HDF5Store: TensorStore {
 
     private let locations: [String: Location]
     private let map: MappedFile
-    private let fileID: hid_t
 
     /// Opens and indexes a store.
     ///
@@ -58,7 +57,6 @@ public final class HDF5Store: TensorStore {
         let loaded = try hdf5Lock.run { try HDF5Store.load(path: path) }
         self.path = path
         self.map = loaded.map
-        self.fileID = loaded.fileID
         self.locations = loaded.locations
         self.tensors = loaded.locations.values.map(\.info).sorted { $0.name.utf8.lexicographicallyPrecedes($1.name.utf8) }
         self.files = loaded.files
@@ -67,7 +65,6 @@ public final class HDF5Store: TensorStore {
 
     private struct Loaded {
         let map: MappedFile
-        let fileID: hid_t
         let locations: [String: Location]
         let files: [(name: String, bytes: [UInt8])]
         let createdBy: String?
@@ -76,10 +73,9 @@ public final class HDF5Store: TensorStore {
     private static func load(path: String) throws -> Loaded {
         _ = silenceHDF5
         let map = try MappedFile(path: path)
-        let fid = H5Fopen(path, ckpt_H5F_ACC_RDONLY(), ckpt_H5P_DEFAULT())
+        let fid = openFile(path)
         guard fid >= 0 else { throw HDF5StoreError.notHDF5(path: path) }
-        var ok = false
-        defer { if !ok { H5Fclose(fid) } }
+        defer { H5Fclose(fid) }
 
         let format = HDF5Attr.readString(fid, "format")
         guard format == hdf5StoreFormat else {
@@ -109,11 +105,8 @@ public final class HDF5Store: TensorStore {
                 files.append((HDF5Names.unescape(rel), try HDF5Store.readBytesDataset(fid, dpath, path: path)))
             }
         }
-        ok = true
-        return Loaded(map: map, fileID: fid, locations: locations, files: files, createdBy: createdBy)
+        return Loaded(map: map, locations: locations, files: files, createdBy: createdBy)
     }
-
-    deinit { hdf5Lock.run { _ = H5Fclose(fileID) } }
 
     public func data(_ name: String) throws -> TensorData {
         guard let loc = locations[name] else { throw HDF5StoreError.missingTensor(path: path, tensor: name) }
@@ -123,7 +116,32 @@ public final class HDF5Store: TensorStore {
         return try hdf5Lock.run { try readThroughLibrary(loc) }
     }
 
+    /// Opens `path` read-only with the strong close degree (closing the file
+    /// closes everything in it). The store holds no HDF5 handle between calls:
+    /// HDF5 identifies open files by inode, and a handle kept open could be
+    /// mistaken for a new file that reuses the inode of a deleted one.
+    static func openFile(_ path: String) -> hid_t {
+        let fapl = fileAccessList()
+        defer { H5Pclose(fapl) }
+        return H5Fopen(path, ckpt_H5F_ACC_RDONLY(), fapl)
+    }
+
+    /// File access properties for every file ckpt opens or creates: the strong
+    /// close degree, and no `flock`. HDF5's descriptors are not close-on-exec, so
+    /// a lock would outlive the file in any child process started meanwhile and
+    /// make the next open fail; ckpt never shares a file it is writing (it writes
+    /// to a private temporary name), so the lock protects nothing.
+    static func fileAccessList() -> hid_t {
+        let fapl = H5Pcreate(ckpt_H5P_FILE_ACCESS())
+        H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG)
+        H5Pset_file_locking(fapl, false, true)
+        return fapl
+    }
+
     private func readThroughLibrary(_ loc: Location) throws -> TensorData {
+        let fileID = HDF5Store.openFile(path)
+        guard fileID >= 0 else { throw HDF5StoreError.notHDF5(path: path) }
+        defer { H5Fclose(fileID) }
         let did = H5Dopen2(fileID, loc.datasetPath, ckpt_H5P_DEFAULT())
         guard did >= 0 else { throw HDF5StoreError.library(path: path, operation: "open", object: loc.datasetPath) }
         defer { H5Dclose(did) }
@@ -295,7 +313,9 @@ public enum HDF5StoreWriter {
         createdBy: String
     ) throws -> [(TensorInfo, Int?)] {
         let fail = { (op: String, object: String) in HDF5StoreError.library(path: finalPath, operation: op, object: object) }
-        let fid = H5Fcreate(tmp, ckpt_H5F_ACC_TRUNC(), ckpt_H5P_DEFAULT(), ckpt_H5P_DEFAULT())
+        let fapl = HDF5Store.fileAccessList()
+        defer { H5Pclose(fapl) }
+        let fid = H5Fcreate(tmp, ckpt_H5F_ACC_TRUNC(), ckpt_H5P_DEFAULT(), fapl)
         guard fid >= 0 else { throw fail("create", "file") }
         var closed = false
         defer { if !closed { H5Fclose(fid) } }
