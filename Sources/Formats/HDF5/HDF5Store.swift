@@ -315,6 +315,7 @@ public enum HDF5StoreWriter {
         let fail = { (op: String, object: String) in HDF5StoreError.library(path: finalPath, operation: op, object: object) }
         let fapl = HDF5Store.fileAccessList()
         defer { H5Pclose(fapl) }
+        H5Pset_alignment(fapl, 65536, 65536)
         let fid = H5Fcreate(tmp, ckpt_H5F_ACC_TRUNC(), ckpt_H5P_DEFAULT(), fapl)
         guard fid >= 0 else { throw fail("create", "file") }
         var closed = false
