@@ -16,3 +16,14 @@ ssize_t ckpt_copy_file_range(int fd_in, int64_t *off_in, int fd_out, int64_t *of
     return -1;
 #endif
 }
+
+#include <fcntl.h>
+
+int ckpt_start_writeback(int fd, int64_t offset, int64_t count) {
+#if defined(__linux__)
+    return sync_file_range(fd, (off64_t)offset, (off64_t)count, SYNC_FILE_RANGE_WRITE);
+#else
+    (void)fd; (void)offset; (void)count;
+    return 0;
+#endif
+}

@@ -90,7 +90,10 @@ public enum SafeTensorsWriter {
 /// copy when the bytes are a file view of the same type, a chunked cast when the
 /// types differ. The source's pages are released afterwards.
 func writePayload(_ data: TensorData, as dtype: DType, to out: AtomicFile, at offset: Int) throws {
-    defer { data.releasePages() }
+    defer {
+        data.releasePages()
+        out.startWriteback(offset: offset, count: data.info.elementCount * dtype.size)
+    }
     if dtype == data.info.dtype {
         if let file = data.file {
             try out.copy(from: file, sourceOffset: data.fileOffset, count: data.info.byteCount, to: offset)
