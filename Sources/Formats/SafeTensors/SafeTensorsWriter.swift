@@ -113,6 +113,7 @@ func writePayload(_ data: TensorData, as dtype: DType, to out: AtomicFile, at of
         let dst = UnsafeMutableRawBufferPointer(rebasing: buffer[0..<(n * dtype.size)])
         try castElements(src, from: data.info.dtype, into: dst, to: dtype)
         try out.write(UnsafeRawBufferPointer(dst), at: offset + start * dtype.size)
+        data.file?.release(offset: data.fileOffset + start * data.info.dtype.size, count: n * data.info.dtype.size)
         start += n
     }
 }
