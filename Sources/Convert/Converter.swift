@@ -80,8 +80,7 @@ public enum Converter {
     /// - Throws: `ConvertError` for an impossible request, and the formats' errors.
     public static func convert(_ source: Checkpoint, to destination: String, options: ConvertOptions,
                                progress: ((Int, Int, TensorInfo) -> Void)? = nil) throws -> ConvertReport {
-        var dst = destination
-        while dst.count > 1 && dst.hasSuffix("/") { dst.removeLast() }
+        let dst = FileSystem.normalized(destination)
         let ext = extensionOf(dst)
         let target = options.target ?? ((ext == "h5" || ext == "hdf5") ? .hdf5 : .safetensors)
         if options.shardSize != nil && target == .hdf5 {
@@ -95,6 +94,9 @@ public enum Converter {
         }
         if FileSystem.isDirectory(dst) && target == .hdf5 {
             throw ConvertError(path: dst, reason: "is a directory; an HDF5 destination is a file (e.g. \(dst)/model.h5)")
+        }
+        if options.overwrite && FileSystem.isDirectory(dst) {
+            try checkReplaceable(dst, source: source.path)
         }
 
         // What to write: stored tensors minus tied copies, in the chosen types.
@@ -111,7 +113,7 @@ public enum Converter {
             }
         }
         report.tensorCount = plan.count
-        report.tensorBytes = plan.reduce(0) { $0 + $1.byteCount }
+        report.tensorBytes = saturatingSum(plan.map(\.byteCount))
 
         var files = source.files
         if options.dtype != nil, var cfg = source.config {
@@ -166,7 +168,7 @@ public enum Converter {
             written.append("model.safetensors")
         }
         if shards.shards.count > 1 {
-            let params = plan.reduce(0) { $0 + $1.elementCount }
+            let params = saturatingSum(plan.map(\.elementCount))
             let extra = JSONObject([("total_parameters", .number(JSONNumber(params)))])
             try dir.writeFile("model.safetensors.index.json", Array(shards.indexJSON(extraMetadata: extra).utf8))
             written.append("model.safetensors.index.json")
@@ -177,6 +179,22 @@ public enum Converter {
         }
         try dir.commit()
         return written.map { FileSystem.join(dst, $0) }
+    }
+
+    /// `--force` replaces a model directory, nothing else: every entry must be a
+    /// weights file or a carried file, and the source must not live inside it.
+    static func checkReplaceable(_ dir: String, source: String) throws {
+        let src = FileSystem.normalized(source)
+        if src == dir || src.hasPrefix(dir + "/") {
+            throw ConvertError(path: dir, reason: "holds the source \(src); write the conversion elsewhere")
+        }
+        for name in try FileSystem.list(dir) {
+            let weights = name.hasSuffix(".safetensors") || name.hasSuffix(".safetensors.index.json")
+                || name.hasSuffix(".h5") || name.hasSuffix(".hdf5")
+            if !(weights || Checkpoint.carriedFileNames.contains(name)) {
+                throw ConvertError(path: dir, reason: "is not a model directory (it holds \(name)); refusing to replace it")
+            }
+        }
     }
 
     /// The source's safetensors metadata with `format = pt`, which transformers

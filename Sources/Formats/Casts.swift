@@ -88,6 +88,8 @@ public enum CastError: Error, Equatable, CustomStringConvertible {
     case unsupported(from: DType, to: DType)
     /// The buffers do not hold the same number of elements.
     case sizeMismatch(sourceBytes: Int, targetBytes: Int)
+    /// The bytes supplied for a tensor have another shape than the one planned.
+    case shapeMismatch(tensor: String, planned: [Int], supplied: [Int])
 
     public var description: String {
         switch self {
@@ -95,6 +97,8 @@ public enum CastError: Error, Equatable, CustomStringConvertible {
             return "cannot cast \(from.rawValue) to \(to.rawValue): only F64, F32, F16 and BF16 are cast"
         case let .sizeMismatch(s, t):
             return "cast buffers disagree: \(s) source bytes, \(t) target bytes"
+        case let .shapeMismatch(name, planned, supplied):
+            return "tensor '\(name)': \(supplied) supplied where \(planned) was planned"
         }
     }
 }

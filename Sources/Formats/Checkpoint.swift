@@ -29,10 +29,20 @@ public enum SniffedFormat: String, Sendable {
     /// Looks at a file's first bytes (and size) only.
     public static func of(path: String) throws -> SniffedFormat {
         let head = try FileSystem.head(path, count: 4096)
-        return of(head: head)
+        return of(head: head, fileSize: try FileSystem.size(path))
     }
 
-    static func of(head: [UInt8]) -> SniffedFormat {
+    static func of(head: [UInt8], fileSize: Int) -> SniffedFormat {
+        // safetensors first: its first bytes are a length, which can look like
+        // any other magic number (a 640-byte header starts 0x80 0x02, as a pickle).
+        if head.count >= 9 {
+            let n = head[0..<8].reversed().reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+            var i = 8
+            while i < head.count, [0x20, 0x0A, 0x0D, 0x09].contains(head[i]) { i += 1 }
+            if n <= safeTensorsMaxHeaderSize, n + 8 <= UInt64(fileSize), i < head.count, head[i] == UInt8(ascii: "{") {
+                return .safetensors
+            }
+        }
         let hdf5: [UInt8] = [0x89, 0x48, 0x44, 0x46, 0x0D, 0x0A, 0x1A, 0x0A]
         if head.starts(with: hdf5) { return .hdf5 }
         if head.starts(with: [0x50, 0x4B, 0x03, 0x04]) || head.starts(with: [0x50, 0x4B, 0x05, 0x06]) { return .zip }
@@ -42,12 +52,6 @@ public enum SniffedFormat: String, Sendable {
         if firstNonSpace == UInt8(ascii: "{") {
             let text = String(decoding: head, as: UTF8.self)
             if text.contains("\"weight_map\"") { return .safetensorsIndex }
-        }
-        if head.count >= 9 {
-            // A safetensors file: 8-byte length, then JSON (possibly after whitespace).
-            var i = 8
-            while i < head.count, [0x20, 0x0A, 0x0D, 0x09].contains(head[i]) { i += 1 }
-            if i < head.count, head[i] == UInt8(ascii: "{") { return .safetensors }
         }
         return .unknown
     }
@@ -101,9 +105,9 @@ public final class Checkpoint {
     /// The stored tensors, in the store's order.
     public var tensors: [TensorInfo] { store.tensors }
     /// Sum of element counts of the stored tensors (tied weights once).
-    public var parameterCount: Int { tensors.reduce(0) { $0 + $1.elementCount } }
+    public var parameterCount: Int { saturatingSum(tensors.map(\.elementCount)) }
     /// Sum of the stored tensors' byte counts.
-    public var tensorBytes: Int { tensors.reduce(0) { $0 + $1.byteCount } }
+    public var tensorBytes: Int { saturatingSum(tensors.map(\.byteCount)) }
 
     /// The file names carried alongside the weights of a model directory.
     public static let carriedFileNames: Set<String> = [
@@ -118,8 +122,7 @@ public final class Checkpoint {
     /// - Throws: `CheckpointError` for an unrecognised or unsupported path, and
     ///   the format's own errors for malformed files.
     public init(path: String) throws {
-        var p = path
-        while p.count > 1 && p.hasSuffix("/") { p.removeLast() }
+        let p = FileSystem.normalized(path)
         guard FileSystem.exists(p) else { throw CheckpointError(path: p, reason: "no such file or directory") }
         self.path = p
         let opened: (Format, TensorStore, [(String, [UInt8])])
@@ -140,8 +143,7 @@ public final class Checkpoint {
         }
         var problems: [String] = []
         ties = Checkpoint.findTies(store: store, config: config, problems: &problems)
-        Checkpoint.checkConsistency(store: store, config: config, files: files,
-                                    directory: isDirectory ? p : p, problems: &problems)
+        Checkpoint.checkConsistency(store: store, config: config, files: files, directory: p, problems: &problems)
         self.problems = problems
     }
 
@@ -169,7 +171,7 @@ public final class Checkpoint {
             return (.shardedSafetensors, store, try carriedFiles(in: FileSystem.dirname(p)))
         case .hdf5:
             let store = try HDF5Store(path: p)
-            return (.hdf5, store, store.files.filter { !$0.name.contains("/") })
+            return (.hdf5, store, carried(store.files))
         case .lfsPointer:
             throw SafeTensorsError.lfsPointer(path: p)
         case .zip:
@@ -177,8 +179,13 @@ public final class Checkpoint {
         case .pickle:
             throw CheckpointError(path: p, reason: "pickle file (a legacy PyTorch checkpoint?): reading PyTorch files is not supported by this version")
         case .unknown:
-            let size = (try? FileSystem.head(p, count: 9).count) ?? 0
-            if size < 8 { throw SafeTensorsError.truncated(path: p, size: size) }
+            let head = try FileSystem.head(p, count: 64)
+            if head.count < 8 { throw SafeTensorsError.truncated(path: p, size: head.count) }
+            if head.dropFirst(8).first(where: { ![0x20, 0x0A, 0x0D, 0x09].contains($0) }) == UInt8(ascii: "{") {
+                // Shaped like safetensors with an impossible header length:
+                // let the reader name what is wrong.
+                return (.safetensors, try SafeTensorsFile(path: p), [])
+            }
             throw CheckpointError(path: p, reason: "unrecognised format: not safetensors, a shard index or a ckpt-hdf5 store")
         }
     }
@@ -202,8 +209,8 @@ public final class Checkpoint {
             let store = try HDF5Store(path: fp)
             // Files beside the store win over the copies inside it.
             var merged = files
-            for f in store.files where !merged.contains(where: { $0.0 == f.name }) && !f.name.contains("/") {
-                merged.append((f.name, f.bytes))
+            for f in carried(store.files) where !merged.contains(where: { $0.0 == f.0 }) {
+                merged.append(f)
             }
             merged.sort { $0.0 < $1.0 }
             return (.hdf5, store, merged)
@@ -222,6 +229,12 @@ public final class Checkpoint {
             return plain.count == 1 ? plain[0] : nil
         }
         return matches.count == 1 ? matches[0] : nil
+    }
+
+    /// The allow-listed files among those a store carries (a store cannot slip
+    /// in a weights file or a path under another name).
+    static func carried(_ files: [(name: String, bytes: [UInt8])]) -> [(String, [UInt8])] {
+        files.filter { carriedFileNames.contains($0.name) }.map { ($0.name, $0.bytes) }
     }
 
     /// The allow-listed text files of a directory, sorted by name.

@@ -53,6 +53,18 @@ public struct TensorInfo: Sendable, Hashable {
     public var shapeText: String { "[" + shape.map(String.init).joined(separator: ", ") + "]" }
 }
 
+/// The sum of non-negative sizes, `Int.max` if it overflows (sizes declared
+/// by a hostile file may add up past 2^63).
+public func saturatingSum(_ values: [Int]) -> Int {
+    var total = 0
+    for v in values {
+        let (s, o) = total.addingReportingOverflow(v)
+        if o { return Int.max }
+        total = s
+    }
+    return total
+}
+
 /// Heap memory owned by a `TensorData`.
 final class OwnedBuffer: @unchecked Sendable {
     let memory: UnsafeMutableRawBufferPointer

@@ -2,6 +2,7 @@
 // function, prints.
 
 import ArgumentParser
+import Dispatch
 import Formats
 
 #if canImport(Glibc)
@@ -26,6 +27,29 @@ struct CKPT: ParsableCommand {
         version: ckptVersion,
         subcommands: [Inspect.self, Convert.self]
     )
+
+    static func main() {
+        removeTemporariesOnInterrupt()
+        main(nil)
+    }
+}
+
+/// Signal sources kept alive for the life of the process.
+nonisolated(unsafe) private var signalSources: [DispatchSourceSignal] = []
+
+/// On SIGINT or SIGTERM, removes the temporary outputs being written, then exits
+/// with 128 + the signal number, as a shell reports it.
+func removeTemporariesOnInterrupt() {
+    for sig in [SIGINT, SIGTERM] {
+        signal(sig, SIG_IGN)
+        let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+        source.setEventHandler {
+            removeTemporaryOutputs()
+            _exit(128 + sig)
+        }
+        source.resume()
+        signalSources.append(source)
+    }
 }
 
 /// Prints to standard error.

@@ -75,12 +75,12 @@ import TestSupport
     @Test func headerIsPaddedToEightBytes() throws {
         for names in [["a"], ["ab"], ["abc", "d"], ["x.y.z.w"]] {
             let infos = names.map { TensorInfo(name: $0, dtype: .f32, shape: [1])! }
-            let layout = SafeTensorsLayout(tensors: infos)
+            let layout = try SafeTensorsLayout(tensors: infos)
             #expect(layout.header.count % 8 == 0)
             #expect(layout.prefix.count == 8 + layout.header.count)
         }
         // The reference implementation's empty file: "{}" and six spaces.
-        #expect(SafeTensorsLayout(tensors: []).prefix == [8, 0, 0, 0, 0, 0, 0, 0] + Array("{}      ".utf8))
+        #expect(try SafeTensorsLayout(tensors: []).prefix == [8, 0, 0, 0, 0, 0, 0, 0] + Array("{}      ".utf8))
     }
 
     @Test func failedWriteLeavesNothing() throws {

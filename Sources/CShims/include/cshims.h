@@ -11,3 +11,11 @@ ssize_t ckpt_copy_file_range(int fd_in, int64_t *off_in, int fd_out, int64_t *of
 /// Starts writeback of a file range without waiting (sync_file_range with
 /// SYNC_FILE_RANGE_WRITE); a no-op returning 0 where the system lacks it.
 int ckpt_start_writeback(int fd, int64_t offset, int64_t count);
+
+/// Renames `from` to `to` only if `to` does not exist (renameat2 with
+/// RENAME_NOREPLACE). Returns -1 with errno EEXIST when it does; ENOSYS or
+/// EINVAL when the system or file system cannot do it.
+int ckpt_rename_noreplace(const char *from, const char *to);
+
+/// Atomically swaps two existing paths (renameat2 with RENAME_EXCHANGE).
+int ckpt_rename_exchange(const char *a, const char *b);

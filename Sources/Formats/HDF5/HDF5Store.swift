@@ -88,7 +88,7 @@ public final class HDF5Store: TensorStore {
         let createdBy = HDF5Attr.readString(fid, "created_by")
 
         var locations: [String: Location] = [:]
-        if H5Lexists(fid, "tensors", ckpt_H5P_DEFAULT()) > 0 {
+        if try hardLinkExists(fid, "tensors", path: path) {
             for rel in try HDF5Store.datasets(fid, under: "tensors", path: path) {
                 let dpath = "/tensors/" + rel
                 let loc = try HDF5Store.describe(fid, dpath, relative: rel, fileSize: map.bytes.count, path: path)
@@ -99,10 +99,13 @@ public final class HDF5Store: TensorStore {
             }
         }
         var files: [(name: String, bytes: [UInt8])] = []
-        if H5Lexists(fid, "files", ckpt_H5P_DEFAULT()) > 0 {
+        if try hardLinkExists(fid, "files", path: path) {
+            var budget = min(Int(UInt32.max), map.bytes.count.multipliedReportingOverflow(by: 1100).partialValue + (1 << 20))
             for rel in try HDF5Store.datasets(fid, under: "files", path: path) {
                 let dpath = "/files/" + rel
-                files.append((HDF5Names.unescape(rel), try HDF5Store.readBytesDataset(fid, dpath, path: path)))
+                let bytes = try HDF5Store.readBytesDataset(fid, dpath, limit: budget, path: path)
+                budget -= bytes.count
+                files.append((HDF5Names.unescape(rel), bytes))
             }
         }
         return Loaded(map: map, locations: locations, files: files, createdBy: createdBy)
@@ -145,6 +148,16 @@ public final class HDF5Store: TensorStore {
         let did = H5Dopen2(fileID, loc.datasetPath, ckpt_H5P_DEFAULT())
         guard did >= 0 else { throw HDF5StoreError.library(path: path, operation: "open", object: loc.datasetPath) }
         defer { H5Dclose(did) }
+        // The file is opened again by name: make sure it still describes the
+        // dataset the buffer is sized for.
+        let sid = H5Dget_space(did)
+        defer { H5Sclose(sid) }
+        let rank = max(0, Int(H5Sget_simple_extent_ndims(sid)))
+        var dims = [hsize_t](repeating: 0, count: rank)
+        if rank > 0 { H5Sget_simple_extent_dims(sid, &dims, nil) }
+        guard dims.map({ Int(clamping: $0) }) == loc.info.shape else {
+            throw HDF5StoreError.corrupt(path: path, object: loc.datasetPath, reason: "changed while it was being read")
+        }
         let memType = HDF5Types.create(loc.info.dtype)
         defer { H5Tclose(memType) }
         return try TensorData(info: loc.info) { dst in
@@ -156,6 +169,20 @@ public final class HDF5Store: TensorStore {
     }
 
     // MARK: - Indexing
+
+    /// Whether the root holds `name` as a hard link (soft and external links are
+    /// refused: they could point into another file).
+    private static func hardLinkExists(_ fid: hid_t, _ name: String, path: String) throws -> Bool {
+        guard H5Lexists(fid, name, ckpt_H5P_DEFAULT()) > 0 else { return false }
+        var info = H5L_info_t()
+        guard H5Lget_info(fid, name, &info, ckpt_H5P_DEFAULT()) >= 0 else {
+            throw HDF5StoreError.library(path: path, operation: "get link info", object: "/" + name)
+        }
+        guard info.type == H5L_TYPE_HARD else {
+            throw HDF5StoreError.unsupported(path: path, object: "/" + name, reason: "soft and external links are refused")
+        }
+        return true
+    }
 
     /// Relative paths of every dataset below `group`, following hard links only.
     private static func datasets(_ fid: hid_t, under group: String, path: String) throws -> [String] {
@@ -245,7 +272,7 @@ public final class HDF5Store: TensorStore {
         return Location(info: info, datasetPath: dpath, offset: offset)
     }
 
-    private static func readBytesDataset(_ fid: hid_t, _ dpath: String, path: String) throws -> [UInt8] {
+    private static func readBytesDataset(_ fid: hid_t, _ dpath: String, limit: Int, path: String) throws -> [UInt8] {
         let did = H5Dopen2(fid, dpath, ckpt_H5P_DEFAULT())
         guard did >= 0 else { throw HDF5StoreError.library(path: path, operation: "open", object: dpath) }
         defer { H5Dclose(did) }
@@ -258,8 +285,9 @@ public final class HDF5Store: TensorStore {
         }
         var n: hsize_t = 0
         H5Sget_simple_extent_dims(sid, &n, nil)
-        guard n <= 1 << 30 else {
-            throw HDF5StoreError.unsupported(path: path, object: dpath, reason: "file of \(n) bytes is over the 1 GiB limit")
+        guard n <= hsize_t(min(limit, 1 << 30)) else {
+            throw HDF5StoreError.corrupt(
+                path: path, object: dpath, reason: "declares \(n) bytes, more than the store can hold (or over the 1 GiB limit)")
         }
         var out = [UInt8](repeating: 0, count: Int(n))
         if n > 0 {
@@ -301,7 +329,7 @@ public enum HDF5StoreWriter {
         }
         for (info, offset) in placements {
             guard let offset else { continue }
-            try writePayload(source(info), as: info.dtype, to: out, at: offset)
+            try writePayload(source(info), as: info.dtype, to: out, at: offset, planned: info)
         }
         try out.commit()
     }
@@ -465,22 +493,25 @@ enum HDF5Types {
     }
 
     /// The ckpt type of an HDF5 dataset type, using the `dtype` attribute for
-    /// bf16 and float8.
+    /// bf16 and float8. Only exact layouts are accepted (IEEE fields and biases,
+    /// full-width integers, a 0/1 boolean enum), in either byte order, so that
+    /// the bytes mean what the dtype says.
     static func dtype(of tid: hid_t, hint: String?, path: String, object: String) throws -> DType {
         let size = H5Tget_size(tid)
         switch H5Tget_class(tid) {
         case H5T_FLOAT:
-            switch size {
-            case 8: return .f64
-            case 4: return .f32
-            case 2:
-                var spos = 0, epos = 0, esize = 0, mpos = 0, msize = 0
-                H5Tget_fields(tid, &spos, &epos, &esize, &mpos, &msize)
-                if esize == 5 && msize == 10 && H5Tget_ebias(tid) == 15 { return .f16 }
-                if esize == 8 && msize == 7 { return .bf16 }
+            var spos = 0, epos = 0, esize = 0, mpos = 0, msize = 0
+            H5Tget_fields(tid, &spos, &epos, &esize, &mpos, &msize)
+            let layout = [size, spos, epos, esize, mpos, msize, H5Tget_ebias(tid), H5Tget_offset(tid) == 0 ? 1 : 0]
+            switch layout {
+            case [8, 63, 52, 11, 0, 52, 1023, 1]: return .f64
+            case [4, 31, 23, 8, 0, 23, 127, 1]: return .f32
+            case [2, 15, 10, 5, 0, 10, 15, 1]: return .f16
+            case [2, 15, 7, 8, 0, 7, 127, 1]: return .bf16
             default: break
             }
         case H5T_INTEGER:
+            guard H5Tget_precision(tid) == size * 8, H5Tget_offset(tid) == 0 else { break }
             let signed = H5Tget_sign(tid) == H5T_SGN_2
             switch (size, signed, hint) {
             case (2, false, "bfloat16"?): return .bf16
@@ -497,65 +528,76 @@ enum HDF5Types {
             default: break
             }
         case H5T_ENUM:
-            if size == 1, H5Tget_nmembers(tid) == 2 {
-                let a = H5Tget_member_name(tid, 0).map { p -> String in defer { H5free_memory(p) }; return String(cString: p) }
-                let b = H5Tget_member_name(tid, 1).map { p -> String in defer { H5free_memory(p) }; return String(cString: p) }
-                if Set([a, b]) == Set(["FALSE", "TRUE"]) { return .bool }
-            }
+            if size == 1, H5Tget_nmembers(tid) == 2, isBooleanEnum(tid) { return .bool }
         default: break
         }
         throw HDF5StoreError.unsupported(path: path, object: object, reason: "HDF5 type (class \(H5Tget_class(tid).rawValue), \(size) bytes) has no ckpt dtype")
+    }
+
+    /// h5py's boolean: members FALSE = 0 and TRUE = 1.
+    private static func isBooleanEnum(_ tid: hid_t) -> Bool {
+        var members: [String: Int8] = [:]
+        for i: UInt32 in 0..<2 {
+            guard let p = H5Tget_member_name(tid, i) else { return false }
+            let name = String(cString: p)
+            H5free_memory(p)
+            var v: Int8 = -1
+            guard H5Tget_member_value(tid, i, &v) >= 0 else { return false }
+            members[name] = v
+        }
+        return members == ["FALSE": 0, "TRUE": 1]
     }
 }
 
 // MARK: - Attributes
 
 enum HDF5Attr {
-    /// Reads a string attribute (variable- or fixed-length); nil when absent or not a string.
-    static func readString(_ obj: hid_t, _ name: String) -> String? {
+    /// Opens a one-element attribute and calls `body` with it and its type;
+    /// nil when the attribute is absent or not a single value.
+    private static func withScalar<R>(_ obj: hid_t, _ name: String, _ body: (hid_t, hid_t) -> R?) -> R? {
         guard H5Aexists(obj, name) > 0 else { return nil }
         let aid = H5Aopen(obj, name, ckpt_H5P_DEFAULT())
         guard aid >= 0 else { return nil }
         defer { H5Aclose(aid) }
         let tid = H5Aget_type(aid)
         defer { H5Tclose(tid) }
-        guard H5Tget_class(tid) == H5T_STRING else { return nil }
         let sid = H5Aget_space(aid)
         defer { H5Sclose(sid) }
         guard H5Sget_simple_extent_npoints(sid) == 1 else { return nil }
-        if H5Tis_variable_str(tid) > 0 {
-            let mem = H5Tcopy(ckpt_H5T_C_S1())
-            defer { H5Tclose(mem) }
-            H5Tset_size(mem, ckpt_H5T_VARIABLE())
-            H5Tset_cset(mem, H5Tget_cset(tid))
-            var p: UnsafeMutablePointer<CChar>? = nil
-            guard H5Aread(aid, mem, &p) >= 0, let p else { return nil }
-            defer { H5free_memory(p) }
-            return String(cString: p)
+        return body(aid, tid)
+    }
+
+    /// Reads a string attribute (variable- or fixed-length); nil when absent or not a string.
+    static func readString(_ obj: hid_t, _ name: String) -> String? {
+        withScalar(obj, name) { aid, tid -> String? in
+            guard H5Tget_class(tid) == H5T_STRING else { return nil }
+            if H5Tis_variable_str(tid) > 0 {
+                let mem = H5Tcopy(ckpt_H5T_C_S1())
+                defer { H5Tclose(mem) }
+                H5Tset_size(mem, ckpt_H5T_VARIABLE())
+                H5Tset_cset(mem, H5Tget_cset(tid))
+                var p: UnsafeMutablePointer<CChar>? = nil
+                guard H5Aread(aid, mem, &p) >= 0, let p else { return nil }
+                defer { H5free_memory(p) }
+                return String(cString: p)
+            }
+            let size = H5Tget_size(tid)
+            guard size > 0, size < 1 << 20 else { return nil }
+            var buf = [UInt8](repeating: 0, count: size + 1)
+            guard H5Aread(aid, tid, &buf) >= 0 else { return nil }
+            let end = buf.firstIndex(of: 0) ?? size
+            return String(decoding: buf[0..<end], as: UTF8.self)
         }
-        let size = H5Tget_size(tid)
-        guard size > 0, size < 1 << 20 else { return nil }
-        var buf = [UInt8](repeating: 0, count: size + 1)
-        guard H5Aread(aid, tid, &buf) >= 0 else { return nil }
-        let end = buf.firstIndex(of: 0) ?? size
-        return String(decoding: buf[0..<end], as: UTF8.self)
     }
 
     /// Reads an integer attribute; nil when absent or not an integer.
     static func readInt(_ obj: hid_t, _ name: String) -> Int64? {
-        guard H5Aexists(obj, name) > 0 else { return nil }
-        let aid = H5Aopen(obj, name, ckpt_H5P_DEFAULT())
-        guard aid >= 0 else { return nil }
-        defer { H5Aclose(aid) }
-        let tid = H5Aget_type(aid)
-        defer { H5Tclose(tid) }
-        guard H5Tget_class(tid) == H5T_INTEGER else { return nil }
-        let sid = H5Aget_space(aid)
-        defer { H5Sclose(sid) }
-        guard H5Sget_simple_extent_npoints(sid) == 1 else { return nil }
-        var v: Int64 = 0
-        guard H5Aread(aid, ckpt_H5T_NATIVE_INT64(), &v) >= 0 else { return nil }
-        return v
+        withScalar(obj, name) { aid, tid -> Int64? in
+            guard H5Tget_class(tid) == H5T_INTEGER else { return nil }
+            var v: Int64 = 0
+            guard H5Aread(aid, ckpt_H5T_NATIVE_INT64(), &v) >= 0 else { return nil }
+            return v
+        }
     }
 
     /// Writes a scalar variable-length UTF-8 string attribute (what h5py reads as `str`).

@@ -17,6 +17,40 @@ func temporarySibling(of path: String) -> String {
     return FileSystem.join(dir, ".\(name).ckpt-tmp-\(getpid())-\(tag)")
 }
 
+/// Temporary outputs being written, so an interrupted run can remove them.
+private let temporaries = TemporaryRegistry()
+
+final class TemporaryRegistry: @unchecked Sendable {
+    private let lock = RecursiveLock()
+    private var paths: Set<String> = []
+
+    func add(_ p: String) { lock.run { _ = paths.insert(p) } }
+    func remove(_ p: String) { lock.run { _ = paths.remove(p) } }
+    func all() -> [String] { lock.run { Array(paths) } }
+}
+
+/// Removes every temporary output still being written (files and directories).
+/// The command line calls this when it is interrupted (SIGINT, SIGTERM), so a
+/// stopped run leaves nothing behind.
+public func removeTemporaryOutputs() {
+    for p in temporaries.all() {
+        removeTree(p)
+        temporaries.remove(p)
+    }
+}
+
+/// Renames `from` to `to`, failing with EEXIST if `to` exists (even if it
+/// appeared after the caller looked). Falls back to link + unlink for files
+/// where the file system cannot rename without replacing.
+func renameNoReplace(_ from: String, _ to: String) -> Int32 {
+    if ckpt_rename_noreplace(from, to) == 0 { return 0 }
+    guard errno == ENOSYS || errno == EINVAL else { return -1 }
+    if FileSystem.isDirectory(from) { return rename(from, to) }
+    guard link(from, to) == 0 else { return -1 }
+    unlink(from)
+    return 0
+}
+
 /// fsyncs a directory so a rename inside it is durable.
 func syncDirectory(_ path: String) {
     let fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
@@ -46,6 +80,7 @@ public final class AtomicFile {
     /// The temporary path being written.
     public let temporaryPath: String
     let fd: Int32
+    private let overwrite: Bool
     private var finished = false
 
     /// Creates the temporary file.
@@ -57,16 +92,19 @@ public final class AtomicFile {
             throw FileError(path: path, operation: "create (already exists; pass --force to replace it)", code: EEXIST)
         }
         self.path = path
+        self.overwrite = overwrite
         self.temporaryPath = temporarySibling(of: path)
         let fd = open(temporaryPath, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw FileError.current(temporaryPath, "create") }
         self.fd = fd
+        temporaries.add(temporaryPath)
     }
 
     deinit {
         if !finished {
             close(fd)
             unlink(temporaryPath)
+            temporaries.remove(temporaryPath)
         }
     }
 
@@ -98,14 +136,19 @@ public final class AtomicFile {
         guard ftruncate(fd, off_t(size)) == 0 else { throw FileError.current(path, "truncate") }
     }
 
-    /// fsyncs the file, renames it to `path` and fsyncs the directory.
+    /// fsyncs the file, renames it to `path` and fsyncs the directory. Without
+    /// `overwrite`, a file that appeared at `path` meanwhile is not replaced.
     public func commit() throws {
         guard !finished else { return }
         guard fsync(fd) == 0 else { throw FileError.current(path, "fsync") }
         close(fd)
         finished = true
-        guard rename(temporaryPath, path) == 0 else {
-            let e = FileError.current(path, "rename")
+        defer { temporaries.remove(temporaryPath) }
+        let status = overwrite ? rename(temporaryPath, path) : renameNoReplace(temporaryPath, path)
+        guard status == 0 else {
+            let e = errno == EEXIST
+                ? FileError(path: path, operation: "create (already exists; pass --force to replace it)", code: EEXIST)
+                : FileError.current(path, "rename")
             unlink(temporaryPath)
             throw e
         }
@@ -118,6 +161,7 @@ public final class AtomicFile {
         finished = true
         close(fd)
         unlink(temporaryPath)
+        temporaries.remove(temporaryPath)
     }
 }
 
@@ -128,6 +172,7 @@ public final class AtomicDirectory {
     public let path: String
     /// The temporary directory to write into.
     public let temporaryPath: String
+    private let overwrite: Bool
     private var finished = false
 
     /// Creates the temporary directory.
@@ -136,8 +181,7 @@ public final class AtomicDirectory {
     ///   otherwise an existing, non-empty `path` is an error.
     /// - Throws: `FileError`.
     public init(path: String, overwrite: Bool = false) throws {
-        var p = path
-        while p.count > 1 && p.hasSuffix("/") { p.removeLast() }
+        let p = FileSystem.normalized(path)
         if !overwrite && FileSystem.exists(p) {
             let empty = FileSystem.isDirectory(p) && ((try? FileSystem.list(p))?.isEmpty ?? false)
             if !empty {
@@ -145,12 +189,17 @@ public final class AtomicDirectory {
             }
         }
         self.path = p
+        self.overwrite = overwrite
         self.temporaryPath = temporarySibling(of: p)
         guard mkdir(temporaryPath, 0o755) == 0 else { throw FileError.current(temporaryPath, "mkdir") }
+        temporaries.add(temporaryPath)
     }
 
     deinit {
-        if !finished { removeTree(temporaryPath) }
+        if !finished {
+            removeTree(temporaryPath)
+            temporaries.remove(temporaryPath)
+        }
     }
 
     /// The temporary path of a file named `name` inside the directory.
@@ -159,31 +208,48 @@ public final class AtomicDirectory {
     /// Writes a small file inside the directory (fsynced).
     public func writeFile(_ name: String, _ bytes: [UInt8]) throws {
         let p = file(name)
-        let fd = open(p, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        let fd = open(p, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw FileError.current(p, "create") }
         defer { close(fd) }
         try bytes.withUnsafeBytes { try writeAll(fd: fd, $0, at: 0, path: p) }
         guard fsync(fd) == 0 else { throw FileError.current(p, "fsync") }
     }
 
-    /// Renames the directory into place (replacing an old one when allowed).
+    /// Renames the directory into place. With `overwrite`, an existing `path`
+    /// is swapped out in one atomic exchange and then removed; without it, only
+    /// an empty directory at `path` is replaced, and one that appeared meanwhile
+    /// is an error.
     public func commit() throws {
         guard !finished else { return }
         syncDirectory(temporaryPath)
-        if FileSystem.exists(path) {
-            // Move the old tree aside first so the new one appears in one rename.
-            let old = temporarySibling(of: path)
-            guard rename(path, old) == 0 else { throw FileError.current(path, "rename") }
-            guard rename(temporaryPath, path) == 0 else {
-                let e = FileError.current(path, "rename")
-                _ = rename(old, path)
-                throw e
+        if overwrite && FileSystem.exists(path) {
+            if ckpt_rename_exchange(temporaryPath, path) == 0 {
+                finished = true
+                temporaries.remove(temporaryPath)
+                removeTree(temporaryPath)  // now the old tree
+            } else {
+                // No atomic exchange here: move the old tree aside, then rename.
+                let old = temporarySibling(of: path)
+                guard rename(path, old) == 0 else { throw FileError.current(path, "rename") }
+                guard rename(temporaryPath, path) == 0 else {
+                    let e = FileError.current(path, "rename")
+                    _ = rename(old, path)
+                    throw e
+                }
+                finished = true
+                temporaries.remove(temporaryPath)
+                removeTree(old)
+            }
+        } else {
+            if FileSystem.isDirectory(path) { rmdir(path) }  // only succeeds when empty
+            guard renameNoReplace(temporaryPath, path) == 0 else {
+                if errno == EEXIST || errno == ENOTEMPTY {
+                    throw FileError(path: path, operation: "create (already exists; pass --force to replace it)", code: EEXIST)
+                }
+                throw FileError.current(path, "rename")
             }
             finished = true
-            removeTree(old)
-        } else {
-            guard rename(temporaryPath, path) == 0 else { throw FileError.current(path, "rename") }
-            finished = true
+            temporaries.remove(temporaryPath)
         }
         syncDirectory(FileSystem.dirname(path))
     }

@@ -21,14 +21,10 @@ public final class MappedFile: @unchecked Sendable {
     /// - Throws: `FileError` when the file cannot be opened, is not a regular
     ///   file, or cannot be mapped.
     public init(path: String) throws {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw FileError.current(path, "open") }
+        let fd = try openRegularFile(path)
         var st = stat()
         guard fstat(fd, &st) == 0 else {
             let e = FileError.current(path, "stat"); close(fd); throw e
-        }
-        guard (st.st_mode & S_IFMT) == S_IFREG else {
-            close(fd); throw FileError(path: path, operation: "open (not a regular file)", code: EINVAL)
         }
         let size = Int(st.st_size)
         if size == 0 {
@@ -65,14 +61,10 @@ public final class MappedFile: @unchecked Sendable {
 /// - Parameter limit: the largest size accepted, in bytes.
 /// - Throws: `FileError`, with `EFBIG` when the file is larger than `limit`.
 public func readFile(_ path: String, limit: Int = 1 << 30) throws -> [UInt8] {
-    let fd = open(path, O_RDONLY | O_CLOEXEC)
-    guard fd >= 0 else { throw FileError.current(path, "open") }
+    let fd = try openRegularFile(path)
     defer { close(fd) }
     var st = stat()
     guard fstat(fd, &st) == 0 else { throw FileError.current(path, "stat") }
-    guard (st.st_mode & S_IFMT) == S_IFREG else {
-        throw FileError(path: path, operation: "read (not a regular file)", code: EISDIR)
-    }
     guard Int(st.st_size) <= limit else { throw FileError(path: path, operation: "read (file too large)", code: EFBIG) }
     var out = [UInt8](repeating: 0, count: Int(st.st_size))
     var done = 0
@@ -125,8 +117,7 @@ public enum FileSystem {
 
     /// Reads the first `count` bytes of a file (fewer if it is shorter).
     public static func head(_ path: String, count: Int) throws -> [UInt8] {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw FileError.current(path, "open") }
+        let fd = try openRegularFile(path)
         defer { close(fd) }
         var out = [UInt8](repeating: 0, count: count)
         let n = out.withUnsafeMutableBytes { pread(fd, $0.baseAddress!, count, 0) }
@@ -140,10 +131,23 @@ public enum FileSystem {
         return a.hasSuffix("/") ? a + b : a + "/" + b
     }
 
-    /// The directory part of a path (`"."` when there is none).
-    public static func dirname(_ path: String) -> String {
+    /// A regular file's size in bytes.
+    public static func size(_ path: String) throws -> Int {
+        var st = stat()
+        guard stat(path, &st) == 0 else { throw FileError.current(path, "stat") }
+        return Int(st.st_size)
+    }
+
+    /// The path without trailing slashes (`"/"` stays `"/"`).
+    public static func normalized(_ path: String) -> String {
         var p = path
         while p.count > 1 && p.hasSuffix("/") { p.removeLast() }
+        return p
+    }
+
+    /// The directory part of a path (`"."` when there is none).
+    public static func dirname(_ path: String) -> String {
+        let p = normalized(path)
         guard let slash = p.lastIndex(of: "/") else { return "." }
         if slash == p.startIndex { return "/" }
         return String(p[..<slash])
@@ -151,9 +155,25 @@ public enum FileSystem {
 
     /// The last component of a path.
     public static func basename(_ path: String) -> String {
-        var p = path
-        while p.count > 1 && p.hasSuffix("/") { p.removeLast() }
+        let p = normalized(path)
         guard let slash = p.lastIndex(of: "/") else { return p }
         return String(p[p.index(after: slash)...])
     }
+}
+
+/// Opens a regular file read-only. The open does not block (a FIFO given as a
+/// checkpoint must not hang ckpt); anything but a regular file is refused.
+func openRegularFile(_ path: String) throws -> Int32 {
+    let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
+    guard fd >= 0 else { throw FileError.current(path, "open") }
+    var st = stat()
+    guard fstat(fd, &st) == 0 else {
+        let e = FileError.current(path, "stat"); close(fd); throw e
+    }
+    guard (st.st_mode & S_IFMT) == S_IFREG else {
+        close(fd)
+        throw FileError(path: path, operation: "open (not a regular file)", code: EINVAL)
+    }
+    _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK)
+    return fd
 }

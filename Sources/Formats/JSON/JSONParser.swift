@@ -65,6 +65,9 @@ public enum JSONParser {
         }
         if mode == .strict {
             if let dup = DuplicateKeyScanner.firstDuplicate(in: UnsafeRawBufferPointer(rebasing: bytes[0..<end])) {
+                if dup.utf8.contains(0) {
+                    throw JSONError(path: path, reason: "key \(JSONValue.string(dup).serialized()) contains NUL")
+                }
                 throw JSONError(path: path, reason: "duplicate key \"\(dup)\"")
             }
         }
@@ -165,7 +168,7 @@ public enum JSONParser {
 /// Finds repeated keys inside one object of a JSON document that is already
 /// known to be well formed.
 enum DuplicateKeyScanner {
-    /// The first key that appears twice in one object, decoded.
+    /// The first key that appears twice in one object (or contains NUL), decoded.
     static func firstDuplicate(in bytes: UnsafeRawBufferPointer) -> String? {
         // Each open container: nil for arrays, the keys seen so far for objects.
         var stack: [Set<String>?] = []
@@ -186,7 +189,8 @@ enum DuplicateKeyScanner {
             case UInt8(ascii: "\""):
                 let (s, next) = decodeString(bytes, from: i)
                 if expectKey, var keys = stack.last ?? nil {
-                    if keys.contains(s) { return s }
+                    // json-c cuts keys at NUL, so "a\u0000x" and "a\u0000y" would merge.
+                    if keys.contains(s) || s.utf8.contains(0) { return s }
                     keys.insert(s)
                     stack[stack.count - 1] = keys
                     expectKey = false

@@ -37,6 +37,8 @@ public enum SafeTensorsError: Error, Equatable, CustomStringConvertible {
     case dataPastEnd(path: String, tensor: String, end: UInt64, dataSize: Int)
     /// Bytes after the last tensor belong to none.
     case trailingBytes(path: String, dataEnd: UInt64, dataSize: Int)
+    /// A tensor name cannot be written (reserved or repeated).
+    case invalidName(path: String, tensor: String, reason: String)
     /// A tensor asked for is not in the file.
     case missingTensor(path: String, tensor: String)
     /// `model.safetensors.index.json` is not a valid shard index.
@@ -82,6 +84,8 @@ public enum SafeTensorsError: Error, Equatable, CustomStringConvertible {
             return "\(p): tensor '\(t)' ends at data offset \(end), past the end of the data (\(size) bytes)"
         case let .trailingBytes(p, end, size):
             return "\(p): \(UInt64(size) - end) trailing bytes after the last tensor (data ends at \(end) of \(size))"
+        case let .invalidName(p, t, reason):
+            return "\(p): cannot write tensor '\(t)': \(reason)"
         case let .missingTensor(p, t):
             return "\(p): no tensor named '\(t)'"
         case let .index(p, reason):

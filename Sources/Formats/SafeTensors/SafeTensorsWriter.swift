@@ -11,8 +11,20 @@ public struct SafeTensorsLayout: Sendable {
     /// Total file size in bytes.
     public let fileSize: Int
 
-    /// Lays out `tensors` (names must be unique) with optional metadata.
-    public init(tensors: [TensorInfo], metadata: [String: String]? = nil) {
+    /// Lays out `tensors` with optional metadata for the file at `path`.
+    ///
+    /// - Throws: `SafeTensorsError.invalidName` for a repeated name or the
+    ///   reserved name `__metadata__`.
+    public init(tensors: [TensorInfo], metadata: [String: String]? = nil, for path: String = "") throws {
+        var seen: Set<String> = []
+        for t in tensors {
+            guard t.name != "__metadata__" else {
+                throw SafeTensorsError.invalidName(path: path, tensor: t.name, reason: "the name is reserved for metadata")
+            }
+            guard seen.insert(t.name).inserted else {
+                throw SafeTensorsError.invalidName(path: path, tensor: t.name, reason: "two tensors have this name")
+            }
+        }
         let ordered = tensors.sorted { a, b in
             if a.dtype.safetensorsRank != b.dtype.safetensorsRank {
                 return a.dtype.safetensorsRank > b.dtype.safetensorsRank
@@ -67,11 +79,11 @@ public enum SafeTensorsWriter {
         _ tensors: [TensorInfo], metadata: [String: String]? = nil, to path: String,
         overwrite: Bool = false, source: (TensorInfo) throws -> TensorData
     ) throws {
-        let layout = SafeTensorsLayout(tensors: tensors, metadata: metadata)
+        let layout = try SafeTensorsLayout(tensors: tensors, metadata: metadata, for: path)
         let out = try AtomicFile(path: path, overwrite: overwrite)
         try out.write(layout.prefix, at: 0)
         for (info, offset) in layout.placements {
-            try writePayload(source(info), as: info.dtype, to: out, at: offset)
+            try writePayload(source(info), as: info.dtype, to: out, at: offset, planned: info)
         }
         try out.truncate(to: layout.fileSize)
         try out.commit()
@@ -82,14 +94,20 @@ public enum SafeTensorsWriter {
                              overwrite: Bool = false) throws {
         var byName: [String: TensorData] = [:]
         for t in tensors { byName[t.info.name] = t }
-        try write(tensors.map(\.info), metadata: metadata, to: path, overwrite: overwrite) { byName[$0.name]! }
+        try write(tensors.map(\.info), metadata: metadata, to: path, overwrite: overwrite) { info in
+            guard let t = byName[info.name] else { throw SafeTensorsError.missingTensor(path: path, tensor: info.name) }
+            return t
+        }
     }
 }
 
 /// Writes a tensor's bytes to `out` at `offset` in type `dtype`: an in-kernel
 /// copy when the bytes are a file view of the same type, a chunked cast when the
 /// types differ. The source's pages are released afterwards.
-func writePayload(_ data: TensorData, as dtype: DType, to out: AtomicFile, at offset: Int) throws {
+func writePayload(_ data: TensorData, as dtype: DType, to out: AtomicFile, at offset: Int, planned: TensorInfo) throws {
+    guard data.info.shape == planned.shape else {
+        throw CastError.shapeMismatch(tensor: planned.name, planned: planned.shape, supplied: data.info.shape)
+    }
     defer {
         data.releasePages()
         out.startWriteback(offset: offset, count: data.info.elementCount * dtype.size)

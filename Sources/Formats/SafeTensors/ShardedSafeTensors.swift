@@ -121,12 +121,13 @@ public struct ShardPlan: Sendable {
         var currentSize = 0
         var total = 0
         for t in tensors {
-            total += t.byteCount
+            total = total.addingReportingOverflow(t.byteCount).overflow ? Int.max : total + t.byteCount
             if t.byteCount > maxShardSize {
                 shards.append([t])
                 continue
             }
-            if currentSize + t.byteCount > maxShardSize {
+            let (grown, overflow) = currentSize.addingReportingOverflow(t.byteCount)
+            if overflow || grown > maxShardSize {
                 shards.append(current)
                 current = []
                 currentSize = 0
@@ -135,7 +136,7 @@ public struct ShardPlan: Sendable {
             currentSize += t.byteCount
         }
         if !current.isEmpty { shards.append(current) }
-        self.shards = shards.filter { !$0.isEmpty }
+        self.shards = shards
         self.totalSize = total
     }
 
@@ -155,7 +156,7 @@ public struct ShardPlan: Sendable {
             for t in shard { map[t.name] = .string(fileName(i, stem: stem)) }
         }
         let root = JSONValue.object(JSONObject([("metadata", .object(metadata)), ("weight_map", .object(map))]))
-        return root.serialized(indent: 2, sortKeys: true) + "\n"
+        return root.serialized(indent: 2, sortKeys: true, asciiOnly: true) + "\n"
     }
 
     private func pad5(_ n: Int) -> String {
