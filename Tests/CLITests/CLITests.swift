@@ -9,11 +9,16 @@ import TestSupport
 import Glibc
 #endif
 
-/// Runs the built `ckpt` (beside the test bundle) and captures its output.
-func ckpt(_ args: [String]) -> (status: Int32, out: String, err: String) {
+/// The built `ckpt`, beside the test bundle.
+let ckptBinary: String = {
     var exe = [CChar](repeating: 0, count: 4096)
     let n = readlink("/proc/self/exe", &exe, 4095)
-    let bin = FileSystem.join(FileSystem.dirname(String(decoding: exe[0..<max(n, 0)].map { UInt8(bitPattern: $0) }, as: UTF8.self)), "ckpt")
+    return FileSystem.join(FileSystem.dirname(String(decoding: exe[0..<max(n, 0)].map { UInt8(bitPattern: $0) }, as: UTF8.self)), "ckpt")
+}()
+
+/// Runs the built `ckpt` and captures its output.
+func ckpt(_ args: [String]) -> (status: Int32, out: String, err: String) {
+    let bin = ckptBinary
     let scratch = ScratchDirectory()
     let quoted = ([bin] + args).map { "'" + $0.replacingOccurrences("'", "'\\''") + "'" }.joined(separator: " ")
     let status = system("\(quoted) >\(scratch.file("out")) 2>\(scratch.file("err")) </dev/null")
@@ -125,5 +130,31 @@ extension String {
         dir.write("model.safetensors.index.json", Array("{\"weight_map\": [}".utf8))
         let r2 = ckpt(["inspect", dir.path])
         #expect(r2.status == 1 && r2.err.contains("invalid shard index"), "\(r2.err)")
+    }
+
+    @Test func interruptedConversionLeavesNothing() throws {
+        // A 2 GB tensor of zeros (a sparse file), cast to bf16: long enough to
+        // be stopped while the temporary output exists.
+        let src = ScratchDirectory()
+        let count = 1 << 29
+        let header = #"{"z":{"dtype":"F32","shape":["# + String(count) + #"],"data_offsets":[0,"# + String(count * 4) + #"]}}"#
+        src.write("big.safetensors", safetensorsBytes(header: header))
+        #expect(truncate(src.file("big.safetensors"), off_t(8 + header.utf8.count + count * 4)) == 0)
+        let out = ScratchDirectory()
+        let script = """
+            '\(ckptBinary)' convert '\(src.file("big.safetensors"))' '\(out.file("o.h5"))' --dtype bf16 & pid=$!
+            for i in $(seq 1 500); do ls -A '\(out.path)' | grep -q ckpt-tmp && break; sleep 0.01; done
+            kill -TERM $pid; wait $pid; echo $? > '\(src.file("status"))'
+            """
+        _ = system(script)
+        let status = String(decoding: try readFile(src.file("status")), as: UTF8.self).trimmingCharacters()
+        #expect(status == "143", "exit status \(status)")
+        #expect(out.names().isEmpty, "left \(out.names())")
+    }
+}
+
+extension String {
+    func trimmingCharacters() -> String {
+        String(self.filter { !$0.isWhitespace })
     }
 }

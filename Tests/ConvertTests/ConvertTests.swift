@@ -6,6 +6,10 @@ import Formats
 import Testing
 import TestSupport
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 @Suite struct ConvertTests {
     func convert(_ src: String, _ dst: String, _ options: ConvertOptions = ConvertOptions()) throws -> ConvertReport {
         try Converter.convert(try Checkpoint(path: src), to: dst, options: options)
@@ -108,5 +112,43 @@ import TestSupport
         _ = try convert(Fixtures.path("distilbert-tied"), s.file("out"), ConvertOptions(overwrite: true))
         #expect(try Checkpoint(path: s.file("out")).config?.modelType == "distilbert")
         #expect(s.names() == ["out"])
+    }
+}
+
+@Suite struct ConvertSafetyTests {
+    @Test func forceReplacesOnlyModelDirectories() throws {
+        let s = ScratchDirectory()
+        #expect(mkdir(s.file("notes"), 0o755) == 0)
+        s.write("notes/thesis.tex", [1])
+        let src = try Checkpoint(path: Fixtures.path("bert-tied"))
+        #expect(throws: ConvertError.self) {
+            try Converter.convert(src, to: s.file("notes"), options: ConvertOptions(overwrite: true))
+        }
+        #expect(try readFile(s.file("notes/thesis.tex")) == [1])
+
+        // The source inside the destination.
+        _ = try Converter.convert(src, to: s.file("m"), options: ConvertOptions())
+        let inner = try Checkpoint(path: s.file("m"))
+        #expect(throws: ConvertError.self) {
+            try Converter.convert(inner, to: s.file("m"), options: ConvertOptions(dtype: .bf16, overwrite: true))
+        }
+        #expect(try Checkpoint(path: s.file("m")).tensors.allSatisfy { $0.dtype == .f32 })
+    }
+
+    @Test func failureHalfwayLeavesNothing() throws {
+        struct Boom: Error {}
+        let s = ScratchDirectory()
+        let src = try Checkpoint(path: Fixtures.path("bert-tied"))
+        let infos = src.tensors
+        var n = 0
+        let failing: (TensorInfo) throws -> TensorData = { info in
+            n += 1
+            if n == 20 { throw Boom() }
+            return try src.data(info.name)
+        }
+        #expect(throws: Boom.self) { try HDF5StoreWriter.write(infos, to: s.file("x.h5"), createdBy: "t", source: failing) }
+        n = 0
+        #expect(throws: Boom.self) { try SafeTensorsWriter.write(infos, to: s.file("x.safetensors"), source: failing) }
+        #expect(s.names().isEmpty)
     }
 }

@@ -23,6 +23,13 @@ public let hdf5StoreVersion = 1
 /// library happens under this one lock.
 let hdf5Lock = RecursiveLock()
 
+/// Runs `body` holding the lock ckpt takes around every HDF5 call. Code in the
+/// same process that calls HDF5 itself must do so inside this, since the
+/// library is not thread-safe.
+public func withHDF5Lock<R>(_ body: () throws -> R) rethrows -> R {
+    try hdf5Lock.run(body)
+}
+
 /// HDF5 prints its own error stacks to stderr unless told not to.
 private let silenceHDF5: Void = {
     _ = H5open()
