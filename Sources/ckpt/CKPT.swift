@@ -69,9 +69,23 @@ func reportingErrors<T>(_ body: () throws -> T) throws -> T {
     } catch let e as ValidationError {
         throw e
     } catch {
-        printError("ckpt: error: \(error)")
+        printError("ckpt: error: " + printable("\(error)"))
         throw ExitCode.failure
     }
+}
+
+/// Text from a file made safe for a terminal: control characters (escape
+/// sequences, carriage returns, newlines inside a name) are shown as `\u{1B}`.
+func printable(_ s: String) -> String {
+    var out = ""
+    for u in s.unicodeScalars {
+        if u.properties.generalCategory == .control {
+            out += "\\u{" + String(u.value, radix: 16, uppercase: true) + "}"
+        } else {
+            out.unicodeScalars.append(u)
+        }
+    }
+    return out
 }
 
 /// `12345678` → `12,345,678`.
@@ -109,7 +123,8 @@ final class ProgressLine {
     /// Replaces the line with `text` (cut to 100 characters).
     func show(_ text: String) {
         guard enabled else { return }
-        let line = text.count > 100 ? String(text.prefix(97)) + "..." : text
+        let safe = printable(text)
+        let line = safe.count > 100 ? String(safe.prefix(97)) + "..." : safe
         printRaw("\r\u{1B}[K" + line)
         shown = true
     }

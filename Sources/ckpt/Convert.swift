@@ -62,7 +62,7 @@ struct Convert: ParsableCommand {
         }
         var line = "wrote \(destination): \(report.tensorCount) tensors, \(grouped(report.tensorBytes)) bytes"
         if report.castCount > 0, let d = options.dtype { line += ", \(report.castCount) cast to \(d.rawValue)" }
-        print(line)
+        print(printable(line))
         for t in report.droppedTies {
             print("  tied: \(t.alias) is \(t.target); written once")
         }

@@ -79,7 +79,7 @@ struct Inspect: ParsableCommand {
                 lines.append("  " + pad(t.name, w) + "  " + pad(t.dtype.rawValue, 7) + "  " + pad(t.shapeText, sw) + "  " + grouped(t.byteCount))
             }
         }
-        return lines.joined(separator: "\n")
+        return lines.map(printable).joined(separator: "\n")
     }
 
     static func jsonReport(_ c: Checkpoint) -> String {

@@ -158,3 +158,15 @@ extension String {
         String(self.filter { !$0.isWhitespace })
     }
 }
+
+@Suite struct CLIOutputSafetyTests {
+    @Test func controlCharactersInNamesAreEscaped() {
+        let dir = ScratchDirectory()
+        let header = #"{"evil\u001b[2J\r":{"dtype":"U8","shape":[1],"data_offsets":[0,1]}}"#
+        dir.write("e.safetensors", safetensorsBytes(header: header, data: [1]))
+        let r = ckpt(["inspect", dir.file("e.safetensors")])
+        #expect(r.status == 0)
+        #expect(!r.out.contains("\u{1B}") && !r.out.contains("\r"))
+        #expect(r.out.contains("evil\\u{1B}[2J\\u{D}"))
+    }
+}
