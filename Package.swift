@@ -41,10 +41,10 @@ let package = Package(
             ]),
 
         // MARK: - Tests
-        .target(name: "TestSupport", dependencies: ["Formats"], path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: ["Formats", "CHDF5"], path: "Tests/TestSupport"),
         .testTarget(name: "FormatsTests", dependencies: ["Formats", "TestSupport", "CHDF5"]),
         .testTarget(name: "ConvertTests", dependencies: ["Convert", "Formats", "TestSupport"]),
         // Runs the built `ckpt` binary end to end.
-        .testTarget(name: "CLITests", dependencies: ["ckpt", "Formats", "TestSupport"]),
+        .testTarget(name: "CLITests", dependencies: ["ckpt", "Formats", "TestSupport", "CHDF5"]),
     ]
 )

@@ -1,6 +1,7 @@
 // The `ckpt` binary end to end: output, exit codes (0 ok, 1 failure, 64 usage),
 // and no output left behind when the input is bad.
 
+import CHDF5
 import Formats
 import Testing
 import TestSupport
@@ -168,5 +169,36 @@ extension String {
         #expect(r.status == 0)
         #expect(!r.out.contains("\u{1B}") && !r.out.contains("\r"))
         #expect(r.out.contains("evil\\u{1B}[2J\\u{D}"))
+    }
+}
+
+@Suite struct CLIHalfwayFailureTests {
+    /// A store whose second tensor's compressed chunk is corrupt: the conversion
+    /// fails while writing, after the first tensor, and must leave nothing.
+    @Test func corruptChunkFailsCleanlyMidConversion() throws {
+        let dir = ScratchDirectory()
+        let path = dir.file("corrupt.h5")
+        var chunk: (offset: Int, size: Int)? = nil
+        withHDF5Lock {
+            let h = RawHDF5(path)
+            h.storeHeader(); h.group("/tensors")
+            h.dataset("/tensors/a", type: ckpt_H5T_IEEE_F32LE(), dims: [4], bytes: [UInt8](repeating: 0, count: 16))
+            let values = (0..<4096).flatMap { i -> [UInt8] in withUnsafeBytes(of: Float(i).bitPattern.littleEndian) { Array($0) } }
+            chunk = h.dataset("/tensors/b", type: ckpt_H5T_IEEE_F32LE(), dims: [4096], chunk: [4096], gzip: true, bytes: values)
+            h.close()
+        }
+        let c = try #require(chunk)
+        // Overwrite the middle of the deflate stream.
+        var bytes = try readFile(path)
+        for i in (c.offset + c.size / 4)..<(c.offset + c.size / 2) { bytes[i] ^= 0x5A }
+        dir.write("corrupt.h5", bytes)
+
+        let out = ScratchDirectory()
+        for dst in ["o.safetensors", "o.h5", "o"] {
+            let r = ckpt(["convert", path, out.file(dst)])
+            #expect(r.status == 1, "\(dst): exit \(r.status)")
+            #expect(r.err.contains(path) && r.err.contains("/tensors/b"), "\(r.err)")
+            #expect(out.names().isEmpty, "\(dst) left \(out.names())")
+        }
     }
 }

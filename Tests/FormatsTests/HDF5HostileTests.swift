@@ -6,61 +6,6 @@ import Formats
 import Testing
 import TestSupport
 
-/// Builds a small HDF5 file with the raw C API (callers hold `withHDF5Lock`:
-/// the library is not thread-safe and other suites use it in parallel).
-final class RawHDF5 {
-    let fid: hid_t
-
-    init(_ path: String) {
-        let fapl = H5Pcreate(ckpt_H5P_FILE_ACCESS())
-        H5Pset_file_locking(fapl, false, true)
-        fid = H5Fcreate(path, ckpt_H5F_ACC_TRUNC(), ckpt_H5P_DEFAULT(), fapl)
-        H5Pclose(fapl)
-    }
-
-    func stringAttr(_ name: String, _ value: String, on obj: hid_t? = nil) {
-        let tid = H5Tcopy(ckpt_H5T_C_S1())
-        H5Tset_size(tid, ckpt_H5T_VARIABLE())
-        let sid = H5Screate(H5S_SCALAR)
-        let aid = H5Acreate2(obj ?? fid, name, tid, sid, ckpt_H5P_DEFAULT(), ckpt_H5P_DEFAULT())
-        value.withCString { c in
-            var p: UnsafePointer<CChar>? = c
-            _ = H5Awrite(aid, tid, &p)
-        }
-        H5Aclose(aid); H5Sclose(sid); H5Tclose(tid)
-    }
-
-    func intAttr(_ name: String, _ value: Int64) {
-        let sid = H5Screate(H5S_SCALAR)
-        let aid = H5Acreate2(fid, name, ckpt_H5T_STD_I64LE(), sid, ckpt_H5P_DEFAULT(), ckpt_H5P_DEFAULT())
-        var v = value
-        H5Awrite(aid, ckpt_H5T_NATIVE_INT64(), &v)
-        H5Aclose(aid); H5Sclose(sid)
-    }
-
-    func storeHeader(version: Int64 = 1) {
-        stringAttr("format", "ckpt-hdf5")
-        intAttr("format_version", version)
-    }
-
-    func group(_ path: String) { H5Gclose(H5Gcreate2(fid, path, ckpt_H5P_DEFAULT(), ckpt_H5P_DEFAULT(), ckpt_H5P_DEFAULT())) }
-
-    /// A dataset of `dims` with file type `type`, optionally chunked; filled with `bytes` if given.
-    @discardableResult
-    func dataset(_ path: String, type: hid_t, dims: [hsize_t], chunk: [hsize_t]? = nil, bytes: [UInt8]? = nil) -> hid_t {
-        let sid = H5Screate_simple(Int32(dims.count), dims, nil)
-        let dcpl = H5Pcreate(ckpt_H5P_DATASET_CREATE())
-        if let chunk { H5Pset_chunk(dcpl, Int32(chunk.count), chunk) }
-        let did = H5Dcreate2(fid, path, type, sid, ckpt_H5P_DEFAULT(), dcpl, ckpt_H5P_DEFAULT())
-        if let bytes { bytes.withUnsafeBytes { _ = H5Dwrite(did, type, ckpt_H5S_ALL(), ckpt_H5S_ALL(), ckpt_H5P_DEFAULT(), $0.baseAddress) } }
-        H5Pclose(dcpl); H5Sclose(sid)
-        H5Dclose(did)
-        return did
-    }
-
-    func close() { H5Fclose(fid) }
-}
-
 @Suite(.serialized) struct HDF5HostileTests {
     let dir = ScratchDirectory()
 

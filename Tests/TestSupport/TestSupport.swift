@@ -1,5 +1,6 @@
 // Helpers shared by the test targets: fixture paths, scratch directories, SHA-256.
 
+import CHDF5
 import Formats
 
 #if canImport(Glibc)
@@ -113,3 +114,74 @@ public func safetensorsBytes(header: String, data: [UInt8] = [], lengthOverride:
     out += data
     return out
 }
+
+// MARK: - Hand-built HDF5 files
+
+/// Builds a small HDF5 file with the raw C API (callers hold `withHDF5Lock`:
+/// the library is not thread-safe and other suites use it in parallel).
+public final class RawHDF5 {
+    public let fid: hid_t
+
+    public init(_ path: String) {
+        let fapl = H5Pcreate(ckpt_H5P_FILE_ACCESS())
+        H5Pset_file_locking(fapl, false, true)
+        fid = H5Fcreate(path, ckpt_H5F_ACC_TRUNC(), ckpt_H5P_DEFAULT(), fapl)
+        H5Pclose(fapl)
+    }
+
+    public func stringAttr(_ name: String, _ value: String, on obj: hid_t? = nil) {
+        let tid = H5Tcopy(ckpt_H5T_C_S1())
+        H5Tset_size(tid, ckpt_H5T_VARIABLE())
+        let sid = H5Screate(H5S_SCALAR)
+        let aid = H5Acreate2(obj ?? fid, name, tid, sid, ckpt_H5P_DEFAULT(), ckpt_H5P_DEFAULT())
+        value.withCString { c in
+            var p: UnsafePointer<CChar>? = c
+            _ = H5Awrite(aid, tid, &p)
+        }
+        H5Aclose(aid); H5Sclose(sid); H5Tclose(tid)
+    }
+
+    public func intAttr(_ name: String, _ value: Int64) {
+        let sid = H5Screate(H5S_SCALAR)
+        let aid = H5Acreate2(fid, name, ckpt_H5T_STD_I64LE(), sid, ckpt_H5P_DEFAULT(), ckpt_H5P_DEFAULT())
+        var v = value
+        H5Awrite(aid, ckpt_H5T_NATIVE_INT64(), &v)
+        H5Aclose(aid); H5Sclose(sid)
+    }
+
+    public func storeHeader(version: Int64 = 1) {
+        stringAttr("format", "ckpt-hdf5")
+        intAttr("format_version", version)
+    }
+
+    public func group(_ path: String) { H5Gclose(H5Gcreate2(fid, path, ckpt_H5P_DEFAULT(), ckpt_H5P_DEFAULT(), ckpt_H5P_DEFAULT())) }
+
+    /// A dataset of `dims` with file type `type`, optionally chunked (and
+    /// gzip-compressed); filled with `bytes` if given. Returns the file offset
+    /// and size of its first chunk when chunked.
+    @discardableResult
+    public func dataset(_ path: String, type: hid_t, dims: [hsize_t], chunk: [hsize_t]? = nil, gzip: Bool = false,
+                        bytes: [UInt8]? = nil) -> (offset: Int, size: Int)? {
+        let sid = H5Screate_simple(Int32(dims.count), dims, nil)
+        let dcpl = H5Pcreate(ckpt_H5P_DATASET_CREATE())
+        if let chunk { H5Pset_chunk(dcpl, Int32(chunk.count), chunk) }
+        if gzip { H5Pset_deflate(dcpl, 6) }
+        let did = H5Dcreate2(fid, path, type, sid, ckpt_H5P_DEFAULT(), dcpl, ckpt_H5P_DEFAULT())
+        if let bytes { bytes.withUnsafeBytes { _ = H5Dwrite(did, type, ckpt_H5S_ALL(), ckpt_H5S_ALL(), ckpt_H5P_DEFAULT(), $0.baseAddress) } }
+        var first: (Int, Int)? = nil
+        if chunk != nil, bytes != nil {
+            H5Fflush(did, H5F_SCOPE_LOCAL)
+            var offset = [hsize_t](repeating: 0, count: dims.count)
+            var mask: UInt32 = 0
+            var addr: haddr_t = 0
+            var size: hsize_t = 0
+            if H5Dget_chunk_info(did, sid, 0, &offset, &mask, &addr, &size) >= 0 { first = (Int(addr), Int(size)) }
+        }
+        H5Pclose(dcpl); H5Sclose(sid)
+        H5Dclose(did)
+        return first
+    }
+
+    public func close() { H5Fclose(fid) }
+}
+
