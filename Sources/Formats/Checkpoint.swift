@@ -99,6 +99,8 @@ public final class Checkpoint {
     public let metadata: [String: String]?
     /// Tied weights (see `TiedWeight`).
     public let ties: [TiedWeight]
+    /// What the tokenizer files say, if the checkpoint carries readable ones.
+    public let tokenizer: TokenizerSummary?
     /// Inconsistencies found while opening (never fatal), one sentence each.
     public let problems: [String]
 
@@ -143,7 +145,14 @@ public final class Checkpoint {
         }
         var problems: [String] = []
         ties = Checkpoint.findTies(store: store, config: config, problems: &problems)
-        Checkpoint.checkConsistency(store: store, config: config, files: files, directory: p, problems: &problems)
+        do {
+            tokenizer = try TokenizerSummary(files: files, directory: isDirectory ? p : FileSystem.dirname(p))
+        } catch {
+            // Tokenizer files are carried verbatim; a broken one is reported, not fatal.
+            tokenizer = nil
+            problems.append("tokenizer files unreadable: \(error)")
+        }
+        Checkpoint.checkConsistency(store: store, config: config, tokenizer: tokenizer, problems: &problems)
         self.problems = problems
     }
 
@@ -279,8 +288,8 @@ public final class Checkpoint {
         return ties
     }
 
-    static func checkConsistency(store: TensorStore, config: ModelConfig?, files: [(name: String, bytes: [UInt8])],
-                                 directory: String, problems: inout [String]) {
+    static func checkConsistency(store: TensorStore, config: ModelConfig?, tokenizer: TokenizerSummary?,
+                                 problems: inout [String]) {
         let embedding = store.tensors.first { $0.name.hasSuffix("embeddings.word_embeddings.weight") }
         if let config, let e = embedding, e.shape.count == 2 {
             if let v = config.vocabSize, v != e.shape[0] {
@@ -290,16 +299,15 @@ public final class Checkpoint {
                 problems.append("config hidden size is \(h) but \(e.name) has \(e.shape[1]) columns")
             }
         }
-        if config == nil && !files.isEmpty {
-            problems.append("no config.json")
-        }
-        if let e = embedding, e.shape.count == 2 {
-            do {
-                if let tok = try TokenizerSummary(files: files, directory: directory), tok.maxID >= e.shape[0] {
-                    problems.append("the tokenizer produces ids up to \(tok.maxID) but \(e.name) has only \(e.shape[0]) rows")
-                }
-            } catch {
-                problems.append("tokenizer files unreadable: \(error)")
+        if let tok = tokenizer {
+            if let e = embedding, e.shape.count == 2, tok.maxID >= e.shape[0] {
+                problems.append("the tokenizer produces ids up to \(tok.maxID) but \(e.name) has only \(e.shape[0]) rows")
+            }
+            for t in tok.missingSpecialTokens {
+                problems.append("special token \(JSONValue.string(t).serialized()) is not in the tokenizer's vocabulary")
+            }
+            if let n = tok.modelMaxLength, let p = config?.maxPositions, n > p, n < 1_000_000 {
+                problems.append("tokenizer model_max_length \(n) exceeds max_position_embeddings \(p)")
             }
         }
     }

@@ -51,6 +51,14 @@ struct Inspect: ParsableCommand {
         } else {
             lines.append("  config    none")
         }
+        if let t = c.tokenizer {
+            var parts = ["\(grouped(t.vocabSize)) tokens"]
+            if let l = t.lowercase { parts.append(l ? "lowercase" : "cased") }
+            if let n = t.modelMaxLength, n < 1_000_000 { parts.append("max length \(n)") }
+            let specials = SpecialTokenRole.allCases.compactMap { t.specialTokens[$0] }
+            if !specials.isEmpty { parts.append("specials " + specials.joined(separator: " ")) }
+            lines.append("  tokenizer \(t.model ?? "?"): " + parts.joined(separator: ", "))
+        }
         let types = dtypeCounts(c).map { "\($0.1) \($0.0.rawValue)" }.joined(separator: ", ")
         lines.append("  tensors   \(c.tensors.count) (\(types)), \(grouped(c.parameterCount)) parameters, \(grouped(c.tensorBytes)) bytes (\(humanBytes(c.tensorBytes)))")
         if c.ties.isEmpty {
@@ -104,6 +112,19 @@ struct Inspect: ParsableCommand {
             root["config"] = .object(o)
         } else {
             root["config"] = .null
+        }
+        if let t = c.tokenizer {
+            var o = JSONObject()
+            o["model"] = t.model.map { .string($0) } ?? .null
+            o["vocab_size"] = num(t.vocabSize)
+            o["lowercase"] = t.lowercase.map { .bool($0) } ?? .null
+            o["model_max_length"] = t.modelMaxLength.map(num) ?? .null
+            o["special_tokens"] = .object(JSONObject(SpecialTokenRole.allCases.compactMap { r in
+                t.specialTokens[r].map { (r.rawValue, JSONValue.string($0)) }
+            }))
+            root["tokenizer"] = .object(o)
+        } else {
+            root["tokenizer"] = .null
         }
         root["tied"] = .array(c.ties.map {
             .object(JSONObject([("alias", .string($0.alias)), ("target", .string($0.target)), ("alias_stored", .bool($0.aliasStored))]))

@@ -45,8 +45,9 @@ extension String {
         let r = ckpt(["inspect", Fixtures.path("bert-tied"), "--json"])
         #expect(r.status == 0, "\(r.err)")
         let v = try JSONParser.parse(r.out)
-        #expect(v.object?.keys == ["path", "format", "directory", "parameters", "bytes", "config", "tied", "files",
-                                   "metadata", "problems", "tensors"])
+        #expect(v.object?.keys == ["path", "format", "directory", "parameters", "bytes", "config", "tokenizer", "tied",
+                                   "files", "metadata", "problems", "tensors"])
+        #expect(v["tokenizer"]?["special_tokens"]?["mask_token"]?.string == "[MASK]")
         #expect(v["format"]?.string == "safetensors")
         #expect(v["tensors"]?.array?.count == 42)
         #expect(v["config"]?["vocab_size"]?.int == 160)
@@ -101,6 +102,9 @@ extension String {
             ("metadata", safetensorsBytes(header: #"{"__metadata__":{"n":1}}"#), "invalid __metadata__"),
             ("lfs", Array("version https://git-lfs.github.com/spec/v1\noid sha256:ab\nsize 9\n".utf8), "Git LFS pointer"),
             ("zip", [0x50, 0x4B, 0x03, 0x04] + [UInt8](repeating: 0, count: 30), "zip archive"),
+            ("not-utf8", safetensorsBytes(header: "{\"\u{00}\": 1}").enumerated().map { $0.offset == 10 ? 0xFF : $0.element }, "not valid UTF-8"),
+            ("overlap", safetensorsBytes(header: #"{"a":{"dtype":"U8","shape":[2],"data_offsets":[0,2]},"b":{"dtype":"U8","shape":[2],"data_offsets":[1,3]}}"#, data: [1, 2, 3]), "overlaps tensor 'a'"),
+            ("overflow", safetensorsBytes(header: #"{"a":{"dtype":"F32","shape":[4294967296,4294967296],"data_offsets":[0,8]}}"#, data: [UInt8](repeating: 0, count: 8)), "is too large"),
         ]
         for (name, bytes, message) in cases {
             bad.write(name, bytes)

@@ -91,4 +91,30 @@ import TestSupport
         let empty = ScratchDirectory()
         #expect(throws: CheckpointError.self) { try Checkpoint(path: empty.path) }
     }
+
+    @Test func tokenizerFilesAreSummarised() throws {
+        for model in ["bert-tied", "distilbert-tied"] {
+            let t = try #require(try Checkpoint(path: Fixtures.path(model)).tokenizer)
+            #expect(t.model == "WordPiece" && t.vocabSize == 160 && t.maxID == 159)
+            #expect(t.lowercase == true && t.modelMaxLength == 64)
+            #expect(t.specialTokens == [.cls: "[CLS]", .sep: "[SEP]", .pad: "[PAD]", .unk: "[UNK]", .mask: "[MASK]"])
+            #expect(t.missingSpecialTokens.isEmpty)
+        }
+    }
+
+    @Test func brokenOrInconsistentTokenizerFilesAreProblemsNotFailures() throws {
+        let scratch = ScratchDirectory()
+        for name in ["model.safetensors", "config.json", "vocab.txt"] {
+            scratch.write(name, try readFile(Fixtures.path("bert-tied/\(name)")))
+        }
+        scratch.write("special_tokens_map.json", Array(#"{"mask_token": {"content": "<mask>"}, "pad_token": "[PAD]"}"#.utf8))
+        let c = try Checkpoint(path: scratch.path)
+        #expect(c.tokenizer?.model == "WordPiece")  // from vocab.txt
+        #expect(c.problems == ["special token \"<mask>\" is not in the tokenizer's vocabulary"])
+
+        scratch.write("tokenizer_config.json", Array("{ not json".utf8))
+        let broken = try Checkpoint(path: scratch.path)
+        #expect(broken.tokenizer == nil)
+        #expect(broken.problems.count == 1 && broken.problems[0].contains("tokenizer_config.json"))
+    }
 }
