@@ -8,6 +8,7 @@ let package = Package(
     products: [
         .executable(name: "ckpt", targets: ["ckpt"]),
         .library(name: "Formats", targets: ["Formats"]),
+        .library(name: "Tokenizers", targets: ["Tokenizers"]),
         .library(name: "Convert", targets: ["Convert"]),
     ],
     dependencies: [
@@ -30,19 +31,21 @@ let package = Package(
 
         // MARK: - Libraries
         .target(name: "Formats", dependencies: ["CHDF5", "CJSONC", "CShims"]),
+        .target(name: "Tokenizers", dependencies: ["Formats"]),
         .target(name: "Convert", dependencies: ["Formats"]),
 
         // MARK: - Command line
         .executableTarget(
             name: "ckpt",
             dependencies: [
-                "Formats", "Convert",
+                "Formats", "Convert", "Tokenizers",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
         // MARK: - Tests
         .target(name: "TestSupport", dependencies: ["Formats", "CHDF5"], path: "Tests/TestSupport"),
         .testTarget(name: "FormatsTests", dependencies: ["Formats", "TestSupport", "CHDF5"]),
+        .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers", "Formats", "TestSupport"]),
         .testTarget(name: "ConvertTests", dependencies: ["Convert", "Formats", "TestSupport"]),
         // Runs the built `ckpt` binary end to end.
         .testTarget(name: "CLITests", dependencies: ["ckpt", "Formats", "TestSupport", "CHDF5"]),

@@ -53,8 +53,9 @@ enum HDF5Names {
 }
 
 extension String {
-    /// Replaces every occurrence of `target` (non-empty) with `replacement`.
-    func replacingAll(_ target: String, with replacement: String) -> String {
+    /// Replaces every occurrence of `target` (non-empty) with `replacement`,
+    /// left to right (Foundation-free `replacingOccurrences`).
+    public func replacingAll(_ target: String, with replacement: String) -> String {
         let t = Array(target.utf8)
         let b = Array(utf8)
         guard !t.isEmpty, b.count >= t.count else { return self }

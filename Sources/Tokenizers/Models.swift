@@ -1,0 +1,158 @@
+// Tokenization models: WordPiece (BERT) and BPE (byte-level, GPT-2/RoBERTa).
+
+import Formats
+
+/// A token produced by a model: id, text, and its scalar range within the word.
+struct ModelToken: Sendable {
+    let id: Int
+    let value: String
+    let range: Range<Int>
+}
+
+/// The vocabulary model of a tokenizer.
+enum Model: Sendable {
+    case wordPiece(WordPiece)
+    case bpe(BPE)
+
+    func tokenize(_ word: [Unicode.Scalar]) -> [ModelToken] {
+        switch self {
+        case let .wordPiece(m): return m.tokenize(word)
+        case let .bpe(m): return m.tokenize(word)
+        }
+    }
+
+    func id(of token: String) -> Int? {
+        switch self {
+        case let .wordPiece(m): return m.vocab[token]
+        case let .bpe(m): return m.vocab[token]
+        }
+    }
+
+    func token(of id: Int) -> String? {
+        switch self {
+        case let .wordPiece(m): return id >= 0 && id < m.tokens.count ? m.tokens[id] : nil
+        case let .bpe(m): return id >= 0 && id < m.tokens.count ? m.tokens[id] : nil
+        }
+    }
+
+    var size: Int {
+        switch self {
+        case let .wordPiece(m): return m.vocab.count
+        case let .bpe(m): return m.vocab.count
+        }
+    }
+}
+
+// MARK: - WordPiece
+
+/// Greedy longest-match-first WordPiece, as BERT tokenizes.
+struct WordPiece: Sendable {
+    let vocab: [String: Int]
+    /// Tokens by id ("" for ids no token has).
+    let tokens: [String]
+    let unkToken: String
+    let unkID: Int
+    let prefix: String
+    let maxInputChars: Int
+
+    init(vocab: [String: Int], unkToken: String, prefix: String, maxInputChars: Int, path: String) throws {
+        guard let unk = vocab[unkToken] else {
+            throw TokenizerError.invalid(path: path, reason: "the unknown token \(JSONValue.string(unkToken).serialized()) is not in the vocabulary")
+        }
+        self.vocab = vocab
+        var tokens = [String](repeating: "", count: (vocab.values.max() ?? -1) + 1)
+        for (t, i) in vocab { tokens[i] = t }
+        self.tokens = tokens
+        self.unkToken = unkToken
+        self.unkID = unk
+        self.prefix = prefix
+        self.maxInputChars = maxInputChars
+    }
+
+    func tokenize(_ word: [Unicode.Scalar]) -> [ModelToken] {
+        let unk = [ModelToken(id: unkID, value: unkToken, range: 0..<word.count)]
+        if word.count > maxInputChars { return unk }
+        var out: [ModelToken] = []
+        var start = 0
+        while start < word.count {
+            var end = word.count
+            var found: ModelToken? = nil
+            while start < end {
+                var s = String.UnicodeScalarView()
+                s.append(contentsOf: word[start..<end])
+                let piece = start > 0 ? prefix + String(s) : String(s)
+                if let id = vocab[piece] {
+                    found = ModelToken(id: id, value: piece, range: start..<end)
+                    break
+                }
+                end -= 1
+            }
+            guard let f = found else { return unk }
+            out.append(f)
+            start = end
+        }
+        return out
+    }
+}
+
+// MARK: - BPE
+
+/// Byte-pair encoding with ranked merges (the byte-level variant maps bytes to
+/// printable characters first, in the ByteLevel pre-tokenizer).
+struct BPE: Sendable {
+    let vocab: [String: Int]
+    let tokens: [String]
+    /// Merge rank by pair of token ids.
+    let ranks: [Pair: Int]
+    let unkID: Int?
+    let unkToken: String?
+
+    struct Pair: Hashable, Sendable {
+        let a: Int
+        let b: Int
+    }
+
+    init(vocab: [String: Int], merges: [(String, String)], unkToken: String?, path: String) throws {
+        self.vocab = vocab
+        var tokens = [String](repeating: "", count: (vocab.values.max() ?? -1) + 1)
+        for (t, i) in vocab { tokens[i] = t }
+        self.tokens = tokens
+        var ranks: [Pair: Int] = [:]
+        for (rank, (a, b)) in merges.enumerated() {
+            guard let ia = vocab[a], let ib = vocab[b] else {
+                throw TokenizerError.invalid(path: path, reason: "merge \(rank) (\"\(a) \(b)\") uses a token missing from the vocabulary")
+            }
+            guard vocab[a + b] != nil else {
+                throw TokenizerError.invalid(path: path, reason: "merge \(rank) (\"\(a) \(b)\") makes a token missing from the vocabulary")
+            }
+            if ranks[Pair(a: ia, b: ib)] == nil { ranks[Pair(a: ia, b: ib)] = rank }
+        }
+        self.ranks = ranks
+        self.unkToken = unkToken
+        self.unkID = unkToken.flatMap { vocab[$0] }
+    }
+
+    func tokenize(_ word: [Unicode.Scalar]) -> [ModelToken] {
+        // Start from single characters, then apply the lowest-ranked merge until none applies.
+        var parts: [(id: Int?, text: String, range: Range<Int>)] = word.indices.map { i in
+            let s = String(word[i])
+            return (vocab[s], s, i..<(i + 1))
+        }
+        while parts.count > 1 {
+            var best: (rank: Int, index: Int)? = nil
+            for i in 0..<(parts.count - 1) {
+                guard let a = parts[i].id, let b = parts[i + 1].id, let r = ranks[Pair(a: a, b: b)] else { continue }
+                if best == nil || r < best!.rank { best = (r, i) }
+            }
+            guard let (_, i) = best else { break }
+            let text = parts[i].text + parts[i + 1].text
+            parts[i] = (vocab[text], text, parts[i].range.lowerBound..<parts[i + 1].range.upperBound)
+            parts.remove(at: i + 1)
+        }
+        return parts.compactMap { p in
+            if let id = p.id { return ModelToken(id: id, value: p.text, range: p.range) }
+            if let u = unkID, let t = unkToken { return ModelToken(id: u, value: t, range: p.range) }
+            return nil
+        }
+    }
+}

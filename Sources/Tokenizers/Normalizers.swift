@@ -1,0 +1,219 @@
+// Normalizers of tokenizer.json: BertNormalizer and the building blocks
+// BERT-family files use (Sequence, NFD, NFKD, NFC, NFKC, Lowercase,
+// StripAccents, Replace, Strip, Prepend).
+
+import Formats
+import Foundation
+
+/// A text normalization step.
+enum Normalizer: Sendable {
+    case bert(cleanText: Bool, chineseChars: Bool, stripAccents: Bool?, lowercase: Bool)
+    case sequence([Normalizer])
+    case nfd, nfkd, nfc, nfkc
+    case lowercase
+    case stripAccents
+    case replace(pattern: [Unicode.Scalar], content: [Unicode.Scalar])
+    case strip(left: Bool, right: Bool)
+    case prepend([Unicode.Scalar])
+
+    func apply(_ t: inout NormalizedText) {
+        switch self {
+        case let .bert(clean, chinese, strip, lower):
+            if clean {
+                t.filter { !($0.value == 0 || $0.value == 0xFFFD || $0.isBertControl) }
+                t.map { $0.isBertWhitespace ? " " : $0 }
+            }
+            if chinese {
+                t.expand { $0.isChineseChar ? [" ", $0, " "] : [$0] }
+            }
+            if strip ?? lower {
+                Normalizer.decompose(&t, compatibility: false)
+                t.filter { !$0.isNonspacingMark }
+            }
+            if lower { Normalizer.lowercase(&t) }
+        case let .sequence(steps):
+            for s in steps { s.apply(&t) }
+        case .nfd: Normalizer.decompose(&t, compatibility: false)
+        case .nfkd: Normalizer.decompose(&t, compatibility: true)
+        case .nfc: Normalizer.compose(&t, compatibility: false)
+        case .nfkc: Normalizer.compose(&t, compatibility: true)
+        case .lowercase: Normalizer.lowercase(&t)
+        case .stripAccents: t.filter { !$0.isNonspacingMark }
+        case let .replace(pattern, content): Normalizer.replace(&t, pattern, content)
+        case let .strip(left, right):
+            if left, let first = t.scalars.firstIndex(where: { !$0.isWhitespaceChar }) {
+                t = t.slice(first..<t.count)
+            } else if left {
+                t = t.slice(0..<0)
+            }
+            if right, let last = t.scalars.lastIndex(where: { !$0.isWhitespaceChar }) {
+                t = t.slice(0..<(last + 1))
+            } else if right {
+                t = t.slice(0..<0)
+            }
+        case let .prepend(prefix):
+            guard !t.isEmpty, !prefix.isEmpty else { return }
+            var items: [(Unicode.Scalar, Int)] = prefix.map { ($0, 1) }
+            items[0].1 = 1
+            items += t.scalars.map { ($0, 0) }
+            t.transform(items)
+        }
+    }
+
+    // MARK: - Unicode normalization with alignments
+
+    static func lowercase(_ t: inout NormalizedText) {
+        t.expand { c in
+            if c.isASCII { return [c.value >= 65 && c.value <= 90 ? Unicode.Scalar(c.value + 32)! : c] }
+            return Array(c.properties.lowercaseMapping.unicodeScalars)
+        }
+    }
+
+    /// NFD / NFKD: each scalar decomposed in place, then combining marks put in
+    /// canonical order (carrying their alignments).
+    static func decompose(_ t: inout NormalizedText, compatibility: Bool) {
+        t.expand { c in
+            if c.value < 0xC0 { return [c] }
+            let s = String(c)
+            let d = compatibility ? s.decomposedStringWithCompatibilityMapping : s.decomposedStringWithCanonicalMapping
+            return Array(d.unicodeScalars)
+        }
+        reorderMarks(&t)
+    }
+
+    static func reorderMarks(_ t: inout NormalizedText) {
+        var i = 0
+        while i < t.count {
+            guard t.scalars[i].properties.canonicalCombiningClass.rawValue != 0 else { i += 1; continue }
+            var j = i
+            while j < t.count, t.scalars[j].properties.canonicalCombiningClass.rawValue != 0 { j += 1 }
+            if j - i > 1 {
+                let run = (i..<j).map { (t.scalars[$0], t.starts[$0], t.ends[$0]) }
+                let sorted = run.enumerated().sorted { a, b in
+                    let ca = a.element.0.properties.canonicalCombiningClass.rawValue
+                    let cb = b.element.0.properties.canonicalCombiningClass.rawValue
+                    return ca != cb ? ca < cb : a.offset < b.offset
+                }.map(\.element)
+                for (k, e) in sorted.enumerated() {
+                    t.scalars[i + k] = e.0; t.starts[i + k] = e.1; t.ends[i + k] = e.2
+                }
+            }
+            i = j
+        }
+    }
+
+    /// NFC / NFKC: decompose, then recompose each starter with its marks; a
+    /// composed scalar keeps the alignment of the first scalar it absorbed.
+    static func compose(_ t: inout NormalizedText, compatibility: Bool) {
+        decompose(&t, compatibility: compatibility)
+        var s: [Unicode.Scalar] = [], a: [Int] = [], b: [Int] = []
+        var i = 0
+        while i < t.count {
+            var j = i + 1
+            while j < t.count, t.scalars[j].properties.canonicalCombiningClass.rawValue != 0 { j += 1 }
+            // Hangul and a few scripts compose starter + starter: extend to the next
+            // starter when it composes with this segment.
+            while j < t.count {
+                let trial = String(String.UnicodeScalarView(t.scalars[i...j])).precomposedStringWithCanonicalMapping
+                if trial.unicodeScalars.count < j - i + 1 && t.scalars[j].properties.canonicalCombiningClass.rawValue == 0 {
+                    j += 1
+                    while j < t.count, t.scalars[j].properties.canonicalCombiningClass.rawValue != 0 { j += 1 }
+                } else {
+                    break
+                }
+            }
+            let segment = Array(t.scalars[i..<j])
+            let composed = Array(String(String.UnicodeScalarView(segment)).precomposedStringWithCanonicalMapping.unicodeScalars)
+            if composed.count == segment.count {
+                for k in 0..<segment.count { s.append(composed[k]); a.append(t.starts[i + k]); b.append(t.ends[i + k]) }
+            } else {
+                // The first output absorbs the segment's first scalar; the others
+                // are matched to the remaining inputs in order.
+                s.append(composed[0]); a.append(t.starts[i]); b.append(t.ends[i])
+                var next = i + 1
+                for c in composed.dropFirst() {
+                    while next < j, t.scalars[next] != c { next += 1 }
+                    let k = min(next, j - 1)
+                    s.append(c); a.append(t.starts[k]); b.append(t.ends[k])
+                    next += 1
+                }
+            }
+            i = j
+        }
+        t.scalars = s; t.starts = a; t.ends = b
+    }
+
+    /// Replaces every occurrence of `pattern` by `content` (left to right, no overlaps).
+    static func replace(_ t: inout NormalizedText, _ pattern: [Unicode.Scalar], _ content: [Unicode.Scalar]) {
+        guard !pattern.isEmpty else { return }
+        var items: [(Unicode.Scalar, Int)] = []
+        var initial = 0
+        var i = 0
+        let n = t.count
+        while i < n {
+            if i + pattern.count <= n && Array(t.scalars[i..<(i + pattern.count)]) == pattern {
+                if content.isEmpty {
+                    if let last = items.popLast() {
+                        items.append((last.0, last.1 - pattern.count))
+                    } else {
+                        initial += pattern.count
+                    }
+                } else {
+                    // First replaces the first matched scalar; the rest of the match
+                    // is removed; extra content is inserted.
+                    let removed = pattern.count - 1
+                    for (k, c) in content.enumerated() {
+                        if k == 0 { items.append((c, 0)) } else { items.append((c, 1)) }
+                    }
+                    if removed > 0 {
+                        // Attach the removal to the first content scalar.
+                        let idx = items.count - content.count
+                        items[idx].1 = -removed
+                    }
+                }
+                i += pattern.count
+            } else {
+                items.append((t.scalars[i], 0))
+                i += 1
+            }
+        }
+        t.transform(items, initialRemoved: initial)
+    }
+
+    // MARK: - Loading
+
+    static func load(_ json: JSONValue, path: String) throws -> Normalizer {
+        guard let type = json["type"]?.string else {
+            throw TokenizerError.invalid(path: path, reason: "normalizer without a \"type\"")
+        }
+        switch type {
+        case "BertNormalizer":
+            return .bert(cleanText: json["clean_text"]?.bool ?? true,
+                         chineseChars: json["handle_chinese_chars"]?.bool ?? true,
+                         stripAccents: json["strip_accents"]?.bool,
+                         lowercase: json["lowercase"]?.bool ?? true)
+        case "Sequence":
+            guard let items = json["normalizers"]?.array else {
+                throw TokenizerError.invalid(path: path, reason: "Sequence normalizer without \"normalizers\"")
+            }
+            return .sequence(try items.map { try load($0, path: path) })
+        case "NFD": return .nfd
+        case "NFKD": return .nfkd
+        case "NFC": return .nfc
+        case "NFKC": return .nfkc
+        case "Lowercase": return .lowercase
+        case "StripAccents": return .stripAccents
+        case "Strip":
+            return .strip(left: json["strip_left"]?.bool ?? true, right: json["strip_right"]?.bool ?? true)
+        case "Prepend":
+            return .prepend(Array((json["prepend"]?.string ?? "").unicodeScalars))
+        case "Replace":
+            guard let pattern = json["pattern"]?["String"]?.string, let content = json["content"]?.string else {
+                throw TokenizerError.unsupported(path: path, what: "Replace normalizer with a regex pattern")
+            }
+            return .replace(pattern: Array(pattern.unicodeScalars), content: Array(content.unicodeScalars))
+        default:
+            throw TokenizerError.unsupported(path: path, what: "normalizer \"\(type)\"")
+        }
+    }
+}

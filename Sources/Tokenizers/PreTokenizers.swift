@@ -1,0 +1,130 @@
+// Pre-tokenizers of tokenizer.json: split normalized text into words.
+
+import Formats
+
+/// How a split keeps the characters that matched.
+enum SplitBehavior: String, Sendable {
+    case removed = "Removed"
+    case isolated = "Isolated"
+    case mergedWithPrevious = "MergedWithPrevious"
+    case mergedWithNext = "MergedWithNext"
+    case contiguous = "Contiguous"
+}
+
+/// A pre-tokenization step.
+indirect enum PreTokenizer: Sendable {
+    case bert
+    case whitespace
+    case whitespaceSplit
+    case punctuation(SplitBehavior)
+    case digits(individual: Bool)
+    case byteLevel(addPrefixSpace: Bool, useRegex: Bool)
+    case sequence([PreTokenizer])
+
+    /// Splits each piece further.
+    func apply(_ pieces: [NormalizedText]) -> [NormalizedText] {
+        switch self {
+        case .bert:
+            return pieces.flatMap { split($0, .removed) { $0.isWhitespaceChar } }
+                .flatMap { split($0, .isolated) { $0.isBertPunctuation } }
+        case .whitespace:
+            // \w+|[^\w\s]+ ; everything else removed
+            return pieces.flatMap { p in
+                runs(p) { c in c.isWordChar ? 1 : (c.isWhitespaceChar ? 0 : 2) }
+            }
+        case .whitespaceSplit:
+            return pieces.flatMap { split($0, .removed) { $0.isWhitespaceChar } }
+        case let .punctuation(behavior):
+            return pieces.flatMap { split($0, behavior) { $0.isBertPunctuation } }
+        case let .digits(individual):
+            return pieces.flatMap { split($0, individual ? .isolated : .contiguous) { $0.isNumericChar } }
+        case let .byteLevel(addPrefixSpace, useRegex):
+            return pieces.flatMap { ByteLevel.preTokenize($0, addPrefixSpace: addPrefixSpace, useRegex: useRegex) }
+        case let .sequence(steps):
+            var out = pieces
+            for s in steps { out = s.apply(out) }
+            return out
+        }
+    }
+
+    /// Splits on every scalar matching `isMatch`, keeping matches as `behavior` says.
+    func split(_ t: NormalizedText, _ behavior: SplitBehavior, _ isMatch: (Unicode.Scalar) -> Bool) -> [NormalizedText] {
+        // (range, matched) events, one per matching scalar, as the reference does.
+        var events: [(Range<Int>, Bool)] = []
+        var last = 0
+        for i in t.scalars.indices where isMatch(t.scalars[i]) {
+            if last < i { events.append((last..<i, false)) }
+            events.append((i..<(i + 1), true))
+            last = i + 1
+        }
+        if last < t.count { events.append((last..<t.count, false)) }
+
+        var ranges: [Range<Int>] = []
+        switch behavior {
+        case .removed:
+            ranges = events.filter { !$0.1 }.map(\.0)
+        case .isolated:
+            ranges = events.map(\.0)
+        case .contiguous:
+            var prevMatch = false
+            for (r, m) in events {
+                if m && prevMatch, let l = ranges.popLast() { ranges.append(l.lowerBound..<r.upperBound) } else { ranges.append(r) }
+                prevMatch = m
+            }
+        case .mergedWithPrevious:
+            var prevMatch = false
+            for (r, m) in events {
+                if m && !prevMatch, let l = ranges.popLast() { ranges.append(l.lowerBound..<r.upperBound) } else { ranges.append(r) }
+                prevMatch = m
+            }
+        case .mergedWithNext:
+            var prevMatch = false
+            for (r, m) in events {
+                if prevMatch && !m, let l = ranges.popLast() { ranges.append(l.lowerBound..<r.upperBound) } else { ranges.append(r) }
+                prevMatch = m
+            }
+        }
+        return ranges.filter { !$0.isEmpty }.map { t.slice($0) }
+    }
+
+    /// Runs of scalars of the same nonzero class; class 0 is dropped.
+    func runs(_ t: NormalizedText, _ classOf: (Unicode.Scalar) -> Int) -> [NormalizedText] {
+        var out: [NormalizedText] = []
+        var i = 0
+        while i < t.count {
+            let k = classOf(t.scalars[i])
+            var j = i + 1
+            while j < t.count, classOf(t.scalars[j]) == k { j += 1 }
+            if k != 0 { out.append(t.slice(i..<j)) }
+            i = j
+        }
+        return out
+    }
+
+    static func load(_ json: JSONValue, path: String) throws -> PreTokenizer {
+        guard let type = json["type"]?.string else {
+            throw TokenizerError.invalid(path: path, reason: "pre_tokenizer without a \"type\"")
+        }
+        switch type {
+        case "BertPreTokenizer": return .bert
+        case "Whitespace": return .whitespace
+        case "WhitespaceSplit": return .whitespaceSplit
+        case "Punctuation":
+            let name = json["behavior"]?.string ?? "Isolated"
+            guard let b = SplitBehavior(rawValue: name) else {
+                throw TokenizerError.unsupported(path: path, what: "Punctuation behavior \"\(name)\"")
+            }
+            return .punctuation(b)
+        case "Digits": return .digits(individual: json["individual_digits"]?.bool ?? false)
+        case "ByteLevel":
+            return .byteLevel(addPrefixSpace: json["add_prefix_space"]?.bool ?? true, useRegex: json["use_regex"]?.bool ?? true)
+        case "Sequence":
+            guard let items = json["pretokenizers"]?.array else {
+                throw TokenizerError.invalid(path: path, reason: "Sequence pre_tokenizer without \"pretokenizers\"")
+            }
+            return .sequence(try items.map { try load($0, path: path) })
+        default:
+            throw TokenizerError.unsupported(path: path, what: "pre_tokenizer \"\(type)\"")
+        }
+    }
+}

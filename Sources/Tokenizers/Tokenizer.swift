@@ -1,0 +1,344 @@
+// Tokenizer — a Hugging Face tokenizer loaded from tokenizer.json, or from a
+// BERT vocab.txt with its tokenizer_config.json / special_tokens_map.json.
+
+import Formats
+
+/// The decoder turning tokens back into text.
+enum Decoder: Sendable {
+    case wordPiece(prefix: String, cleanup: Bool)
+    case byteLevel
+    case none
+
+    func decode(_ tokens: [String]) -> String {
+        switch self {
+        case let .wordPiece(prefix, cleanup):
+            var out = ""
+            for (i, token) in tokens.enumerated() {
+                var t = token
+                if i != 0 {
+                    if t.hasPrefix(prefix) { t = String(t.dropFirst(prefix.count)) } else { t = " " + t }
+                }
+                if cleanup { t = Decoder.cleanup(t) }
+                out += t
+            }
+            return out
+        case .byteLevel:
+            return ByteLevel.decode(tokens)
+        case .none:
+            return tokens.joined(separator: " ")
+        }
+    }
+
+    /// The WordPiece decoder's cleanup of spaces before punctuation and contractions.
+    static func cleanup(_ s: String) -> String {
+        let rules = [(" .", "."), (" ?", "?"), (" !", "!"), (" ,", ","), (" ' ", "'"), (" n't", "n't"),
+                     (" 'm", "'m"), (" do not", " don't"), (" 's", "'s"), (" 've", "'ve"), (" 're", "'re")]
+        var out = s
+        for (a, b) in rules { out = out.replacingAll(a, with: b) }
+        return out
+    }
+}
+
+/// A tokenizer: text → ids, tokens, offsets, word ids; ids → text.
+public struct Tokenizer: Sendable {
+    let normalizer: Normalizer?
+    let preTokenizer: PreTokenizer?
+    let model: Model
+    let postProcessor: PostProcessor?
+    let decoder: Decoder
+    /// Added tokens matched on the original text and on the normalized text.
+    let rawMatcher: AddedTokenMatcher
+    let normalizedMatcher: AddedTokenMatcher
+    /// Added tokens by id.
+    let addedByID: [Int: AddedToken]
+    /// The added tokens, in tokenizer.json order.
+    public let addedTokens: [AddedToken]
+
+    /// Size of the vocabulary including added tokens (`len(tokenizer)` in transformers).
+    public var count: Int {
+        var ids = Set(addedByID.keys)
+        switch model {
+        case let .wordPiece(m): ids.formUnion(m.vocab.values)
+        case let .bpe(m): ids.formUnion(m.vocab.values)
+        }
+        return ids.count
+    }
+
+    // MARK: - Loading
+
+    /// Loads the tokenizer of a model directory (or a tokenizer.json / vocab.txt
+    /// file): tokenizer.json when present, else vocab.txt with the BERT settings
+    /// of tokenizer_config.json and special_tokens_map.json.
+    ///
+    /// - Throws: `TokenizerError` naming the file and what is wrong or unsupported.
+    public init(path: String) throws {
+        if FileSystem.isDirectory(path) {
+            let tj = FileSystem.join(path, "tokenizer.json")
+            if FileSystem.isFile(tj) { try self.init(tokenizerJSON: try readFile(tj), path: tj); return }
+            let vt = FileSystem.join(path, "vocab.txt")
+            guard FileSystem.isFile(vt) else { throw TokenizerError.missing(path: path) }
+            func optional(_ name: String) throws -> [UInt8]? {
+                let p = FileSystem.join(path, name)
+                return FileSystem.isFile(p) ? try readFile(p) : nil
+            }
+            try self.init(vocabTxt: try readFile(vt), path: vt, tokenizerConfig: try optional("tokenizer_config.json"),
+                          specialTokensMap: try optional("special_tokens_map.json"))
+            return
+        }
+        let bytes = try readFile(path)
+        if FileSystem.basename(path).hasSuffix(".txt") {
+            try self.init(vocabTxt: bytes, path: path, tokenizerConfig: nil, specialTokensMap: nil)
+        } else {
+            try self.init(tokenizerJSON: bytes, path: path)
+        }
+    }
+
+    /// Loads tokenizer.json bytes.
+    public init(tokenizerJSON bytes: [UInt8], path: String) throws {
+        let json: JSONValue
+        do { json = try JSONParser.parse(bytes, path: path) } catch let e as JSONError {
+            throw TokenizerError.invalid(path: path, reason: e.reason)
+        }
+        guard let modelJSON = json["model"], modelJSON.object != nil else {
+            throw TokenizerError.invalid(path: path, reason: "missing \"model\"")
+        }
+        let model = try Tokenizer.loadModel(modelJSON, path: path)
+        let normalizer = try json["normalizer"].flatMap { $0.isNull ? nil : try Normalizer.load($0, path: path) }
+        let pre = try json["pre_tokenizer"].flatMap { $0.isNull ? nil : try PreTokenizer.load($0, path: path) }
+
+        var added: [AddedToken] = []
+        for t in json["added_tokens"]?.array ?? [] {
+            guard let id = t["id"]?.int, let content = t["content"]?.string else {
+                throw TokenizerError.invalid(path: path, reason: "added token \(t.serialized()) lacks \"id\" or \"content\"")
+            }
+            let special = t["special"]?.bool ?? false
+            added.append(AddedToken(id: id, content: content, special: special,
+                                    singleWord: t["single_word"]?.bool ?? false, lstrip: t["lstrip"]?.bool ?? false,
+                                    rstrip: t["rstrip"]?.bool ?? false, normalized: t["normalized"]?.bool ?? !special))
+        }
+        let addedByContent = Dictionary(added.map { ($0.content, $0.id) }, uniquingKeysWith: { a, _ in a })
+        let idOf: (String) -> Int? = { addedByContent[$0] ?? model.id(of: $0) }
+        let post = try json["post_processor"].flatMap { $0.isNull ? nil : try PostProcessor.load($0, path: path, idOf: idOf) }
+        let decoder: Decoder
+        switch json["decoder"]?["type"]?.string {
+        case "WordPiece"?:
+            decoder = .wordPiece(prefix: json["decoder"]?["prefix"]?.string ?? "##", cleanup: json["decoder"]?["cleanup"]?.bool ?? true)
+        case "ByteLevel"?: decoder = .byteLevel
+        case nil: decoder = .none
+        case let other?: throw TokenizerError.unsupported(path: path, what: "decoder \"\(other)\"")
+        }
+        self.init(normalizer: normalizer, preTokenizer: pre, model: model, postProcessor: post, decoder: decoder, added: added)
+    }
+
+    /// Loads a BERT vocab.txt with transformers' BertTokenizer settings.
+    public init(vocabTxt bytes: [UInt8], path: String, tokenizerConfig: [UInt8]?, specialTokensMap: [UInt8]?) throws {
+        let tokens = VocabFile.parse(bytes)
+        var vocab: [String: Int] = [:]
+        for (i, t) in tokens.enumerated() { vocab[t] = i }
+        let dir = FileSystem.dirname(path)
+        var config = JSONObject()
+        for (name, b) in [("tokenizer_config.json", tokenizerConfig), ("special_tokens_map.json", specialTokensMap)] {
+            guard let b else { continue }
+            let p = FileSystem.join(dir, name)
+            guard let o = (try JSONParser.parse(b, path: p)).object else {
+                throw TokenizerError.invalid(path: p, reason: "expected a JSON object")
+            }
+            for (k, v) in o { config[k] = v }
+        }
+        func token(_ role: String, _ fallback: String) -> String {
+            config[role]?.string ?? config[role]?["content"]?.string ?? fallback
+        }
+        let lower = config["do_lower_case"]?.bool ?? true
+        let unk = token("unk_token", "[UNK]")
+        let model = Model.wordPiece(try WordPiece(vocab: vocab, unkToken: unk, prefix: "##", maxInputChars: 100, path: path))
+        let normalizer = Normalizer.bert(cleanText: true, chineseChars: config["tokenize_chinese_chars"]?.bool ?? true,
+                                         stripAccents: config["strip_accents"]?.bool, lowercase: lower)
+        var added: [AddedToken] = []
+        for (role, fallback) in [("pad_token", "[PAD]"), ("unk_token", "[UNK]"), ("cls_token", "[CLS]"),
+                                 ("sep_token", "[SEP]"), ("mask_token", "[MASK]")] {
+            let t = token(role, fallback)
+            guard let id = vocab[t] else {
+                if config[role] == nil { continue }
+                throw TokenizerError.invalid(path: path, reason: "\(role) \(JSONValue.string(t).serialized()) is not in the vocabulary")
+            }
+            if !added.contains(where: { $0.id == id }) {
+                added.append(AddedToken(id: id, content: t, special: true, singleWord: false, lstrip: false, rstrip: false, normalized: false))
+            }
+        }
+        let cls = token("cls_token", "[CLS]"), sep = token("sep_token", "[SEP]")
+        guard let clsID = vocab[cls], let sepID = vocab[sep] else {
+            throw TokenizerError.invalid(path: path, reason: "the vocabulary lacks \(cls) or \(sep)")
+        }
+        let c = TemplatePiece.special(ids: [clsID], tokens: [cls], typeID: 0)
+        let post = PostProcessor(single: [c, .sequence(index: 0, typeID: 0), .special(ids: [sepID], tokens: [sep], typeID: 0)],
+                                 pair: [c, .sequence(index: 0, typeID: 0), .special(ids: [sepID], tokens: [sep], typeID: 0),
+                                        .sequence(index: 1, typeID: 1), .special(ids: [sepID], tokens: [sep], typeID: 1)],
+                                 trimOffsets: false, addPrefixSpace: false)
+        self.init(normalizer: normalizer, preTokenizer: .bert, model: model, postProcessor: post,
+                  decoder: .wordPiece(prefix: "##", cleanup: true), added: added)
+    }
+
+    init(normalizer: Normalizer?, preTokenizer: PreTokenizer?, model: Model, postProcessor: PostProcessor?,
+         decoder: Decoder, added: [AddedToken]) {
+        self.normalizer = normalizer
+        self.preTokenizer = preTokenizer
+        self.model = model
+        self.postProcessor = postProcessor
+        self.decoder = decoder
+        self.addedTokens = added
+        self.addedByID = Dictionary(added.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
+        rawMatcher = AddedTokenMatcher(patterns: added.filter { !$0.normalized }.map { (Array($0.content.unicodeScalars), $0) })
+        normalizedMatcher = AddedTokenMatcher(patterns: added.filter(\.normalized).map { tok in
+            var t = NormalizedText(tok.content)
+            normalizer?.apply(&t)
+            return (t.scalars, tok)
+        })
+    }
+
+    static func loadModel(_ json: JSONValue, path: String) throws -> Model {
+        let type = json["type"]?.string ?? (json["merges"] != nil ? "BPE" : "WordPiece")
+        guard let vocabObj = json["vocab"]?.object else {
+            throw TokenizerError.invalid(path: path, reason: "\(type) model without a \"vocab\" object")
+        }
+        var vocab: [String: Int] = [:]
+        for (t, v) in vocabObj {
+            guard let id = v.int, id >= 0, id < 1 << 24 else {
+                throw TokenizerError.invalid(path: path, reason: "vocab id of \(JSONValue.string(t).serialized()) is not a valid id")
+            }
+            vocab[t] = id
+        }
+        switch type {
+        case "WordPiece":
+            return .wordPiece(try WordPiece(vocab: vocab, unkToken: json["unk_token"]?.string ?? "[UNK]",
+                                            prefix: json["continuing_subword_prefix"]?.string ?? "##",
+                                            maxInputChars: json["max_input_chars_per_word"]?.int ?? 100, path: path))
+        case "BPE":
+            if let s = json["continuing_subword_prefix"]?.string, !s.isEmpty {
+                throw TokenizerError.unsupported(path: path, what: "BPE continuing_subword_prefix")
+            }
+            if let s = json["end_of_word_suffix"]?.string, !s.isEmpty {
+                throw TokenizerError.unsupported(path: path, what: "BPE end_of_word_suffix")
+            }
+            if json["byte_fallback"]?.bool == true { throw TokenizerError.unsupported(path: path, what: "BPE byte_fallback") }
+            var merges: [(String, String)] = []
+            for m in json["merges"]?.array ?? [] {
+                if let s = m.string {
+                    let parts = s.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
+                    guard parts.count == 2 else { throw TokenizerError.invalid(path: path, reason: "merge \"\(s)\" is not two tokens") }
+                    merges.append((parts[0], parts[1]))
+                } else if let a = m.array, a.count == 2, let x = a[0].string, let y = a[1].string {
+                    merges.append((x, y))
+                } else {
+                    throw TokenizerError.invalid(path: path, reason: "merge \(m.serialized()) is not two tokens")
+                }
+            }
+            return .bpe(try BPE(vocab: vocab, merges: merges, unkToken: json["unk_token"]?.string, path: path))
+        default:
+            throw TokenizerError.unsupported(path: path, what: "model \"\(type)\"")
+        }
+    }
+
+    // MARK: - Encoding
+
+    /// Encodes one text.
+    public func encode(_ text: String, addSpecialTokens: Bool = true) -> Encoding {
+        let e = encodeSequence(text)
+        guard addSpecialTokens, let post = postProcessor else { return trimmed(e) }
+        return post.process(trimmed(e), nil)
+    }
+
+    /// Encodes a pair of texts (`[CLS] A [SEP] B [SEP]` for BERT).
+    public func encode(_ a: String, pair b: String, addSpecialTokens: Bool = true) -> Encoding {
+        var ea = trimmed(encodeSequence(a))
+        var eb = trimmed(encodeSequence(b))
+        for i in eb.typeIDs.indices { eb.typeIDs[i] = 1 }
+        guard addSpecialTokens, let post = postProcessor else {
+            ea.ids += eb.ids; ea.tokens += eb.tokens; ea.offsets += eb.offsets; ea.wordIDs += eb.wordIDs
+            ea.specialTokensMask += eb.specialTokensMask; ea.typeIDs += eb.typeIDs
+            return ea
+        }
+        return post.process(ea, eb)
+    }
+
+    /// Encodes many texts.
+    public func encodeBatch(_ texts: [String], addSpecialTokens: Bool = true) -> [Encoding] {
+        texts.map { encode($0, addSpecialTokens: addSpecialTokens) }
+    }
+
+    private func trimmed(_ e: Encoding) -> Encoding {
+        guard let post = postProcessor, post.trimOffsets else { return e }
+        var e = e
+        let space = ByteLevel.byteToScalar[0x20]
+        for i in e.tokens.indices {
+            let scalars = Array(e.tokens[i].unicodeScalars)
+            var leading = scalars.prefix { $0 == space || $0.isWhitespaceChar }.count
+            let trailing = scalars.reversed().prefix { $0 == space || $0.isWhitespaceChar }.count
+            guard leading > 0 || trailing > 0 else { continue }
+            var (s, t) = e.offsets[i]
+            if leading > 0 {
+                let isFirst = i == 0 || s == 0
+                if isFirst && post.addPrefixSpace && leading == 1 { leading = 0 }
+                s = min(s + leading, t)
+            }
+            if trailing > 0 && t >= trailing { t = max(t - trailing, s) }
+            e.offsets[i] = (s, t)
+        }
+        return e
+    }
+
+    private func encodeSequence(_ text: String) -> Encoding {
+        // 1. Added tokens matched on the original text; 2. normalize the rest and
+        //    match added tokens on the normalized text.
+        var splits: [(NormalizedText, AddedToken?)] = []
+        for (piece, tok) in rawMatcher.split(NormalizedText(text)) {
+            if tok != nil { splits.append((piece, tok)); continue }
+            var p = piece
+            normalizer?.apply(&p)
+            splits.append(contentsOf: normalizedMatcher.split(p))
+        }
+        // 3. Pre-tokenize what is not an added token; empty pieces vanish.
+        var words: [(NormalizedText, AddedToken?)] = []
+        for (piece, tok) in splits where !piece.isEmpty {
+            if tok != nil { words.append((piece, tok)); continue }
+            let parts = preTokenizer?.apply([piece]) ?? [piece]
+            for w in parts where !w.isEmpty { words.append((w, nil)) }
+        }
+        // 4. The model on each word; word ids count every piece.
+        var e = Encoding()
+        for (w, (piece, tok)) in words.enumerated() {
+            if let tok {
+                e.append(id: tok.id, token: piece.string, offsets: piece.originalRange(0..<piece.count),
+                         word: w, special: false, typeID: 0)
+                continue
+            }
+            for t in model.tokenize(piece.scalars) {
+                e.append(id: t.id, token: t.value, offsets: piece.originalRange(t.range), word: w, special: false, typeID: 0)
+            }
+        }
+        return e
+    }
+
+    // MARK: - Decoding
+
+    /// Turns ids back into text; unknown ids are skipped.
+    public func decode(_ ids: [Int], skipSpecialTokens: Bool = true) -> String {
+        var tokens: [String] = []
+        for id in ids {
+            if let a = addedByID[id] {
+                if skipSpecialTokens && a.special { continue }
+                tokens.append(a.content)
+            } else if let t = model.token(of: id), !t.isEmpty {
+                tokens.append(t)
+            }
+        }
+        return decoder.decode(tokens)
+    }
+
+    /// The token string of an id.
+    public func token(of id: Int) -> String? { addedByID[id]?.content ?? model.token(of: id) }
+
+    /// The id of a token string.
+    public func id(of token: String) -> Int? {
+        addedTokens.first { $0.content == token }?.id ?? model.id(of: token)
+    }
+}

@@ -1,0 +1,70 @@
+// Character classes with the definitions the reference tokenizers use.
+
+extension Unicode.Scalar {
+    /// Rust's `char::is_whitespace` (the White_Space property).
+    var isWhitespaceChar: Bool { properties.isWhitespace }
+
+    /// BERT's whitespace: tab, newline, carriage return, or White_Space.
+    var isBertWhitespace: Bool { self == "\t" || self == "\n" || self == "\r" || properties.isWhitespace }
+
+    /// BERT's control characters: the "other" categories (Cc, Cf, Co, Cs) except
+    /// tab, newline and carriage return.
+    var isBertControl: Bool {
+        if self == "\t" || self == "\n" || self == "\r" { return false }
+        switch properties.generalCategory {
+        case .control, .format, .privateUse, .surrogate: return true
+        default: return false
+        }
+    }
+
+    /// The CJK ideograph blocks BERT surrounds with spaces.
+    var isChineseChar: Bool {
+        switch value {
+        case 0x4E00...0x9FFF, 0x3400...0x4DBF, 0x20000...0x2A6DF, 0x2A700...0x2B73F,
+             0x2B740...0x2B81F, 0x2B920...0x2CEAF, 0xF900...0xFAFF, 0x2F800...0x2FA1F:
+            return true
+        default:
+            return false
+        }
+    }
+
+    /// Unicode punctuation (categories P*).
+    var isUnicodePunctuation: Bool {
+        switch properties.generalCategory {
+        case .connectorPunctuation, .dashPunctuation, .openPunctuation, .closePunctuation,
+             .initialPunctuation, .finalPunctuation, .otherPunctuation:
+            return true
+        default:
+            return false
+        }
+    }
+
+    /// BERT punctuation: ASCII punctuation or Unicode punctuation.
+    var isBertPunctuation: Bool {
+        (isASCII && (0x21...0x2F ~= value || 0x3A...0x40 ~= value || 0x5B...0x60 ~= value || 0x7B...0x7E ~= value))
+            || isUnicodePunctuation
+    }
+
+    /// Rust's `char::is_numeric` (categories Nd, Nl, No).
+    var isNumericChar: Bool {
+        switch properties.generalCategory {
+        case .decimalNumber, .letterNumber, .otherNumber: return true
+        default: return false
+        }
+    }
+
+    /// Rust's `char::is_alphanumeric`: Alphabetic or numeric.
+    var isAlphanumericChar: Bool { properties.isAlphabetic || isNumericChar }
+
+    /// Regex `\w` (Unicode): Alphabetic, marks, decimal digits, connector punctuation, join controls.
+    var isWordChar: Bool {
+        if properties.isAlphabetic || properties.isJoinControl { return true }
+        switch properties.generalCategory {
+        case .nonspacingMark, .spacingMark, .enclosingMark, .decimalNumber, .connectorPunctuation: return true
+        default: return false
+        }
+    }
+
+    /// Nonspacing mark (Mn).
+    var isNonspacingMark: Bool { properties.generalCategory == .nonspacingMark }
+}
