@@ -17,8 +17,18 @@ public struct AddedToken: Sendable, Equatable {
 
 /// Finds added tokens in text: leftmost match first, longest at a position.
 struct AddedTokenMatcher: Sendable {
-    /// Patterns (as scalars) with the token they stand for.
-    let patterns: [([Unicode.Scalar], AddedToken)]
+    /// Patterns as scalars, and the token each stands for (same index).
+    private let patterns: [[Unicode.Scalar]]
+    private let tokens: [AddedToken]
+    /// First scalars of all patterns, to skip positions quickly.
+    private let firsts: Set<UInt32>
+
+    init(_ entries: [([Unicode.Scalar], AddedToken)]) {
+        let kept = entries.filter { !$0.0.isEmpty }
+        patterns = kept.map(\.0)
+        tokens = kept.map(\.1)
+        firsts = Set(kept.map { $0.0[0].value })
+    }
 
     /// Splits `t` into (piece, token?) parts; a matched part is the token's piece.
     func split(_ t: NormalizedText) -> [(NormalizedText, AddedToken?)] {
@@ -28,18 +38,25 @@ struct AddedTokenMatcher: Sendable {
         var startOffset = 0
         var i = 0
         while i < s.count {
-            var best: ([Unicode.Scalar], AddedToken)? = nil
-            for (p, tok) in patterns where !p.isEmpty && i + p.count <= s.count && (best == nil || p.count > best!.0.count) {
-                if s[i..<(i + p.count)].elementsEqual(p) { best = (p, tok) }
+            guard firsts.contains(s[i].value) else { i += 1; continue }
+            var best = -1
+            for k in patterns.indices {
+                let n = patterns[k].count
+                guard i + n <= s.count, best < 0 || n > patterns[best].count else { continue }
+                var equal = true
+                for j in 0..<n where s[i + j] != patterns[k][j] { equal = false; break }
+                if equal { best = k }
             }
-            guard let (p, tok) = best else { i += 1; continue }
+            guard best >= 0 else { i += 1; continue }
+            let tok = tokens[best]
+            let length = patterns[best].count
             var start = i
-            var stop = i + p.count
+            var stop = i + length
             if tok.singleWord {
                 let startOK = start == 0 || !s[start - 1].isWordChar
                 let stopOK = stop == s.count || !s[stop].isWordChar
                 // A discarded match is skipped whole, as the reference matcher does.
-                if !(startOK && stopOK) { i += p.count; continue }
+                if !(startOK && stopOK) { i += length; continue }
             }
             if tok.lstrip {
                 var k = start
@@ -54,6 +71,7 @@ struct AddedTokenMatcher: Sendable {
             startOffset = stop
             i = stop
         }
+        if startOffset == 0 { return [(t, nil)] }
         if startOffset < s.count { out.append((t.slice(startOffset..<s.count), nil)) }
         return out
     }

@@ -45,7 +45,46 @@ enum Model: Sendable {
 
 // MARK: - WordPiece
 
-/// Greedy longest-match-first WordPiece, as BERT tokenizes.
+/// A trie over Unicode scalars for longest-prefix matches in one pass.
+struct ScalarTrie: Sendable {
+    private var edges: [UInt64: Int32] = [:]
+    private var terminal: [Int32] = [-1]
+
+    mutating func insert<S: Sequence>(_ scalars: S, id: Int) where S.Element == Unicode.Scalar {
+        var node: Int32 = 0
+        for c in scalars {
+            let key = UInt64(UInt32(node)) << 32 | UInt64(c.value)
+            if let next = edges[key] {
+                node = next
+            } else {
+                let next = Int32(terminal.count)
+                terminal.append(-1)
+                edges[key] = next
+                node = next
+            }
+        }
+        terminal[Int(node)] = Int32(id)
+    }
+
+    /// The longest entry that `word[start...]` starts with: its end and id.
+    @inline(__always)
+    func longestMatch(_ word: [Unicode.Scalar], from start: Int) -> (end: Int, id: Int)? {
+        var node: Int32 = 0
+        var best: (Int, Int)? = nil
+        var i = start
+        while i < word.count {
+            guard let next = edges[UInt64(UInt32(node)) << 32 | UInt64(word[i].value)] else { break }
+            node = next
+            i += 1
+            let t = terminal[Int(node)]
+            if t >= 0 { best = (i, Int(t)) }
+        }
+        return best
+    }
+}
+
+/// Greedy longest-match-first WordPiece, as BERT tokenizes, in linear time per
+/// word (two tries: word-initial pieces and continuation pieces).
 struct WordPiece: Sendable {
     let vocab: [String: Int]
     /// Tokens by id ("" for ids no token has).
@@ -54,6 +93,8 @@ struct WordPiece: Sendable {
     let unkID: Int
     let prefix: String
     let maxInputChars: Int
+    private let initial: ScalarTrie
+    private let continuation: ScalarTrie
 
     init(vocab: [String: Int], unkToken: String, prefix: String, maxInputChars: Int, path: String) throws {
         guard let unk = vocab[unkToken] else {
@@ -67,6 +108,19 @@ struct WordPiece: Sendable {
         self.unkID = unk
         self.prefix = prefix
         self.maxInputChars = maxInputChars
+        var initial = ScalarTrie(), continuation = ScalarTrie()
+        let prefixScalars = Array(prefix.unicodeScalars)
+        for (t, id) in vocab {
+            let scalars = Array(t.unicodeScalars)
+            initial.insert(scalars, id: id)
+            if !prefixScalars.isEmpty, scalars.count > prefixScalars.count, scalars.starts(with: prefixScalars) {
+                continuation.insert(scalars[prefixScalars.count...], id: id)
+            } else if prefixScalars.isEmpty {
+                continuation.insert(scalars, id: id)
+            }
+        }
+        self.initial = initial
+        self.continuation = continuation
     }
 
     func tokenize(_ word: [Unicode.Scalar]) -> [ModelToken] {
@@ -75,20 +129,8 @@ struct WordPiece: Sendable {
         var out: [ModelToken] = []
         var start = 0
         while start < word.count {
-            var end = word.count
-            var found: ModelToken? = nil
-            while start < end {
-                var s = String.UnicodeScalarView()
-                s.append(contentsOf: word[start..<end])
-                let piece = start > 0 ? prefix + String(s) : String(s)
-                if let id = vocab[piece] {
-                    found = ModelToken(id: id, value: piece, range: start..<end)
-                    break
-                }
-                end -= 1
-            }
-            guard let f = found else { return unk }
-            out.append(f)
+            guard let (end, id) = (start == 0 ? initial : continuation).longestMatch(word, from: start) else { return unk }
+            out.append(ModelToken(id: id, value: tokens[id], range: start..<end))
             start = end
         }
         return out

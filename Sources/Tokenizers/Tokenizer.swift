@@ -1,6 +1,7 @@
 // Tokenizer — a Hugging Face tokenizer loaded from tokenizer.json, or from a
 // BERT vocab.txt with its tokenizer_config.json / special_tokens_map.json.
 
+import Dispatch
 import Formats
 
 /// The decoder turning tokens back into text.
@@ -187,8 +188,8 @@ public struct Tokenizer: Sendable {
         self.decoder = decoder
         self.addedTokens = added
         self.addedByID = Dictionary(added.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
-        rawMatcher = AddedTokenMatcher(patterns: added.filter { !$0.normalized }.map { (Array($0.content.unicodeScalars), $0) })
-        normalizedMatcher = AddedTokenMatcher(patterns: added.filter(\.normalized).map { tok in
+        rawMatcher = AddedTokenMatcher(added.filter { !$0.normalized }.map { (Array($0.content.unicodeScalars), $0) })
+        normalizedMatcher = AddedTokenMatcher(added.filter(\.normalized).map { tok in
             var t = NormalizedText(tok.content)
             normalizer?.apply(&t)
             return (t.scalars, tok)
@@ -260,9 +261,23 @@ public struct Tokenizer: Sendable {
         return post.process(ea, eb)
     }
 
-    /// Encodes many texts.
-    public func encodeBatch(_ texts: [String], addSpecialTokens: Bool = true) -> [Encoding] {
-        texts.map { encode($0, addSpecialTokens: addSpecialTokens) }
+    /// Encodes many texts, on `threads` threads (texts are split into
+    /// contiguous blocks; the result is in input order).
+    public func encodeBatch(_ texts: [String], addSpecialTokens: Bool = true, threads: Int = 1) -> [Encoding] {
+        let n = texts.count
+        let workers = max(1, min(threads, n / 64))
+        if workers == 1 { return texts.map { encode($0, addSpecialTokens: addSpecialTokens) } }
+        let results = UnsafeMutableBufferPointer<Encoding>.allocate(capacity: n)
+        _ = results.initialize(from: repeatElement(Encoding(), count: n))
+        defer { results.deallocate() }
+        nonisolated(unsafe) let out = results
+        let block = (n + workers - 1) / workers
+        DispatchQueue.concurrentPerform(iterations: workers) { w in
+            for i in (w * block)..<min(n, (w + 1) * block) {
+                out[i] = encode(texts[i], addSpecialTokens: addSpecialTokens)
+            }
+        }
+        return Array(results)
     }
 
     private func trimmed(_ e: Encoding) -> Encoding {

@@ -2,15 +2,22 @@
 
 extension Unicode.Scalar {
     /// Rust's `char::is_whitespace` (the White_Space property).
-    var isWhitespaceChar: Bool { properties.isWhitespace }
+    @inline(__always)
+    var isWhitespaceChar: Bool {
+        if value < 0x80 { return value == 0x20 || (value >= 0x09 && value <= 0x0D) }
+        return properties.isWhitespace
+    }
 
     /// BERT's whitespace: tab, newline, carriage return, or White_Space.
-    var isBertWhitespace: Bool { self == "\t" || self == "\n" || self == "\r" || properties.isWhitespace }
+    @inline(__always)
+    var isBertWhitespace: Bool { isWhitespaceChar }
 
     /// BERT's control characters: the "other" categories (Cc, Cf, Co, Cs) except
     /// tab, newline and carriage return.
+    @inline(__always)
     var isBertControl: Bool {
-        if self == "\t" || self == "\n" || self == "\r" { return false }
+        if value < 0x80 { return (value < 0x20 && value != 0x09 && value != 0x0A && value != 0x0D) || value == 0x7F }
+        if value < 0xA0 { return true }  // C1 controls
         switch properties.generalCategory {
         case .control, .format, .privateUse, .surrogate: return true
         default: return false
@@ -40,13 +47,15 @@ extension Unicode.Scalar {
     }
 
     /// BERT punctuation: ASCII punctuation or Unicode punctuation.
+    @inline(__always)
     var isBertPunctuation: Bool {
-        (isASCII && (0x21...0x2F ~= value || 0x3A...0x40 ~= value || 0x5B...0x60 ~= value || 0x7B...0x7E ~= value))
-            || isUnicodePunctuation
+        if value < 0x80 { return 0x21...0x2F ~= value || 0x3A...0x40 ~= value || 0x5B...0x60 ~= value || 0x7B...0x7E ~= value }
+        return isUnicodePunctuation
     }
 
     /// Rust's `char::is_numeric` (categories Nd, Nl, No).
     var isNumericChar: Bool {
+        if value < 0x80 { return value >= 0x30 && value <= 0x39 }
         switch properties.generalCategory {
         case .decimalNumber, .letterNumber, .otherNumber: return true
         default: return false
@@ -58,6 +67,9 @@ extension Unicode.Scalar {
 
     /// Regex `\w` (Unicode): Alphabetic, marks, decimal digits, connector punctuation, join controls.
     var isWordChar: Bool {
+        if value < 0x80 {
+            return (value >= 0x30 && value <= 0x39) || (value >= 0x41 && value <= 0x5A) || (value >= 0x61 && value <= 0x7A) || value == 0x5F
+        }
         if properties.isAlphabetic || properties.isJoinControl { return true }
         switch properties.generalCategory {
         case .nonspacingMark, .spacingMark, .enclosingMark, .decimalNumber, .connectorPunctuation: return true
@@ -66,5 +78,6 @@ extension Unicode.Scalar {
     }
 
     /// Nonspacing mark (Mn).
-    var isNonspacingMark: Bool { properties.generalCategory == .nonspacingMark }
+    @inline(__always)
+    var isNonspacingMark: Bool { value >= 0x300 && properties.generalCategory == .nonspacingMark }
 }
