@@ -14,10 +14,10 @@ enum Model: Sendable {
     case wordPiece(WordPiece)
     case bpe(BPE)
 
-    func tokenize(_ word: [Unicode.Scalar]) -> [ModelToken] {
+    func tokenize(_ word: ArraySlice<Unicode.Scalar>) -> [ModelToken] {
         switch self {
         case let .wordPiece(m): return m.tokenize(word)
-        case let .bpe(m): return m.tokenize(word)
+        case let .bpe(m): return m.tokenize(Array(word))
         }
     }
 
@@ -68,11 +68,11 @@ struct ScalarTrie: Sendable {
 
     /// The longest entry that `word[start...]` starts with: its end and id.
     @inline(__always)
-    func longestMatch(_ word: [Unicode.Scalar], from start: Int) -> (end: Int, id: Int)? {
+    func longestMatch(_ word: ArraySlice<Unicode.Scalar>, from start: Int) -> (end: Int, id: Int)? {
         var node: Int32 = 0
         var best: (Int, Int)? = nil
         var i = start
-        while i < word.count {
+        while i < word.endIndex {
             guard let next = edges[UInt64(UInt32(node)) << 32 | UInt64(word[i].value)] else { break }
             node = next
             i += 1
@@ -123,13 +123,15 @@ struct WordPiece: Sendable {
         self.continuation = continuation
     }
 
-    func tokenize(_ word: [Unicode.Scalar]) -> [ModelToken] {
-        let unk = [ModelToken(id: unkID, value: unkToken, range: 0..<word.count)]
+    /// Ranges in the result are indices of `word` (a slice keeps its parent's indices).
+    func tokenize(_ word: ArraySlice<Unicode.Scalar>) -> [ModelToken] {
+        let unk = [ModelToken(id: unkID, value: unkToken, range: word.startIndex..<word.endIndex)]
         if word.count > maxInputChars { return unk }
         var out: [ModelToken] = []
-        var start = 0
-        while start < word.count {
-            guard let (end, id) = (start == 0 ? initial : continuation).longestMatch(word, from: start) else { return unk }
+        var start = word.startIndex
+        while start < word.endIndex {
+            let trie = start == word.startIndex ? initial : continuation
+            guard let (end, id) = trie.longestMatch(word, from: start) else { return unk }
             out.append(ModelToken(id: id, value: tokens[id], range: start..<end))
             start = end
         }

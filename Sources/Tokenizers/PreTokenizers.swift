@@ -47,17 +47,56 @@ indirect enum PreTokenizer: Sendable {
         }
     }
 
+    /// The words as ranges of `t` itself, for pre-tokenizers that only split
+    /// (nil for those that rewrite text, such as ByteLevel). Saves copying every word.
+    func ranges(_ t: NormalizedText) -> [Range<Int>]? {
+        func splitAll(_ rs: [Range<Int>], _ b: SplitBehavior, _ m: (Unicode.Scalar) -> Bool) -> [Range<Int>] {
+            rs.flatMap { r in splitRanges(t.scalars, r, b, m) }
+        }
+        func go(_ p: PreTokenizer, _ rs: [Range<Int>]) -> [Range<Int>]? {
+            switch p {
+            case .bert:
+                return splitAll(splitAll(rs, .removed) { $0.isWhitespaceChar }, .isolated) { $0.isBertPunctuation }
+            case .whitespaceSplit:
+                return splitAll(rs, .removed) { $0.isWhitespaceChar }
+            case let .punctuation(b):
+                return splitAll(rs, b) { $0.isBertPunctuation }
+            case let .digits(individual):
+                return splitAll(rs, individual ? .isolated : .contiguous) { $0.isNumericChar }
+            case let .sequence(steps):
+                var out = rs
+                for step in steps {
+                    guard let next = go(step, out) else { return nil }
+                    out = next
+                }
+                return out
+            case .whitespace, .byteLevel:
+                return nil
+            }
+        }
+        return go(self, [0..<t.count])
+    }
+
     /// Splits on every scalar matching `isMatch`, keeping matches as `behavior` says.
     func split(_ t: NormalizedText, _ behavior: SplitBehavior, _ isMatch: (Unicode.Scalar) -> Bool) -> [NormalizedText] {
+        splitRanges(t.scalars, 0..<t.count, behavior, isMatch).map { t.slice($0) }
+    }
+}
+
+/// The pieces of `s[range]` split on scalars matching `isMatch`, as the
+/// reference's char-pattern split with the given behavior.
+func splitRanges(_ s: [Unicode.Scalar], _ range: Range<Int>, _ behavior: SplitBehavior,
+                 _ isMatch: (Unicode.Scalar) -> Bool) -> [Range<Int>] {
+    do {
         // (range, matched) events, one per matching scalar, as the reference does.
         var events: [(Range<Int>, Bool)] = []
-        var last = 0
-        for i in t.scalars.indices where isMatch(t.scalars[i]) {
+        var last = range.lowerBound
+        for i in range where isMatch(s[i]) {
             if last < i { events.append((last..<i, false)) }
             events.append((i..<(i + 1), true))
             last = i + 1
         }
-        if last < t.count { events.append((last..<t.count, false)) }
+        if last < range.upperBound { events.append((last..<range.upperBound, false)) }
 
         var ranges: [Range<Int>] = []
         switch behavior {
@@ -84,9 +123,11 @@ indirect enum PreTokenizer: Sendable {
                 prevMatch = m
             }
         }
-        return ranges.filter { !$0.isEmpty }.map { t.slice($0) }
+        return ranges.filter { !$0.isEmpty }
     }
+}
 
+extension PreTokenizer {
     /// Runs of scalars of the same nonzero class; class 0 is dropped.
     func runs(_ t: NormalizedText, _ classOf: (Unicode.Scalar) -> Int) -> [NormalizedText] {
         var out: [NormalizedText] = []

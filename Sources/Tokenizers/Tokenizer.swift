@@ -311,23 +311,32 @@ public struct Tokenizer: Sendable {
             normalizer?.apply(&p)
             splits.append(contentsOf: normalizedMatcher.split(p))
         }
-        // 3. Pre-tokenize what is not an added token; empty pieces vanish.
-        var words: [(NormalizedText, AddedToken?)] = []
-        for (piece, tok) in splits where !piece.isEmpty {
-            if tok != nil { words.append((piece, tok)); continue }
-            let parts = preTokenizer?.apply([piece]) ?? [piece]
-            for w in parts where !w.isEmpty { words.append((w, nil)) }
-        }
-        // 4. The model on each word; word ids count every piece.
+        // 3. Pre-tokenize what is not an added token (empty pieces vanish), and
+        // 4. run the model on each word; word ids count every piece.
         var e = Encoding()
-        for (w, (piece, tok)) in words.enumerated() {
+        var word = 0
+        for (piece, tok) in splits where !piece.isEmpty {
             if let tok {
                 e.append(id: tok.id, token: piece.string, offsets: piece.originalRange(0..<piece.count),
-                         word: w, special: false, typeID: 0)
+                         word: word, special: false, typeID: 0)
+                word += 1
                 continue
             }
-            for t in model.tokenize(piece.scalars) {
-                e.append(id: t.id, token: t.value, offsets: piece.originalRange(t.range), word: w, special: false, typeID: 0)
+            if let pre = preTokenizer, let ranges = pre.ranges(piece) {
+                for r in ranges where !r.isEmpty {
+                    for t in model.tokenize(piece.scalars[r]) {
+                        e.append(id: t.id, token: t.value, offsets: piece.originalRange(t.range), word: word,
+                                 special: false, typeID: 0)
+                    }
+                    word += 1
+                }
+                continue
+            }
+            for w in preTokenizer?.apply([piece]) ?? [piece] where !w.isEmpty {
+                for t in model.tokenize(w.scalars[...]) {
+                    e.append(id: t.id, token: t.value, offsets: w.originalRange(t.range), word: word, special: false, typeID: 0)
+                }
+                word += 1
             }
         }
         return e
