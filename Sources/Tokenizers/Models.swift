@@ -50,6 +50,11 @@ struct ScalarTrie: Sendable {
     private var edges: [UInt64: Int32] = [:]
     private var terminal: [Int32] = [-1]
 
+    init(capacity: Int = 0) {
+        edges.reserveCapacity(capacity)
+        terminal.reserveCapacity(capacity + 1)
+    }
+
     mutating func insert<S: Sequence>(_ scalars: S, id: Int) where S.Element == Unicode.Scalar {
         var node: Int32 = 0
         for c in scalars {
@@ -108,15 +113,15 @@ struct WordPiece: Sendable {
         self.unkID = unk
         self.prefix = prefix
         self.maxInputChars = maxInputChars
-        var initial = ScalarTrie(), continuation = ScalarTrie()
+        let total = vocab.keys.reduce(0) { $0 + $1.unicodeScalars.count }
+        var initial = ScalarTrie(capacity: total), continuation = ScalarTrie(capacity: total / 2)
         let prefixScalars = Array(prefix.unicodeScalars)
         for (t, id) in vocab {
-            let scalars = Array(t.unicodeScalars)
-            initial.insert(scalars, id: id)
-            if !prefixScalars.isEmpty, scalars.count > prefixScalars.count, scalars.starts(with: prefixScalars) {
-                continuation.insert(scalars[prefixScalars.count...], id: id)
-            } else if prefixScalars.isEmpty {
-                continuation.insert(scalars, id: id)
+            initial.insert(t.unicodeScalars, id: id)
+            if prefixScalars.isEmpty {
+                continuation.insert(t.unicodeScalars, id: id)
+            } else if t.hasPrefix(prefix), t.unicodeScalars.count > prefixScalars.count {
+                continuation.insert(t.unicodeScalars.dropFirst(prefixScalars.count), id: id)
             }
         }
         self.initial = initial

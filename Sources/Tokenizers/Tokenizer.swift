@@ -202,6 +202,7 @@ public struct Tokenizer: Sendable {
             throw TokenizerError.invalid(path: path, reason: "\(type) model without a \"vocab\" object")
         }
         var vocab: [String: Int] = [:]
+        vocab.reserveCapacity(vocabObj.count)
         for (t, v) in vocabObj {
             guard let id = v.int, id >= 0, id < 1 << 24 else {
                 throw TokenizerError.invalid(path: path, reason: "vocab id of \(JSONValue.string(t).serialized()) is not a valid id")

@@ -43,7 +43,10 @@ struct Tokenize: ParsableCommand {
     }
 
     func run() throws {
+        let clock = ContinuousClock()
+        let loadStart = clock.now
         let tok = try reportingErrors { try Tokenizer(path: tokenizer) }
+        let loadTime = clock.now - loadStart
         let texts: [String]
         if let file {
             let bytes = try reportingErrors { try readFile(file, limit: 1 << 34) }
@@ -51,19 +54,20 @@ struct Tokenize: ParsableCommand {
         } else {
             texts = [text!]
         }
-        let clock = ContinuousClock()
         let start = clock.now
         let cores = Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
         let encodings = tok.encodeBatch(texts, addSpecialTokens: !noSpecialTokens, threads: threads ?? max(1, cores))
         let elapsed = clock.now - start
         if stats {
-            let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+            func secs(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18 }
+            let seconds = secs(elapsed)
             let bytes = texts.reduce(0) { $0 + $1.utf8.count }
             let tokens = encodings.reduce(0) { $0 + $1.ids.count }
             let o = JSONObject([
                 ("texts", .number(JSONNumber(texts.count))), ("tokens", .number(JSONNumber(tokens))),
                 ("bytes", .number(JSONNumber(bytes))), ("seconds", .number(JSONNumber(seconds))),
                 ("mb_per_s", .number(JSONNumber(seconds > 0 ? Double(bytes) / 1e6 / seconds : 0))),
+                ("load_seconds", .number(JSONNumber(secs(loadTime)))),
             ])
             print(JSONValue.object(o).serialized())
             return

@@ -150,7 +150,7 @@ public enum JSONParser {
             for i in 0..<n { items.append(convert(json_object_array_get_idx(obj, i))) }
             return .array(items)
         case json_type_object:
-            var result = JSONObject()
+            var result = JSONObject(capacity: Int(json_object_object_length(obj)))
             var it = json_object_iter_begin(obj)
             var end = json_object_iter_end(obj)
             while json_object_iter_equal(&it, &end) == 0 {

@@ -51,45 +51,58 @@ public struct JSONNumber: Sendable, Equatable, CustomStringConvertible {
 
 /// A JSON object whose keys keep their insertion order.
 public struct JSONObject: Sendable, Equatable, Sequence {
-    /// The keys, in order.
-    public private(set) var keys: [String] = []
-    private var values: [String: JSONValue] = [:]
+    /// Members in order.
+    private var entries: [(key: String, value: JSONValue)] = []
+    /// Position of each key in `entries`.
+    private var index: [String: Int] = [:]
 
     /// An empty object.
     public init() {}
 
+    /// An empty object with room for `capacity` members.
+    public init(capacity: Int) {
+        entries.reserveCapacity(capacity)
+        index.reserveCapacity(capacity)
+    }
+
     /// An object with these members, in order (a repeated key keeps its first
     /// position and its last value).
     public init(_ members: [(String, JSONValue)]) {
+        self.init(capacity: members.count)
         for (k, v) in members { self[k] = v }
     }
 
     /// Number of members.
-    public var count: Int { keys.count }
+    public var count: Int { entries.count }
+
+    /// The keys, in order.
+    public var keys: [String] { entries.map(\.key) }
 
     /// Reads or sets a member; setting `nil` removes it. A new key is appended.
     public subscript(key: String) -> JSONValue? {
-        get { values[key] }
+        get { index[key].map { entries[$0].value } }
         set {
             if let v = newValue {
-                if values.updateValue(v, forKey: key) == nil { keys.append(key) }
-            } else if values.removeValue(forKey: key) != nil {
-                keys.removeAll { $0 == key }
+                if let i = index[key] {
+                    entries[i].value = v
+                } else {
+                    index[key] = entries.count
+                    entries.append((key, v))
+                }
+            } else if let i = index.removeValue(forKey: key) {
+                entries.remove(at: i)
+                for j in i..<entries.count { index[entries[j].key] = j }
             }
         }
     }
 
-    public func makeIterator() -> AnyIterator<(key: String, value: JSONValue)> {
-        var i = 0
-        return AnyIterator {
-            guard i < keys.count else { return nil }
-            defer { i += 1 }
-            return (keys[i], values[keys[i]]!)
-        }
+    public func makeIterator() -> IndexingIterator<[(key: String, value: JSONValue)]> {
+        entries.makeIterator()
     }
 
     public static func == (a: JSONObject, b: JSONObject) -> Bool {
-        a.keys == b.keys && a.values == b.values
+        a.entries.count == b.entries.count
+            && zip(a.entries, b.entries).allSatisfy { $0.key == $1.key && $0.value == $1.value }
     }
 }
 
