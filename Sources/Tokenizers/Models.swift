@@ -101,26 +101,32 @@ struct WordPiece: Sendable {
     private let initial: ScalarTrie
     private let continuation: ScalarTrie
 
-    init(vocab: [String: Int], unkToken: String, prefix: String, maxInputChars: Int, path: String) throws {
+    /// `entries` are the vocabulary's (token, id) pairs as the file lists them.
+    /// (A Swift dictionary keyed by String would merge canonically equivalent
+    /// tokens, such as "é" and "e\u{301}"; the tries compare scalars.)
+    init(entries: [(String, Int)], unkToken: String, prefix: String, maxInputChars: Int, path: String) throws {
+        var vocab: [String: Int] = [:]
+        vocab.reserveCapacity(entries.count)
+        for (t, i) in entries where vocab[t] == nil { vocab[t] = i }
         guard let unk = vocab[unkToken] else {
             throw TokenizerError.invalid(path: path, reason: "the unknown token \(JSONValue.string(unkToken).serialized()) is not in the vocabulary")
         }
         self.vocab = vocab
-        var tokens = [String](repeating: "", count: (vocab.values.max() ?? -1) + 1)
-        for (t, i) in vocab { tokens[i] = t }
+        var tokens = [String](repeating: "", count: (entries.map(\.1).max() ?? -1) + 1)
+        for (t, i) in entries { tokens[i] = t }
         self.tokens = tokens
         self.unkToken = unkToken
         self.unkID = unk
         self.prefix = prefix
         self.maxInputChars = maxInputChars
-        let total = vocab.keys.reduce(0) { $0 + $1.unicodeScalars.count }
+        let total = entries.reduce(0) { $0 + $1.0.unicodeScalars.count }
         var initial = ScalarTrie(capacity: total), continuation = ScalarTrie(capacity: total / 2)
         let prefixScalars = Array(prefix.unicodeScalars)
-        for (t, id) in vocab {
+        for (t, id) in entries {
             initial.insert(t.unicodeScalars, id: id)
             if prefixScalars.isEmpty {
                 continuation.insert(t.unicodeScalars, id: id)
-            } else if t.hasPrefix(prefix), t.unicodeScalars.count > prefixScalars.count {
+            } else if t.unicodeScalars.starts(with: prefixScalars), t.unicodeScalars.count > prefixScalars.count {
                 continuation.insert(t.unicodeScalars.dropFirst(prefixScalars.count), id: id)
             }
         }

@@ -113,14 +113,12 @@ enum Normalizer: Sendable {
             while j < t.count, t.scalars[j].properties.canonicalCombiningClass.rawValue != 0 { j += 1 }
             // Hangul and a few scripts compose starter + starter: extend to the next
             // starter when it composes with this segment.
-            while j < t.count {
-                let trial = String(String.UnicodeScalarView(t.scalars[i...j])).precomposedStringWithCanonicalMapping
-                if trial.unicodeScalars.count < j - i + 1 && t.scalars[j].properties.canonicalCombiningClass.rawValue == 0 {
-                    j += 1
-                    while j < t.count, t.scalars[j].properties.canonicalCombiningClass.rawValue != 0 { j += 1 }
-                } else {
-                    break
-                }
+            func composedCount(_ r: Range<Int>) -> Int {
+                String(String.UnicodeScalarView(t.scalars[r])).precomposedStringWithCanonicalMapping.unicodeScalars.count
+            }
+            while j < t.count, composedCount(i..<(j + 1)) < composedCount(i..<j) + 1 {
+                j += 1
+                while j < t.count, t.scalars[j].properties.canonicalCombiningClass.rawValue != 0 { j += 1 }
             }
             let segment = Array(t.scalars[i..<j])
             let composed = Array(String(String.UnicodeScalarView(segment)).precomposedStringWithCanonicalMapping.unicodeScalars)
@@ -143,41 +141,26 @@ enum Normalizer: Sendable {
         t.scalars = s; t.starts = a; t.ends = b
     }
 
-    /// Replaces every occurrence of `pattern` by `content` (left to right, no overlaps).
+    /// Replaces every occurrence of `pattern` by `content` (left to right, no
+    /// overlaps). As the reference does it, the matched scalars are removed and
+    /// the content inserted: every content scalar is aligned like the last
+    /// matched scalar.
     static func replace(_ t: inout NormalizedText, _ pattern: [Unicode.Scalar], _ content: [Unicode.Scalar]) {
         guard !pattern.isEmpty else { return }
-        var items: [(Unicode.Scalar, Int)] = []
-        var initial = 0
+        var s: [Unicode.Scalar] = [], a: [Int] = [], b: [Int] = []
         var i = 0
         let n = t.count
         while i < n {
-            if i + pattern.count <= n && Array(t.scalars[i..<(i + pattern.count)]) == pattern {
-                if content.isEmpty {
-                    if let last = items.popLast() {
-                        items.append((last.0, last.1 - pattern.count))
-                    } else {
-                        initial += pattern.count
-                    }
-                } else {
-                    // First replaces the first matched scalar; the rest of the match
-                    // is removed; extra content is inserted.
-                    let removed = pattern.count - 1
-                    for (k, c) in content.enumerated() {
-                        if k == 0 { items.append((c, 0)) } else { items.append((c, 1)) }
-                    }
-                    if removed > 0 {
-                        // Attach the removal to the first content scalar.
-                        let idx = items.count - content.count
-                        items[idx].1 = -removed
-                    }
-                }
+            if i + pattern.count <= n && t.scalars[i..<(i + pattern.count)].elementsEqual(pattern) {
+                let last = i + pattern.count - 1
+                for c in content { s.append(c); a.append(t.starts[last]); b.append(t.ends[last]) }
                 i += pattern.count
             } else {
-                items.append((t.scalars[i], 0))
+                s.append(t.scalars[i]); a.append(t.starts[i]); b.append(t.ends[i])
                 i += 1
             }
         }
-        t.transform(items, initialRemoved: initial)
+        t.scalars = s; t.starts = a; t.ends = b
     }
 
     // MARK: - Loading

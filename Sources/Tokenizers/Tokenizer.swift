@@ -17,7 +17,14 @@ enum Decoder: Sendable {
             for (i, token) in tokens.enumerated() {
                 var t = token
                 if i != 0 {
-                    if t.hasPrefix(prefix) { t = String(t.dropFirst(prefix.count)) } else { t = " " + t }
+                    // Compare scalars: "##" followed by a combining mark is one Character.
+                    let scalars = t.unicodeScalars
+                    let p = prefix.unicodeScalars
+                    if scalars.starts(with: p) {
+                        t = String(String.UnicodeScalarView(scalars.dropFirst(p.count)))
+                    } else {
+                        t = " " + t
+                    }
                 }
                 if cleanup { t = Decoder.cleanup(t) }
                 out += t
@@ -136,6 +143,7 @@ public struct Tokenizer: Sendable {
         let tokens = VocabFile.parse(bytes)
         var vocab: [String: Int] = [:]
         for (i, t) in tokens.enumerated() { vocab[t] = i }
+        let entries = tokens.enumerated().map { ($0.element, $0.offset) }
         let dir = FileSystem.dirname(path)
         var config = JSONObject()
         for (name, b) in [("tokenizer_config.json", tokenizerConfig), ("special_tokens_map.json", specialTokensMap)] {
@@ -151,7 +159,7 @@ public struct Tokenizer: Sendable {
         }
         let lower = config["do_lower_case"]?.bool ?? true
         let unk = token("unk_token", "[UNK]")
-        let model = Model.wordPiece(try WordPiece(vocab: vocab, unkToken: unk, prefix: "##", maxInputChars: 100, path: path))
+        let model = Model.wordPiece(try WordPiece(entries: entries, unkToken: unk, prefix: "##", maxInputChars: 100, path: path))
         let normalizer = Normalizer.bert(cleanText: true, chineseChars: config["tokenize_chinese_chars"]?.bool ?? true,
                                          stripAccents: config["strip_accents"]?.bool, lowercase: lower)
         var added: [AddedToken] = []
@@ -201,17 +209,20 @@ public struct Tokenizer: Sendable {
         guard let vocabObj = json["vocab"]?.object else {
             throw TokenizerError.invalid(path: path, reason: "\(type) model without a \"vocab\" object")
         }
-        var vocab: [String: Int] = [:]
-        vocab.reserveCapacity(vocabObj.count)
+        var entries: [(String, Int)] = []
+        entries.reserveCapacity(vocabObj.count)
         for (t, v) in vocabObj {
             guard let id = v.int, id >= 0, id < 1 << 24 else {
                 throw TokenizerError.invalid(path: path, reason: "vocab id of \(JSONValue.string(t).serialized()) is not a valid id")
             }
-            vocab[t] = id
+            entries.append((t, id))
         }
+        var vocab: [String: Int] = [:]
+        vocab.reserveCapacity(entries.count)
+        for (t, i) in entries where vocab[t] == nil { vocab[t] = i }
         switch type {
         case "WordPiece":
-            return .wordPiece(try WordPiece(vocab: vocab, unkToken: json["unk_token"]?.string ?? "[UNK]",
+            return .wordPiece(try WordPiece(entries: entries, unkToken: json["unk_token"]?.string ?? "[UNK]",
                                             prefix: json["continuing_subword_prefix"]?.string ?? "##",
                                             maxInputChars: json["max_input_chars_per_word"]?.int ?? 100, path: path))
         case "BPE":
