@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The sample job: inspect a checkpoint, convert it to a ckpt-hdf5 store, back to
-# safetensors (byte-identical), to bf16, and to a sharded directory.
+# The sample job: inspect a checkpoint and its tokenizer, convert it to a
+# ckpt-hdf5 store, back to safetensors (byte-identical), to bf16, and to a
+# sharded directory.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CKPT=${CKPT:-.build/release/ckpt}
@@ -11,6 +12,8 @@ start=$(date +%s.%N)
 step() { printf '\n\033[1m== %s\033[0m\n$ %s\n' "$1" "${*:2}"; "${@:2}"; }
 
 step "What the sample checkpoint holds" "$CKPT" inspect samples/tiny-bert --summary
+step "Its tokenizer, as Hugging Face tokenizers would run it" \
+  "$CKPT" tokenize samples/tiny-bert "Checkpoints move between formats, exactly." --json
 step "Convert the model directory to one HDF5 store (config + tokenizer ride along)" \
   "$CKPT" convert samples/tiny-bert "$OUT/tiny-bert.h5"
 step "Inspect the store" "$CKPT" inspect "$OUT/tiny-bert.h5" --summary
