@@ -9,6 +9,7 @@ let package = Package(
         .executable(name: "ckpt", targets: ["ckpt"]),
         .library(name: "Formats", targets: ["Formats"]),
         .library(name: "Tokenizers", targets: ["Tokenizers"]),
+        .library(name: "Model", targets: ["Model"]),
         .library(name: "Convert", targets: ["Convert"]),
     ],
     dependencies: [
@@ -32,13 +33,15 @@ let package = Package(
         // MARK: - Libraries
         .target(name: "Formats", dependencies: ["CHDF5", "CJSONC", "CShims"]),
         .target(name: "Tokenizers", dependencies: ["Formats"]),
+        .target(name: "Model", dependencies: ["Formats", "COpenBLAS"]),
+        .target(name: "Verify", dependencies: ["Model", "Tokenizers", "Formats"]),
         .target(name: "Convert", dependencies: ["Formats"]),
 
         // MARK: - Command line
         .executableTarget(
             name: "ckpt",
             dependencies: [
-                "Formats", "Convert", "Tokenizers",
+                "Formats", "Convert", "Tokenizers", "Model", "Verify",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
@@ -46,6 +49,7 @@ let package = Package(
         .target(name: "TestSupport", dependencies: ["Formats", "CHDF5"], path: "Tests/TestSupport"),
         .testTarget(name: "FormatsTests", dependencies: ["Formats", "TestSupport", "CHDF5"]),
         .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers", "Formats", "TestSupport"]),
+        .testTarget(name: "ModelTests", dependencies: ["Model", "Verify", "Tokenizers", "Formats", "TestSupport"]),
         .testTarget(name: "ConvertTests", dependencies: ["Convert", "Formats", "TestSupport"]),
         // Runs the built `ckpt` binary end to end.
         .testTarget(name: "CLITests", dependencies: ["ckpt", "Formats", "TestSupport", "CHDF5"]),

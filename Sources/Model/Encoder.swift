@@ -1,0 +1,303 @@
+// Encoder — BERT and DistilBERT forward in fp32 on the CPU, with the masked-LM
+// head. Weights are bound by their Hugging Face names.
+//
+// Legend: B batch, T sequence length, H hidden size, I intermediate size,
+// V vocabulary, nh heads, hd = H / nh.
+
+import Formats
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What cannot be run.
+public enum ModelError: Error, Equatable, CustomStringConvertible {
+    /// The config lacks a field or names an unsupported architecture/activation.
+    case config(path: String, reason: String)
+    /// Tensors missing, unexpected or of the wrong shape (all of them, by name).
+    case binding(path: String, problems: [String])
+    /// Inputs that do not fit the model (ids past the vocabulary, too long, …).
+    case input(String)
+
+    public var description: String {
+        switch self {
+        case let .config(p, r): return "\(p): \(r)"
+        case let .binding(p, problems): return "\(p): cannot bind the weights:\n  " + problems.joined(separator: "\n  ")
+        case let .input(r): return "invalid input: \(r)"
+        }
+    }
+}
+
+/// Architecture settings read from config.json.
+public struct EncoderConfig: Sendable, Equatable {
+    public enum Kind: String, Sendable { case bert, distilbert }
+    public var kind: Kind
+    public var vocabSize: Int
+    public var hidden: Int
+    public var layers: Int
+    public var heads: Int
+    public var intermediate: Int
+    public var maxPositions: Int
+    public var typeVocabSize: Int
+    public var activation: Activation
+    public var layerNormEps: Float
+
+    /// Reads BERT or DistilBERT fields.
+    public init(_ c: ModelConfig, path: String) throws {
+        let type = c.modelType ?? (c.architectures.first?.lowercased().hasPrefix("distilbert") == true ? "distilbert" : "bert")
+        switch type {
+        case "bert", "roberta": kind = .bert
+        case "distilbert": kind = .distilbert
+        default: throw ModelError.config(path: path, reason: "model_type \"\(type)\" is not BERT or DistilBERT")
+        }
+        func need(_ v: Int?, _ name: String) throws -> Int {
+            guard let v, v > 0 else { throw ModelError.config(path: path, reason: "config lacks \(name)") }
+            return v
+        }
+        vocabSize = try need(c.vocabSize, "vocab_size")
+        hidden = try need(c.hiddenSize, kind == .bert ? "hidden_size" : "dim")
+        layers = try need(c.layerCount, kind == .bert ? "num_hidden_layers" : "n_layers")
+        heads = try need(c.headCount, kind == .bert ? "num_attention_heads" : "n_heads")
+        intermediate = try need(c.intermediateSize, kind == .bert ? "intermediate_size" : "hidden_dim")
+        maxPositions = try need(c.maxPositions, "max_position_embeddings")
+        typeVocabSize = kind == .bert ? (c.typeVocabSize ?? 2) : 0
+        let actName = c.hiddenAct ?? "gelu"
+        guard let act = Activation(configName: actName) else {
+            throw ModelError.config(path: path, reason: "activation \"\(actName)\" is not supported")
+        }
+        activation = act
+        layerNormEps = Float(c.layerNormEps ?? 1e-12)
+        guard hidden % heads == 0 else {
+            throw ModelError.config(path: path, reason: "hidden size \(hidden) is not a multiple of \(heads) heads")
+        }
+    }
+}
+
+/// The outputs of one forward pass.
+public struct EncoderOutput: Sendable {
+    /// `(B, T, H)`.
+    public var lastHiddenState: [Float]
+    /// Embedding output then every layer's output, each `(B, T, H)`, when asked.
+    public var hiddenStates: [[Float]]
+    /// `(B, T, V)` for a model with a masked-LM head.
+    public var logits: [Float]?
+}
+
+/// A BERT or DistilBERT encoder, optionally with its masked-LM head.
+public final class Encoder: @unchecked Sendable {
+    public let config: EncoderConfig
+    /// True when the checkpoint has the masked-LM head.
+    public let hasMLMHead: Bool
+
+    struct Layer {
+        var qkvW: [Float]   // (3H, H): query, key, value stacked
+        var qkvB: [Float]   // (3H)
+        var oW: [Float], oB: [Float]        // (H, H), (H)
+        var ln1W: [Float], ln1B: [Float]
+        var iW: [Float], iB: [Float]        // (I, H), (I)
+        var o2W: [Float], o2B: [Float]      // (H, I), (H)
+        var ln2W: [Float], ln2B: [Float]
+    }
+
+    let word: [Float]       // (V, H)
+    let position: [Float]   // (P, H)
+    let tokenType: [Float]  // (Tv, H) or empty
+    let embLnW: [Float], embLnB: [Float]
+    let layers: [Layer]
+    // Masked-LM head.
+    let headW: [Float], headB: [Float]      // (H, H)
+    let headLnW: [Float], headLnB: [Float]
+    let decoderW: [Float]                   // (V, H)
+    let decoderB: [Float]                   // (V)
+
+    /// Binds the weights of `checkpoint` (cast to f32).
+    ///
+    /// - Throws: `ModelError` listing every missing, unexpected or mis-shaped tensor.
+    public init(checkpoint: Checkpoint) throws {
+        guard let cfg = checkpoint.config else {
+            throw ModelError.config(path: checkpoint.path, reason: "no config.json: cannot tell the architecture")
+        }
+        let config = try EncoderConfig(cfg, path: checkpoint.path)
+        self.config = config
+        var binder = WeightBinder(checkpoint: checkpoint, kind: config.kind)
+        let H = config.hidden, I = config.intermediate, V = config.vocabSize
+        let e = config.kind == .bert ? "embeddings." : "embeddings."
+        word = binder.take(e + "word_embeddings.weight", [V, H])
+        position = binder.take(e + "position_embeddings.weight", [config.maxPositions, H])
+        tokenType = config.kind == .bert ? binder.take(e + "token_type_embeddings.weight", [config.typeVocabSize, H]) : []
+        embLnW = binder.take(e + "LayerNorm.weight", [H])
+        embLnB = binder.take(e + "LayerNorm.bias", [H])
+        var layers: [Layer] = []
+        for l in 0..<config.layers {
+            if config.kind == .bert {
+                let p = "encoder.layer.\(l)."
+                let q = binder.take(p + "attention.self.query.weight", [H, H]), qb = binder.take(p + "attention.self.query.bias", [H])
+                let k = binder.take(p + "attention.self.key.weight", [H, H]), kb = binder.take(p + "attention.self.key.bias", [H])
+                let v = binder.take(p + "attention.self.value.weight", [H, H]), vb = binder.take(p + "attention.self.value.bias", [H])
+                layers.append(Layer(
+                    qkvW: q + k + v, qkvB: qb + kb + vb,
+                    oW: binder.take(p + "attention.output.dense.weight", [H, H]), oB: binder.take(p + "attention.output.dense.bias", [H]),
+                    ln1W: binder.take(p + "attention.output.LayerNorm.weight", [H]), ln1B: binder.take(p + "attention.output.LayerNorm.bias", [H]),
+                    iW: binder.take(p + "intermediate.dense.weight", [I, H]), iB: binder.take(p + "intermediate.dense.bias", [I]),
+                    o2W: binder.take(p + "output.dense.weight", [H, I]), o2B: binder.take(p + "output.dense.bias", [H]),
+                    ln2W: binder.take(p + "output.LayerNorm.weight", [H]), ln2B: binder.take(p + "output.LayerNorm.bias", [H])))
+            } else {
+                let p = "transformer.layer.\(l)."
+                let q = binder.take(p + "attention.q_lin.weight", [H, H]), qb = binder.take(p + "attention.q_lin.bias", [H])
+                let k = binder.take(p + "attention.k_lin.weight", [H, H]), kb = binder.take(p + "attention.k_lin.bias", [H])
+                let v = binder.take(p + "attention.v_lin.weight", [H, H]), vb = binder.take(p + "attention.v_lin.bias", [H])
+                layers.append(Layer(
+                    qkvW: q + k + v, qkvB: qb + kb + vb,
+                    oW: binder.take(p + "attention.out_lin.weight", [H, H]), oB: binder.take(p + "attention.out_lin.bias", [H]),
+                    ln1W: binder.take(p + "sa_layer_norm.weight", [H]), ln1B: binder.take(p + "sa_layer_norm.bias", [H]),
+                    iW: binder.take(p + "ffn.lin1.weight", [I, H]), iB: binder.take(p + "ffn.lin1.bias", [I]),
+                    o2W: binder.take(p + "ffn.lin2.weight", [H, I]), o2B: binder.take(p + "ffn.lin2.bias", [H]),
+                    ln2W: binder.take(p + "output_layer_norm.weight", [H]), ln2B: binder.take(p + "output_layer_norm.bias", [H])))
+            }
+        }
+        self.layers = layers
+        let head = binder.hasHead
+        hasMLMHead = head
+        if head {
+            if config.kind == .bert {
+                headW = binder.takeHead("cls.predictions.transform.dense.weight", [H, H])
+                headB = binder.takeHead("cls.predictions.transform.dense.bias", [H])
+                headLnW = binder.takeHead("cls.predictions.transform.LayerNorm.weight", [H])
+                headLnB = binder.takeHead("cls.predictions.transform.LayerNorm.bias", [H])
+                decoderW = binder.takeHead("cls.predictions.decoder.weight", [V, H], tiedTo: word, tie: cfg.tieWordEmbeddings)
+                decoderB = binder.takeHead("cls.predictions.bias", [V], alias: "cls.predictions.decoder.bias")
+            } else {
+                headW = binder.takeHead("vocab_transform.weight", [H, H])
+                headB = binder.takeHead("vocab_transform.bias", [H])
+                headLnW = binder.takeHead("vocab_layer_norm.weight", [H])
+                headLnB = binder.takeHead("vocab_layer_norm.bias", [H])
+                decoderW = binder.takeHead("vocab_projector.weight", [V, H], tiedTo: word, tie: cfg.tieWordEmbeddings)
+                decoderB = binder.takeHead("vocab_projector.bias", [V])
+            }
+        } else {
+            headW = []; headB = []; headLnW = []; headLnB = []; decoderW = []; decoderB = []
+        }
+        try binder.finish(path: checkpoint.path)
+    }
+
+    // MARK: - Forward
+
+    /// Runs the encoder (and the MLM head when present).
+    ///
+    /// - Parameters:
+    ///   - inputIDs: `(B, T)` token ids, row-major.
+    ///   - attentionMask: `(B, T)`, 1 for real tokens, 0 for padding.
+    ///   - tokenTypeIDs: `(B, T)` segment ids (BERT), zeros when nil.
+    ///   - hiddenStates: keep the embedding output and every layer's output.
+    /// - Throws: `ModelError.input` for ids past the vocabulary or sequences
+    ///   longer than the position table.
+    public func forward(inputIDs: [Int], attentionMask: [Int]? = nil, tokenTypeIDs: [Int]? = nil,
+                        batch B: Int, length T: Int, hiddenStates keep: Bool = false) throws -> EncoderOutput {
+        let H = config.hidden, V = config.vocabSize, I = config.intermediate
+        let nh = config.heads, hd = H / nh
+        let BT = B * T
+        guard inputIDs.count == BT else { throw ModelError.input("\(inputIDs.count) ids for a (\(B), \(T)) batch") }
+        guard T <= config.maxPositions else { throw ModelError.input("length \(T) exceeds max_position_embeddings \(config.maxPositions)") }
+        if let bad = inputIDs.first(where: { $0 < 0 || $0 >= V }) { throw ModelError.input("token id \(bad) is outside the vocabulary (\(V))") }
+        let mask = attentionMask ?? [Int](repeating: 1, count: BT)
+        let types = tokenTypeIDs ?? [Int](repeating: 0, count: BT)
+        if config.kind == .bert, let bad = types.first(where: { $0 < 0 || $0 >= config.typeVocabSize }) {
+            throw ModelError.input("token type \(bad) is outside type_vocab_size \(config.typeVocabSize)")
+        }
+
+        var x = [Float](repeating: 0, count: BT * H)          // (B, T, H)
+        var qkv = [Float](repeating: 0, count: BT * 3 * H)    // (B, T, 3H)
+        var ctx = [Float](repeating: 0, count: BT * H)        // (B, T, H)
+        var tmp = [Float](repeating: 0, count: BT * H)        // (B, T, H)
+        var inter = [Float](repeating: 0, count: BT * I)      // (B, T, I)
+        var scores = [Float](repeating: 0, count: T * T)      // (T, T) one head at a time
+        var states: [[Float]] = []
+
+        // Embeddings: word + position (+ token type), then layer norm.
+        x.withUnsafeMutableBufferPointer { xb in
+            for b in 0..<B {
+                for t in 0..<T {
+                    let row = xb.baseAddress! + (b * T + t) * H
+                    let id = inputIDs[b * T + t]
+                    for c in 0..<H { row[c] = word[id * H + c] + position[t * H + c] }
+                    if config.kind == .bert {
+                        let ty = types[b * T + t]
+                        for c in 0..<H { row[c] += tokenType[ty * H + c] }
+                    }
+                }
+            }
+            layerNormForward(out: xb.baseAddress!, mean: nil, rstd: nil, input: xb.baseAddress!, weight: embLnW, bias: embLnB,
+                             rows: BT, cols: H, eps: config.layerNormEps)
+        }
+        if keep { states.append(x) }
+
+        let scale = 1 / Float(hd).squareRoot()
+        let eps = config.layerNormEps
+        for layer in layers {
+            // QKV: (BT, 3H) = x (BT, H) · qkvWᵀ + b
+            linear(out: &qkv, ldOut: 3 * H, input: x, ldIn: H, weight: layer.qkvW, bias: layer.qkvB,
+                   rows: BT, outFeatures: 3 * H, inFeatures: H)
+            qkv.withUnsafeBufferPointer { qkvb in
+                ctx.withUnsafeMutableBufferPointer { cb in
+                    scores.withUnsafeMutableBufferPointer { sb in
+                        for b in 0..<B {
+                            let base = qkvb.baseAddress! + b * T * 3 * H
+                            for h in 0..<nh {
+                                let q = base + h * hd, k = base + H + h * hd, v = base + 2 * H + h * hd
+                                // scores (T, T) = q (T, hd) · kᵀ / √hd
+                                gemm(transA: false, transB: true, m: T, n: T, k: hd, alpha: scale,
+                                     a: q, lda: 3 * H, b: k, ldb: 3 * H, beta: 0, c: sb.baseAddress!, ldc: T)
+                                for i in 0..<T {
+                                    for j in 0..<T where mask[b * T + j] == 0 {
+                                        sb[i * T + j] = -Float.greatestFiniteMagnitude
+                                    }
+                                }
+                                softmaxRows(sb.baseAddress!, rows: T, cols: T, ld: T)
+                                // ctx (T, hd) = p (T, T) · v (T, hd)
+                                gemm(transA: false, transB: false, m: T, n: hd, k: T, alpha: 1,
+                                     a: sb.baseAddress!, lda: T, b: v, ldb: 3 * H, beta: 0,
+                                     c: cb.baseAddress! + b * T * H + h * hd, ldc: H)
+                            }
+                        }
+                    }
+                }
+            }
+            // Attention output, residual, layer norm.
+            linear(out: &tmp, ldOut: H, input: ctx, ldIn: H, weight: layer.oW, bias: layer.oB, rows: BT, outFeatures: H, inFeatures: H)
+            for i in 0..<(BT * H) { tmp[i] += x[i] }
+            tmp.withUnsafeMutableBufferPointer { tb in
+                x.withUnsafeMutableBufferPointer { xb in
+                    layerNormForward(out: xb.baseAddress!, mean: nil, rstd: nil, input: tb.baseAddress!, weight: layer.ln1W,
+                                     bias: layer.ln1B, rows: BT, cols: H, eps: eps)
+                }
+            }
+            // Feed-forward, residual, layer norm.
+            linear(out: &inter, ldOut: I, input: x, ldIn: H, weight: layer.iW, bias: layer.iB, rows: BT, outFeatures: I, inFeatures: H)
+            inter.withUnsafeMutableBufferPointer { activationForward($0.baseAddress!, count: BT * I, config.activation) }
+            linear(out: &tmp, ldOut: H, input: inter, ldIn: I, weight: layer.o2W, bias: layer.o2B, rows: BT, outFeatures: H, inFeatures: I)
+            for i in 0..<(BT * H) { tmp[i] += x[i] }
+            tmp.withUnsafeMutableBufferPointer { tb in
+                x.withUnsafeMutableBufferPointer { xb in
+                    layerNormForward(out: xb.baseAddress!, mean: nil, rstd: nil, input: tb.baseAddress!, weight: layer.ln2W,
+                                     bias: layer.ln2B, rows: BT, cols: H, eps: eps)
+                }
+            }
+            if keep { states.append(x) }
+        }
+
+        var logits: [Float]? = nil
+        if hasMLMHead {
+            // transform: dense, activation, layer norm; then the decoder (V, H) + bias.
+            linear(out: &tmp, ldOut: H, input: x, ldIn: H, weight: headW, bias: headB, rows: BT, outFeatures: H, inFeatures: H)
+            tmp.withUnsafeMutableBufferPointer { tb in
+                activationForward(tb.baseAddress!, count: BT * H, config.activation)
+                layerNormForward(out: tb.baseAddress!, mean: nil, rstd: nil, input: tb.baseAddress!, weight: headLnW, bias: headLnB,
+                                 rows: BT, cols: H, eps: eps)
+            }
+            var out = [Float](repeating: 0, count: BT * V)
+            linear(out: &out, ldOut: V, input: tmp, ldIn: H, weight: decoderW, bias: decoderB, rows: BT, outFeatures: V, inFeatures: H)
+            logits = out
+        }
+        return EncoderOutput(lastHiddenState: x, hiddenStates: states, logits: logits)
+    }
+}

@@ -1,0 +1,74 @@
+// Element-wise and row-wise layers: layer norm, GELU variants, softmax.
+// Each forward keeps what a backward pass needs (mean, rstd) when asked.
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The activation functions BERT-family configs name.
+public enum Activation: String, Sendable {
+    /// `gelu`: x · Φ(x) with the exact error function.
+    case gelu
+    /// `gelu_new` / `gelu_pytorch_tanh` / `gelu_fast`: the tanh approximation.
+    case geluTanh
+    case relu
+
+    /// Parses `hidden_act` / `activation`.
+    public init?(configName: String) {
+        switch configName {
+        case "gelu", "gelu_python": self = .gelu
+        case "gelu_new", "gelu_pytorch_tanh", "gelu_fast", "gelu_accurate": self = .geluTanh
+        case "relu": self = .relu
+        default: return nil
+        }
+    }
+}
+
+/// Applies `act` in place to `count` values.
+func activationForward(_ x: UnsafeMutablePointer<Float>, count: Int, _ act: Activation) {
+    switch act {
+    case .gelu:
+        let invSqrt2: Float = 0.7071067811865476
+        for i in 0..<count { let v = x[i]; x[i] = 0.5 * v * (1 + erff(v * invSqrt2)) }
+    case .geluTanh:
+        let c: Float = 0.7978845608028654  // sqrt(2/pi)
+        for i in 0..<count { let v = x[i]; x[i] = 0.5 * v * (1 + tanhf(c * (v + 0.044715 * v * v * v))) }
+    case .relu:
+        for i in 0..<count where x[i] < 0 { x[i] = 0 }
+    }
+}
+
+/// Layer norm over the last dimension: `out = (x − mean) · rstd · weight + bias`
+/// for each of `rows` rows of `cols`. `out` may alias `input`. Statistics are
+/// computed in Double; `mean`/`rstd` (rows) are filled when given.
+func layerNormForward(out: UnsafeMutablePointer<Float>, mean: UnsafeMutablePointer<Float>?, rstd: UnsafeMutablePointer<Float>?,
+                      input: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>,
+                      rows: Int, cols: Int, eps: Float) {
+    for r in 0..<rows {
+        let x = input + r * cols
+        var s = 0.0
+        for c in 0..<cols { s += Double(x[c]) }
+        let m = s / Double(cols)
+        var v = 0.0
+        for c in 0..<cols { let d = Double(x[c]) - m; v += d * d }
+        let rs = 1.0 / (v / Double(cols) + Double(eps)).squareRoot()
+        let o = out + r * cols
+        let mf = Float(m), rsf = Float(rs)
+        for c in 0..<cols { o[c] = (x[c] - mf) * rsf * weight[c] + bias[c] }
+        mean?[r] = mf
+        rstd?[r] = rsf
+    }
+}
+
+/// Softmax of each row in place (max-subtracted).
+func softmaxRows(_ x: UnsafeMutablePointer<Float>, rows: Int, cols: Int, ld: Int) {
+    for r in 0..<rows {
+        let row = x + r * ld
+        var mx = -Float.infinity
+        for c in 0..<cols where row[c] > mx { mx = row[c] }
+        var sum: Float = 0
+        for c in 0..<cols { let e = expf(row[c] - mx); row[c] = e; sum += e }
+        let inv = 1 / sum
+        for c in 0..<cols { row[c] *= inv }
+    }
+}

@@ -1,0 +1,58 @@
+// Matrix products. Every product in the model goes through cblas_sgemm; the
+// naive version beside it is the reference the tests compare against.
+//
+// Shapes: row-major, `(rows, cols)`; `ld` is the distance between rows.
+
+import COpenBLAS
+
+/// `out (M, N) = a (M, K) · bᵀ` where `b` is `(N, K)` — a Linear layer with
+/// PyTorch's `(out_features, in_features)` weight — plus `bias (N)` if given.
+/// `beta = 1` accumulates into `out`.
+@inline(__always)
+func linear(out: UnsafeMutablePointer<Float>, ldOut: Int,
+            input: UnsafePointer<Float>, ldIn: Int,
+            weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
+            rows m: Int, outFeatures n: Int, inFeatures k: Int, accumulate: Bool = false) {
+    guard m > 0 && n > 0 else { return }
+    if let bias, !accumulate {
+        for r in 0..<m { (out + r * ldOut).update(from: bias, count: n) }
+    }
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(m), Int32(n), Int32(k),
+                1, input, Int32(ldIn), weight, Int32(k), (bias != nil || accumulate) ? 1 : 0, out, Int32(ldOut))
+    if let bias, accumulate {
+        for r in 0..<m {
+            let row = out + r * ldOut
+            for c in 0..<n { row[c] += bias[c] }
+        }
+    }
+}
+
+/// `c (M, N) = alpha · op(a) · op(b) + beta · c`, row-major, with leading dimensions.
+@inline(__always)
+func gemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float,
+          a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+          beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
+    guard m > 0 && n > 0 else { return }
+    cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
+                Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+}
+
+/// The same product without BLAS, in Double accumulation: the reference for tests.
+func naiveGemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float,
+               a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+               beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
+    for i in 0..<m {
+        for j in 0..<n {
+            var s = 0.0
+            for p in 0..<k {
+                let x = transA ? a[p * lda + i] : a[i * lda + p]
+                let y = transB ? b[j * ldb + p] : b[p * ldb + j]
+                s += Double(x) * Double(y)
+            }
+            c[i * ldc + j] = alpha * Float(s) + (beta == 0 ? 0 : beta * c[i * ldc + j])
+        }
+    }
+}
+
+/// Sets OpenBLAS's thread count (its own pool).
+public func setMatmulThreads(_ n: Int) { openblas_set_num_threads(Int32(max(1, n))) }

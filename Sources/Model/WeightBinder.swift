@@ -1,0 +1,105 @@
+// WeightBinder — finds each parameter of the encoder in a checkpoint by its
+// Hugging Face name, accepting the usual variants, and collects every problem
+// (missing, mis-shaped, unexpected) before anything runs.
+
+import Formats
+
+struct WeightBinder {
+    let checkpoint: Checkpoint
+    let kind: EncoderConfig.Kind
+    /// The base-model prefix the checkpoint uses ("bert.", "distilbert.", or "").
+    let prefix: String
+    private var names: Set<String>
+    private(set) var used: Set<String> = []
+    private(set) var problems: [String] = []
+
+    /// Name rewrites tried in order when a name is not found as is: legacy
+    /// TensorFlow-era LayerNorm names.
+    static let legacyRules: [(String, String)] = [
+        ("LayerNorm.weight", "LayerNorm.gamma"),
+        ("LayerNorm.bias", "LayerNorm.beta"),
+    ]
+
+    /// Tensors a checkpoint may hold that this encoder does not use.
+    static let ignorable: [String] = [
+        "embeddings.position_ids", "embeddings.token_type_ids", "pooler.", "cls.seq_relationship.",
+        "classifier.", "pre_classifier.", "qa_outputs.",
+    ]
+
+    init(checkpoint: Checkpoint, kind: EncoderConfig.Kind) {
+        self.checkpoint = checkpoint
+        self.kind = kind
+        let all = Set(checkpoint.tensors.map(\.name))
+        names = all
+        let candidates = kind == .bert ? ["bert.", "roberta."] : ["distilbert."]
+        prefix = candidates.first { p in all.contains { $0.hasPrefix(p) } } ?? ""
+    }
+
+    /// Whether the checkpoint carries the masked-LM head.
+    var hasHead: Bool {
+        let marker = kind == .bert ? "cls.predictions." : "vocab_transform."
+        return names.contains { $0.hasPrefix(marker) }
+    }
+
+    private func resolve(_ name: String) -> String? {
+        var candidates = [name]
+        for (a, b) in WeightBinder.legacyRules where name.hasSuffix(a) {
+            candidates.append(String(name.dropLast(a.count)) + b)
+        }
+        return candidates.first(where: names.contains)
+    }
+
+    /// A base-model tensor (looked up under the checkpoint's prefix) as f32.
+    mutating func take(_ name: String, _ shape: [Int]) -> [Float] {
+        load(prefix + name, shape, display: prefix + name)
+    }
+
+    /// A head tensor (no prefix). A missing tied decoder takes `tiedTo`; a
+    /// missing name may be found under `alias`.
+    mutating func takeHead(_ name: String, _ shape: [Int], tiedTo: [Float]? = nil, tie: Bool = true, alias: String? = nil) -> [Float] {
+        if resolve(name) == nil, let alias, resolve(alias) != nil { return load(alias, shape, display: alias) }
+        if resolve(name) == nil, let tiedTo, tie { return tiedTo }
+        return load(name, shape, display: name)
+    }
+
+    private mutating func load(_ name: String, _ shape: [Int], display: String) -> [Float] {
+        let count = shape.reduce(1, *)
+        guard let found = resolve(name) else {
+            problems.append("missing tensor \(display) \(shapeText(shape))")
+            return [Float](repeating: 0, count: count)
+        }
+        used.insert(found)
+        guard let info = checkpoint.info(found) else { return [Float](repeating: 0, count: count) }
+        guard info.shape == shape else {
+            problems.append("tensor \(found) has shape \(info.shapeText), expected \(shapeText(shape))")
+            return [Float](repeating: 0, count: count)
+        }
+        guard info.dtype.isCastableFloat else {
+            problems.append("tensor \(found) is \(info.dtype.rawValue), expected a float type")
+            return [Float](repeating: 0, count: count)
+        }
+        do {
+            return try checkpoint.data(found).floats()
+        } catch {
+            problems.append("tensor \(found): \(error)")
+            return [Float](repeating: 0, count: count)
+        }
+    }
+
+    /// Throws when anything was missing, mis-shaped or unexpected.
+    func finish(path: String) throws {
+        var all = problems
+        for n in names.sorted() where !used.contains(n) {
+            let base = n.hasPrefix(prefix) ? String(n.dropFirst(prefix.count)) : n
+            if WeightBinder.ignorable.contains(where: { base.hasPrefix($0) || n.hasPrefix($0) }) { continue }
+            if n == "cls.predictions.decoder.bias" || n == "cls.predictions.decoder.weight" || n == "vocab_projector.weight" {
+                // Tied copies stored alongside their targets.
+                continue
+            }
+            all.append("unexpected tensor \(n)")
+        }
+        if !all.isEmpty { throw ModelError.binding(path: path, problems: all) }
+    }
+
+    private func shapeText(_ s: [Int]) -> String { "[" + s.map(String.init).joined(separator: ", ") + "]" }
+}
