@@ -1,0 +1,62 @@
+// Fill-mask: the masked-LM prediction for each mask token of a text, as
+// transformers' fill-mask pipeline reports it.
+
+import Model
+import Tokenizers
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One candidate for one masked position.
+public struct MaskCandidate: Sendable, Equatable {
+    /// Softmax probability over the vocabulary.
+    public var score: Double
+    public var token: Int
+    /// The token decoded on its own (`tokenizer.decode([token])`).
+    public var tokenString: String
+    /// The text with this token in the mask (other masks keep their top-1), decoded.
+    public var sequence: String
+}
+
+public enum FillMask {
+    /// The top-`k` candidates for every mask token in `text`, in text order.
+    ///
+    /// - Throws: `VerifyError` when the text has no mask token or the model has no
+    ///   masked-LM head; `ModelError` for inputs the model cannot take.
+    public static func predict(model: Encoder, tokenizer: Tokenizer, text: String, topK: Int) throws -> [[MaskCandidate]] {
+        guard model.hasMLMHead else {
+            throw VerifyError(path: "model", reason: "has no masked-LM head (a base model): nothing to predict")
+        }
+        guard let maskID = tokenizer.addedTokens.first(where: { $0.special && $0.content.lowercased().contains("mask") })?.id else {
+            throw VerifyError(path: "tokenizer", reason: "has no mask token")
+        }
+        let e = tokenizer.encode(text)
+        let positions = e.ids.indices.filter { e.ids[$0] == maskID }
+        guard !positions.isEmpty else {
+            throw VerifyError(path: "text", reason: "contains no \(tokenizer.token(of: maskID) ?? "mask") token")
+        }
+        let out = try model.forward(inputIDs: e.ids, attentionMask: nil, tokenTypeIDs: e.typeIDs, batch: 1, length: e.ids.count)
+        guard let logits = out.logits else { return [] }
+        let V = model.config.vocabSize
+        // Top-1 at every mask, used to fill the other masks in each sequence.
+        var best = e.ids
+        var ranked: [[(Int, Double)]] = []
+        for p in positions {
+            let row = Array(logits[(p * V)..<((p + 1) * V)])
+            let m = Double(row.max() ?? 0)
+            let z = row.reduce(0.0) { $0 + exp(Double($1) - m) }
+            let order = row.indices.sorted { row[$0] != row[$1] ? row[$0] > row[$1] : $0 < $1 }.prefix(topK)
+            ranked.append(order.map { ($0, exp(Double(row[$0]) - m) / z) })
+            best[p] = order.first ?? maskID
+        }
+        return zip(positions, ranked).map { p, cands in
+            cands.map { id, score in
+                var filled = best
+                filled[p] = id
+                return MaskCandidate(score: score, token: id, tokenString: tokenizer.decode([id]),
+                                     sequence: tokenizer.decode(filled))
+            }
+        }
+    }
+}
