@@ -180,6 +180,43 @@ public final class Encoder: @unchecked Sendable {
         try binder.finish(path: checkpoint.path)
     }
 
+    /// A model with random weights, initialised as transformers does it:
+    /// normal(0, initializerRange) matrices and embeddings, zero biases, unit
+    /// layer norms (for benchmarks and pretraining from scratch).
+    public init(config: EncoderConfig, initializerRange: Float = 0.02, mlmHead: Bool, seed: UInt64 = 0) {
+        self.config = config
+        var rng = SplitMix64(seed: seed)
+        func normal(_ n: Int) -> [Float] { (0..<n).map { _ in rng.nextNormal() * initializerRange } }
+        func zeros(_ n: Int) -> [Float] { [Float](repeating: 0, count: n) }
+        func ones(_ n: Int) -> [Float] { [Float](repeating: 1, count: n) }
+        let H = config.hidden, I = config.intermediate, V = config.vocabSize
+        word = normal(V * H)
+        position = normal(config.maxPositions * H)
+        tokenType = config.kind == .bert ? normal(config.typeVocabSize * H) : []
+        embLnW = ones(H); embLnB = zeros(H)
+        layers = (0..<config.layers).map { _ in
+            Layer(qkvW: normal(3 * H * H), qkvB: zeros(3 * H), oW: normal(H * H), oB: zeros(H), ln1W: ones(H), ln1B: zeros(H),
+                  iW: normal(I * H), iB: zeros(I), o2W: normal(H * I), o2B: zeros(H), ln2W: ones(H), ln2B: zeros(H))
+        }
+        hasMLMHead = mlmHead
+        if mlmHead {
+            headW = normal(H * H); headB = zeros(H); headLnW = ones(H); headLnB = zeros(H)
+            decoderW = word; decoderB = zeros(V)
+        } else {
+            headW = []; headB = []; headLnW = []; headLnB = []; decoderW = []; decoderB = []
+        }
+    }
+
+    /// Multiply-adds × 2 of one forward pass over `(B, T)` tokens (matrix
+    /// products only), for GFLOP/s figures.
+    public func flops(batch B: Int, length T: Int) -> Double {
+        let H = Double(config.hidden), I = Double(config.intermediate), N = Double(B * T)
+        let perLayer = 2 * N * (4 * H * H + 2 * H * I) + 2 * 2 * Double(B) * Double(T) * Double(T) * H
+        var total = Double(config.layers) * perLayer
+        if hasMLMHead { total += 2 * N * (H * H + H * Double(config.vocabSize)) }
+        return total
+    }
+
     // MARK: - Forward
 
     /// Runs the encoder (and the MLM head when present).
