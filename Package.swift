@@ -49,7 +49,7 @@ let package = Package(
         .target(name: "TestSupport", dependencies: ["Formats", "CHDF5"], path: "Tests/TestSupport"),
         .testTarget(name: "FormatsTests", dependencies: ["Formats", "TestSupport", "CHDF5"]),
         .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers", "Formats", "TestSupport"]),
-        .testTarget(name: "ModelTests", dependencies: ["Model", "Verify", "Tokenizers", "Formats", "TestSupport"]),
+        .testTarget(name: "ModelTests", dependencies: ["Model", "Verify", "Convert", "Tokenizers", "Formats", "TestSupport"]),
         .testTarget(name: "ConvertTests", dependencies: ["Convert", "Formats", "TestSupport"]),
         // Runs the built `ckpt` binary end to end.
         .testTarget(name: "CLITests", dependencies: ["ckpt", "Formats", "TestSupport", "CHDF5"]),

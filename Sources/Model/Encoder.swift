@@ -165,7 +165,9 @@ public final class Encoder: @unchecked Sendable {
                 headLnW = binder.takeHead("cls.predictions.transform.LayerNorm.weight", [H])
                 headLnB = binder.takeHead("cls.predictions.transform.LayerNorm.bias", [H])
                 decoderW = binder.takeHead("cls.predictions.decoder.weight", [V, H], tiedTo: word, tie: cfg.tieWordEmbeddings)
-                decoderB = binder.takeHead("cls.predictions.bias", [V], alias: "cls.predictions.decoder.bias")
+                // The decoder's own bias is what the forward adds; tied checkpoints
+                // store it only as cls.predictions.bias.
+                decoderB = binder.takeHead("cls.predictions.decoder.bias", [V], alias: "cls.predictions.bias")
             } else {
                 headW = binder.takeHead("vocab_transform.weight", [H, H])
                 headB = binder.takeHead("vocab_transform.bias", [H])

@@ -92,7 +92,7 @@ struct WeightBinder {
         for n in names.sorted() where !used.contains(n) {
             let base = n.hasPrefix(prefix) ? String(n.dropFirst(prefix.count)) : n
             if WeightBinder.ignorable.contains(where: { base.hasPrefix($0) || n.hasPrefix($0) }) { continue }
-            if n == "cls.predictions.decoder.bias" || n == "cls.predictions.decoder.weight" || n == "vocab_projector.weight" {
+            if n == "cls.predictions.bias" || n == "cls.predictions.decoder.weight" || n == "vocab_projector.weight" {
                 // Tied copies stored alongside their targets.
                 continue
             }
