@@ -27,7 +27,9 @@ OUT.safetensors receives (safetensors.torch.save_file):
 
     input_ids          I64 [B, T]
     attention_mask     I64 [B, T]
-    token_type_ids     I64 [B, T]     only if the tokenizer returns them
+    token_type_ids     I64 [B, T]     only if the tokenizer returns them (they are
+                                      passed to the model only if its forward
+                                      takes them: DistilBERT does not)
     logits             F32 [B, T, V]  masked-LM models
     last_hidden_state  F32 [B, T, H]  other (base) models
 
@@ -41,6 +43,7 @@ Example:
 """
 
 import argparse
+import inspect
 import json
 import os
 import sys
@@ -138,8 +141,11 @@ def main(argv=None):
         if name in enc:
             tensors[name] = enc[name].to(torch.int64).contiguous()
 
+    accepted = inspect.signature(model.forward).parameters
+    model_inputs = {k: v for k, v in tensors.items() if k in accepted}
+    ignored = sorted(set(tensors) - set(model_inputs))
     with torch.no_grad():
-        out = model(**tensors)
+        out = model(**model_inputs)
     if mlm:
         tensors["logits"] = out.logits.to(torch.float32).contiguous()
     else:
@@ -160,7 +166,8 @@ def main(argv=None):
     for text, n in zip(texts, lengths):
         print(f"  {n:4d} tokens  {text}")
     for name, t in tensors.items():
-        print(f"  {name:18s} {str(t.dtype).replace('torch.', ''):8s} {list(t.shape)}")
+        note = "  (saved, not used by the model)" if name in ignored else ""
+        print(f"  {name:18s} {str(t.dtype).replace('torch.', ''):8s} {list(t.shape)}{note}")
     print(f"wrote {args.out}")
     return 0
 
