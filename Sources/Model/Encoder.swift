@@ -4,6 +4,7 @@
 // Legend: B batch, T sequence length, H hidden size, I intermediate size,
 // V vocabulary, nh heads, hd = H / nh.
 
+import Dispatch
 import Formats
 
 #if canImport(Glibc)
@@ -88,6 +89,8 @@ public final class Encoder: @unchecked Sendable {
     public let config: EncoderConfig
     /// True when the checkpoint has the masked-LM head.
     public let hasMLMHead: Bool
+    /// Threads for BLAS and ckpt's own loops (default: the number of cores).
+    public var workerCount: Int = max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
 
     struct Layer {
         var qkvW: [Float]   // (3H, H): query, key, value stacked
@@ -249,7 +252,6 @@ public final class Encoder: @unchecked Sendable {
         var ctx = [Float](repeating: 0, count: BT * H)        // (B, T, H)
         var tmp = [Float](repeating: 0, count: BT * H)        // (B, T, H)
         var inter = [Float](repeating: 0, count: BT * I)      // (B, T, I)
-        var scores = [Float](repeating: 0, count: T * T)      // (T, T) one head at a time
         var states: [[Float]] = []
 
         // Embeddings: word + position (+ token type), then layer norm.
@@ -276,29 +278,38 @@ public final class Encoder: @unchecked Sendable {
             // QKV: (BT, 3H) = x (BT, H) · qkvWᵀ + b
             linear(out: &qkv, ldOut: 3 * H, input: x, ldIn: H, weight: layer.qkvW, bias: layer.qkvB,
                    rows: BT, outFeatures: 3 * H, inFeatures: H)
+            // Attention, one (sequence, head) pair per task, spread over the
+            // cores; each task's products are small, so BLAS runs them on one thread.
+            let pairs = B * nh
+            let workers = max(1, min(pairs, workerCount))
+            nonisolated(unsafe) let scoreBuffer = UnsafeMutablePointer<Float>.allocate(capacity: workers * T * T)
+            defer { scoreBuffer.deallocate() }
             qkv.withUnsafeBufferPointer { qkvb in
                 ctx.withUnsafeMutableBufferPointer { cb in
-                    scores.withUnsafeMutableBufferPointer { sb in
-                        for b in 0..<B {
-                            let base = qkvb.baseAddress! + b * T * 3 * H
-                            for h in 0..<nh {
-                                let q = base + h * hd, k = base + H + h * hd, v = base + 2 * H + h * hd
-                                // scores (T, T) = q (T, hd) · kᵀ / √hd
-                                gemm(transA: false, transB: true, m: T, n: T, k: hd, alpha: scale,
-                                     a: q, lda: 3 * H, b: k, ldb: 3 * H, beta: 0, c: sb.baseAddress!, ldc: T)
-                                for i in 0..<T {
-                                    for j in 0..<T where mask[b * T + j] == 0 {
-                                        sb[i * T + j] = -Float.greatestFiniteMagnitude
-                                    }
-                                }
-                                softmaxRows(sb.baseAddress!, rows: T, cols: T, ld: T)
-                                // ctx (T, hd) = p (T, T) · v (T, hd)
-                                gemm(transA: false, transB: false, m: T, n: hd, k: T, alpha: 1,
-                                     a: sb.baseAddress!, lda: T, b: v, ldb: 3 * H, beta: 0,
-                                     c: cb.baseAddress! + b * T * H + h * hd, ldc: H)
+                    nonisolated(unsafe) let qkvp = qkvb.baseAddress!, ctxp = cb.baseAddress!
+                    let maskRef = mask
+                    setMatmulThreads(1)
+                    DispatchQueue.concurrentPerform(iterations: workers) { w in
+                        let sb = scoreBuffer + w * T * T
+                        var pair = w
+                        while pair < pairs {
+                            let b = pair / nh, h = pair % nh
+                            let base = qkvp + b * T * 3 * H
+                            let q = base + h * hd, k = base + H + h * hd, v = base + 2 * H + h * hd
+                            // scores (T, T) = q (T, hd) · kᵀ / √hd
+                            gemm(transA: false, transB: true, m: T, n: T, k: hd, alpha: scale,
+                                 a: q, lda: 3 * H, b: k, ldb: 3 * H, beta: 0, c: sb, ldc: T)
+                            for j in 0..<T where maskRef[b * T + j] == 0 {
+                                for i in 0..<T { sb[i * T + j] = -Float.greatestFiniteMagnitude }
                             }
+                            softmaxRows(sb, rows: T, cols: T, ld: T)
+                            // ctx (T, hd) = p (T, T) · v (T, hd)
+                            gemm(transA: false, transB: false, m: T, n: hd, k: T, alpha: 1,
+                                 a: sb, lda: T, b: v, ldb: 3 * H, beta: 0, c: ctxp + b * T * H + h * hd, ldc: H)
+                            pair += workers
                         }
                     }
+                    setMatmulThreads(workerCount)
                 }
             }
             // Attention output, residual, layer norm.
@@ -312,7 +323,11 @@ public final class Encoder: @unchecked Sendable {
             }
             // Feed-forward, residual, layer norm.
             linear(out: &inter, ldOut: I, input: x, ldIn: H, weight: layer.iW, bias: layer.iB, rows: BT, outFeatures: I, inFeatures: H)
-            inter.withUnsafeMutableBufferPointer { activationForward($0.baseAddress!, count: BT * I, config.activation) }
+            inter.withUnsafeMutableBufferPointer { ib in
+                nonisolated(unsafe) let p = ib.baseAddress!
+                let act = config.activation
+                parallelRanges(BT, workerCount) { r in activationForward(p + r.lowerBound * I, count: r.count * I, act) }
+            }
             linear(out: &tmp, ldOut: H, input: inter, ldIn: I, weight: layer.o2W, bias: layer.o2B, rows: BT, outFeatures: H, inFeatures: I)
             for i in 0..<(BT * H) { tmp[i] += x[i] }
             tmp.withUnsafeMutableBufferPointer { tb in

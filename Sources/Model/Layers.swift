@@ -1,6 +1,7 @@
 // Element-wise and row-wise layers: layer norm, GELU variants, softmax.
 // Each forward keeps what a backward pass needs (mean, rstd) when asked.
 
+import Dispatch
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -70,5 +71,17 @@ func softmaxRows(_ x: UnsafeMutablePointer<Float>, rows: Int, cols: Int, ld: Int
         for c in 0..<cols { let e = expf(row[c] - mx); row[c] = e; sum += e }
         let inv = 1 / sum
         for c in 0..<cols { row[c] *= inv }
+    }
+}
+
+/// Splits `0..<count` into up to `threads` contiguous ranges and runs `body` on
+/// each concurrently.
+func parallelRanges(_ count: Int, _ threads: Int, _ body: @Sendable (Range<Int>) -> Void) {
+    let n = max(1, min(threads, count / 16))
+    if n == 1 { body(0..<count); return }
+    let block = (count + n - 1) / n
+    DispatchQueue.concurrentPerform(iterations: n) { i in
+        let lo = i * block, hi = min(count, lo + block)
+        if lo < hi { body(lo..<hi) }
     }
 }
