@@ -17,10 +17,15 @@ step "Its tokenizer, as Hugging Face tokenizers would run it" \
 step "Convert the model directory to one HDF5 store (config + tokenizer ride along)" \
   "$CKPT" convert samples/tiny-bert "$OUT/tiny-bert.h5"
 step "Inspect the store" "$CKPT" inspect "$OUT/tiny-bert.h5" --summary
+step "The store runs exactly like the original (CPU forward pass, both models)" \
+  "$CKPT" verify "$OUT/tiny-bert.h5" samples/tiny-bert --max-abs 0
 step "Back to a model directory" "$CKPT" convert "$OUT/tiny-bert.h5" "$OUT/tiny-bert-back"
 step "Byte-identical to what transformers wrote" cmp samples/tiny-bert/model.safetensors "$OUT/tiny-bert-back/model.safetensors"
 echo "identical"
 step "A bf16 copy" "$CKPT" convert samples/tiny-bert "$OUT/tiny-bert-bf16" --dtype bf16
+step "How far the bf16 copy drifts (a mismatch is expected here)" \
+  bash -c "'$CKPT' verify '$OUT/tiny-bert-bf16' samples/tiny-bert || true"
+step "Fill-mask with the sample model" "$CKPT" predict samples/tiny-bert "the cat [MASK] on the mat." --top-k 3
 step "Sharded, as save_pretrained(max_shard_size=...) would" \
   "$CKPT" convert samples/tiny-bert "$OUT/tiny-bert-sharded" --shard-size 40KB
 ls "$OUT/tiny-bert-sharded"

@@ -101,6 +101,23 @@ public struct Tokenizer: Sendable {
         }
     }
 
+    /// Loads the tokenizer carried by a checkpoint (its `files`, e.g. from a
+    /// model directory or a ckpt-hdf5 store's `/files`): tokenizer.json when
+    /// present, else vocab.txt with the BERT configs.
+    ///
+    /// - Throws: `TokenizerError.missing` when neither file is there.
+    public init(files: [(name: String, bytes: [UInt8])], path: String) throws {
+        func file(_ name: String) -> [UInt8]? { files.first { $0.name == name }?.bytes }
+        if let tj = file("tokenizer.json") {
+            try self.init(tokenizerJSON: tj, path: FileSystem.join(path, "tokenizer.json"))
+        } else if let vt = file("vocab.txt") {
+            try self.init(vocabTxt: vt, path: FileSystem.join(path, "vocab.txt"), tokenizerConfig: file("tokenizer_config.json"),
+                          specialTokensMap: file("special_tokens_map.json"))
+        } else {
+            throw TokenizerError.missing(path: path)
+        }
+    }
+
     /// Loads tokenizer.json bytes.
     public init(tokenizerJSON bytes: [UInt8], path: String) throws {
         let json: JSONValue

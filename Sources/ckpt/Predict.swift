@@ -10,7 +10,7 @@ struct Predict: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Fill the mask tokens of a text with a masked-LM checkpoint.")
 
-    @Argument(help: "A model directory (or a weights file with tokenizer files beside it).")
+    @Argument(help: "A model directory or a ckpt-hdf5 store (the tokenizer comes with it).")
     var model: String
 
     @Argument(help: "Text with one or more mask tokens, e.g. \"Paris is the [MASK] of France.\"")
@@ -30,7 +30,7 @@ struct Predict: ParsableCommand {
         let results = try reportingErrors {
             let ckpt = try Checkpoint(path: model)
             let encoder = try Encoder(checkpoint: ckpt)
-            let tok = try Tokenizer(path: ckpt.isDirectory ? ckpt.path : FileSystem.dirname(ckpt.path))
+            let tok = try Tokenizer(files: ckpt.files, path: ckpt.path)
             return try FillMask.predict(model: encoder, tokenizer: tok, text: text, topK: topK)
         }
         for (i, cands) in results.enumerated() {

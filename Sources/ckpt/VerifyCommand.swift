@@ -7,6 +7,10 @@ import Model
 import Tokenizers
 import Verify
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 struct VerifyCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "verify",
@@ -57,7 +61,7 @@ struct VerifyCommand: ParsableCommand {
             }
             let ckptB = try Checkpoint(path: b!)
             let modelB = try Encoder(checkpoint: ckptB)
-            let tok = try Tokenizer(path: ckptA.isDirectory ? ckptA.path : FileSystem.dirname(ckptA.path))
+            let tok = try Tokenizer(files: ckptA.files, path: ckptA.path)
             let mask = tok.addedTokens.first { $0.content.lowercased().contains("mask") }?.content ?? "[MASK]"
             let texts = try textFile.map { Tokenize.lines(try readFile($0)) } ?? Verifier.defaultTexts(mask: mask)
             let pad = tok.addedTokens.first { $0.content.lowercased().contains("pad") }?.id ?? 0
@@ -90,18 +94,16 @@ struct VerifyCommand: ParsableCommand {
         if !ok { throw ExitCode.failure }
     }
 
+    /// Three significant digits; scientific below 1e-3 and from 1e6.
     func fmt(_ x: Double) -> String {
-        if x == 0 { return "0" }
-        var s = String(x)
-        if let e = s.firstIndex(of: "e") {
-            let mant = Double(s[..<e]) ?? 0
-            s = String((mant * 100).rounded() / 100) + String(s[e...])
-        } else if abs(x) < 1e-3 || abs(x) >= 1e6 {
-            return s
-        } else {
-            s = String((x * 1e6).rounded() / 1e6)
+        guard x != 0, x.isFinite else { return x == 0 ? "0" : "\(x)" }
+        let e = Int(log10(abs(x)).rounded(.down))
+        if e < -3 || e >= 6 {
+            let m = x / pow(10, Double(e))
+            return "\((m * 100).rounded() / 100)e\(e)"
         }
-        return s
+        let scale = pow(10, Double(2 - e))
+        return "\((x * scale).rounded() / scale)"
     }
     func format6(_ x: Double) -> String { String((x * 1e6).rounded() / 1e6) }
     func percent(_ x: Double) -> String { String((x * 1000).rounded() / 10) + "%" }

@@ -206,3 +206,42 @@ extension String {
         }
     }
 }
+
+@Suite struct CLIModelTests {
+    @Test func tokenizeJSON() throws {
+        let r = ckpt(["tokenize", Fixtures.path("bert-tied"), "Hello, world!", "--json"])
+        #expect(r.status == 0, "\(r.err)")
+        let v = try JSONParser.parse(r.out)
+        #expect(v["tokens"]?.array?.first?.string == "[CLS]")
+        #expect(v["word_ids"]?.array?.first?.isNull == true)
+        #expect(ckpt(["tokenize", Fixtures.path("bert-tied")]).status == 64)
+    }
+
+    @Test func verifyExitCodes() throws {
+        let model = Fixtures.path("model-goldens/bert-gelu")
+        let ok = ckpt(["verify", model, "--reference", model + "/golden.safetensors", "--json"])
+        #expect(ok.status == 0, "\(ok.err)")
+        let v = try JSONParser.parse(ok.out)
+        #expect(v["ok"]?.bool == true && v["outputs"]?.array?.count == 2)
+        let s = ScratchDirectory()
+        #expect(ckpt(["convert", model, s.file("m.h5")]).status == 0)
+        let exact = ckpt(["verify", s.file("m.h5"), model, "--max-abs", "0"])
+        #expect(exact.status == 0 && exact.out.contains("logits               OK       max_abs=0 "), "\(exact.out)\(exact.err)")
+        #expect(ckpt(["convert", model, s.file("bf16"), "--dtype", "bf16"]).status == 0)
+        let drift = ckpt(["verify", s.file("bf16"), model])
+        #expect(drift.status == 1 && drift.out.contains("MISMATCH"))
+        #expect(ckpt(["verify", model]).status == 64)
+    }
+
+    @Test func predictFillsTheMask() throws {
+        let r = ckpt(["predict", Fixtures.path("model-goldens/bert-gelu"), "is it [MASK] ?", "--top-k", "2", "--json"])
+        #expect(r.status == 0, "\(r.err)")
+        let cands = try JSONParser.parse(r.out).array ?? []
+        #expect(cands.count == 2)
+        #expect((cands.first?["score"]?.double ?? 0) >= (cands.last?["score"]?.double ?? 1))
+        let none = ckpt(["predict", Fixtures.path("model-goldens/bert-gelu"), "no mask here"])
+        #expect(none.status == 1 && none.err.contains("contains no [MASK] token"))
+        let base = ckpt(["predict", Fixtures.path("model-goldens/bert-base-model"), "is it [MASK] ?"])
+        #expect(base.status == 1 && base.err.contains("no masked-LM head"))
+    }
+}

@@ -6,7 +6,12 @@ import Formats
 import Model
 import Testing
 import TestSupport
+import Tokenizers
 import Verify
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 @Suite struct EncoderGoldenTests {
     func check(_ model: String) throws {
@@ -105,5 +110,28 @@ import Verify
         let floatIDs = TensorData(info: TensorInfo(name: "input_ids", dtype: .f32, shape: [1, 2])!, copying: [UInt8](repeating: 0, count: 8))
         try SafeTensorsWriter.write([floatIDs], to: s.file("float-ids.safetensors"))
         #expect(throws: VerifyError.self) { try Verifier.loadReference(s.file("float-ids.safetensors"), config: config) }
+    }
+}
+
+@Suite struct FillMaskTests {
+    /// The candidates equal the top-k of transformers' own logits at the mask
+    /// (golden row 2 is "is it [MASK] ?").
+    @Test func matchesTheGoldenLogits() throws {
+        let dir = Fixtures.path("model-goldens/bert-gelu")
+        let ckpt = try Checkpoint(path: dir)
+        let encoder = try Encoder(checkpoint: ckpt)
+        let tokenizer = try Tokenizer(files: ckpt.files, path: dir)
+        let (batch, refs) = try Verifier.loadReference(dir + "/golden.safetensors", config: encoder.config)
+        let T = batch.length, V = encoder.config.vocabSize
+        let maskID = try #require(tokenizer.id(of: "[MASK]"))
+        let p = try #require((0..<T).first { batch.ids[2 * T + $0] == maskID })
+        let row = Array(refs["logits"]![((2 * T + p) * V)..<((2 * T + p + 1) * V)]).map(Double.init)
+        let m = row.max()!
+        let z = row.reduce(0) { $0 + exp($1 - m) }
+        let expected = row.indices.sorted { row[$0] > row[$1] }.prefix(5)
+        let got = try FillMask.predict(model: encoder, tokenizer: tokenizer, text: "is it [MASK] ?", topK: 5)
+        #expect(got.count == 1)
+        #expect(got[0].map(\.token) == Array(expected))
+        for c in got[0] { #expect(abs(c.score - exp(row[c.token] - m) / z) < 1e-5) }
     }
 }
