@@ -81,6 +81,8 @@ public final class Checkpoint {
         case safetensors
         case shardedSafetensors = "safetensors-sharded"
         case hdf5 = "ckpt-hdf5"
+        case pytorch = "pytorch"
+        case shardedPytorch = "pytorch-sharded"
     }
 
     /// The path that was opened (file or directory).
@@ -144,7 +146,15 @@ public final class Checkpoint {
             config = nil
         }
         var problems: [String] = []
-        ties = Checkpoint.findTies(store: store, config: config, problems: &problems)
+        var ties = Checkpoint.findTies(store: store, config: config, problems: &problems)
+        // PyTorch files store tied weights once, as one view under two names.
+        let pytorchFiles = (store as? PyTorchFile).map { [$0] } ?? ((store as? ShardedSafeTensors)?.shards.compactMap { $0 as? PyTorchFile } ?? [])
+        for f in pytorchFiles {
+            for v in f.sharedViews where !ties.contains(where: { $0.alias == v.alias }) {
+                ties.append(TiedWeight(alias: v.alias, target: v.target, aliasStored: false))
+            }
+        }
+        self.ties = ties
         do {
             tokenizer = try TokenizerSummary(files: files, directory: isDirectory ? p : FileSystem.dirname(p))
         } catch {
@@ -176,6 +186,10 @@ public final class Checkpoint {
         case .safetensors:
             return (.safetensors, try SafeTensorsFile(path: p), [])
         case .safetensorsIndex:
+            if p.hasSuffix(".bin.index.json") {
+                let store = try ShardedSafeTensors(indexPath: p) { try PyTorchFile(path: $0) }
+                return (.shardedPytorch, store, try carriedFiles(in: FileSystem.dirname(p)))
+            }
             let store = try ShardedSafeTensors(indexPath: p)
             return (.shardedSafetensors, store, try carriedFiles(in: FileSystem.dirname(p)))
         case .hdf5:
@@ -183,10 +197,8 @@ public final class Checkpoint {
             return (.hdf5, store, carried(store.files))
         case .lfsPointer:
             throw SafeTensorsError.lfsPointer(path: p)
-        case .zip:
-            throw CheckpointError(path: p, reason: "zip archive (a PyTorch checkpoint?): reading PyTorch files is not supported by this version")
-        case .pickle:
-            throw CheckpointError(path: p, reason: "pickle file (a legacy PyTorch checkpoint?): reading PyTorch files is not supported by this version")
+        case .zip, .pickle:
+            return (.pytorch, try PyTorchFile(path: p), [])
         case .unknown:
             let head = try FileSystem.head(p, count: 64)
             if head.count < 8 { throw SafeTensorsError.truncated(path: p, size: head.count) }
@@ -224,15 +236,19 @@ public final class Checkpoint {
             merged.sort { $0.0 < $1.0 }
             return (.hdf5, store, merged)
         }
-        if names.contains(where: { $0.hasSuffix(".bin") || $0.hasSuffix(".pt") || $0.hasSuffix(".pth") }) {
-            throw CheckpointError(path: p, reason: "holds only PyTorch weights (.bin/.pt); reading PyTorch files is not supported by this version")
+        if let index = pick(["pytorch_model.bin.index.json"]) ?? single(names, suffix: ".bin.index.json") {
+            let store = try ShardedSafeTensors(indexPath: FileSystem.join(p, index)) { try PyTorchFile(path: $0) }
+            return (.shardedPytorch, store, files)
         }
-        throw CheckpointError(path: p, reason: "no weights found: expected model.safetensors, model.safetensors.index.json or a ckpt-hdf5 .h5 store")
+        if let file = pick(["pytorch_model.bin"]) ?? single(names, suffix: ".bin") ?? single(names, suffix: ".pt") {
+            return (.pytorch, try PyTorchFile(path: FileSystem.join(p, file)), files)
+        }
+        throw CheckpointError(path: p, reason: "no weights found: expected model.safetensors, model.safetensors.index.json, pytorch_model.bin (or its index) or a ckpt-hdf5 .h5 store")
     }
 
     private static func single(_ names: [String], suffix: String) -> String? {
         let matches = names.filter { $0.hasSuffix(suffix) && !$0.hasPrefix(".") }
-        if suffix == ".safetensors" {
+        if suffix == ".safetensors" || suffix == ".bin" {
             // Shards are reached through their index, never picked alone.
             let plain = matches.filter { !$0.contains("-of-") }
             return plain.count == 1 ? plain[0] : nil

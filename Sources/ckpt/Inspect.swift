@@ -26,6 +26,8 @@ struct Inspect: ParsableCommand {
         case .safetensors: return "safetensors"
         case .shardedSafetensors: return "safetensors, \((c.store as? ShardedSafeTensors)?.shards.count ?? 0) shards"
         case .hdf5: return "ckpt-hdf5"
+        case .pytorch: return "PyTorch \((c.store as? PyTorchFile)?.isLegacy == true ? "legacy" : "zip") format"
+        case .shardedPytorch: return "PyTorch, \((c.store as? ShardedSafeTensors)?.shards.count ?? 0) shards"
         }
     }
 

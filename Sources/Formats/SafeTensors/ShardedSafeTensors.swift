@@ -9,17 +9,19 @@ public final class ShardedSafeTensors: TensorStore {
     /// Tensors in shard order, then offset order within each shard.
     public let tensors: [TensorInfo]
     /// The shards, in the order of their file names.
-    public let shards: [SafeTensorsFile]
+    public let shards: [TensorStore]
     /// `metadata` of the index (e.g. `total_size`), as written.
     public let indexMetadata: JSONObject
-    private let shardOf: [String: SafeTensorsFile]
+    private let shardOf: [String: TensorStore]
 
     /// Opens an index file and every shard it names (in the index's directory).
     ///
     /// - Throws: `SafeTensorsError.index` for a malformed index,
     ///   `.missingShard` when a shard is absent or invalid, `.shardMismatch` when
     ///   the index and the shards disagree about which tensors exist.
-    public init(indexPath: String) throws {
+    /// - Parameter openShard: opens one shard (safetensors by default; the
+    ///   PyTorch reader for `pytorch_model.bin.index.json`).
+    public init(indexPath: String, openShard: (String) throws -> TensorStore = { try SafeTensorsFile(path: $0) }) throws {
         let bytes: [UInt8]
         do { bytes = try readFile(indexPath, limit: 256 << 20) } catch let e as FileError {
             throw SafeTensorsError.index(path: indexPath, reason: e.description)
@@ -57,19 +59,19 @@ public final class ShardedSafeTensors: TensorStore {
             fileNames.insert(file)
         }
         let dir = FileSystem.dirname(indexPath)
-        var shards: [SafeTensorsFile] = []
-        var shardByFile: [String: SafeTensorsFile] = [:]
+        var shards: [TensorStore] = []
+        var shardByFile: [String: TensorStore] = [:]
         for name in fileNames.sorted() {
             let shardPath = FileSystem.join(dir, name)
             guard FileSystem.exists(shardPath) else {
                 throw SafeTensorsError.missingShard(path: indexPath, shard: name, reason: "no such file in \(dir)")
             }
-            let shard = try SafeTensorsFile(path: shardPath)
+            let shard = try openShard(shardPath)
             shards.append(shard)
             shardByFile[name] = shard
         }
         var tensors: [TensorInfo] = []
-        var shardOf: [String: SafeTensorsFile] = [:]
+        var shardOf: [String: TensorStore] = [:]
         for shard in shards {
             let shardName = FileSystem.basename(shard.path)
             for t in shard.tensors {
@@ -85,7 +87,9 @@ public final class ShardedSafeTensors: TensorStore {
                 shardOf[t.name] = shard
             }
         }
-        for (tensor, file) in fileOf where shardOf[tensor] == nil {
+        // Tied names a PyTorch shard stores once are listed by the index too.
+        let aliases = Set(shards.compactMap { $0 as? PyTorchFile }.flatMap { $0.sharedViews.map(\.alias) })
+        for (tensor, file) in fileOf where shardOf[tensor] == nil && !aliases.contains(tensor) {
             throw SafeTensorsError.shardMismatch(
                 path: indexPath, reason: "the index puts tensor '\(tensor)' in \(file), but that shard does not hold it")
         }
