@@ -92,6 +92,19 @@ public final class Encoder: @unchecked Sendable {
     /// Threads for BLAS and ckpt's own loops (default: the number of cores).
     public var workerCount: Int = max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
 
+    /// Where one encoder layer's parameters live in a checkpoint.
+    struct LayerNames {
+        let prefix, q, k, v, out, norm1, up, down, norm2: String
+    }
+
+    static let bertLayerNames = LayerNames(
+        prefix: "encoder.layer.", q: "attention.self.query", k: "attention.self.key", v: "attention.self.value",
+        out: "attention.output.dense", norm1: "attention.output.LayerNorm", up: "intermediate.dense",
+        down: "output.dense", norm2: "output.LayerNorm")
+    static let distilBertLayerNames = LayerNames(
+        prefix: "transformer.layer.", q: "attention.q_lin", k: "attention.k_lin", v: "attention.v_lin",
+        out: "attention.out_lin", norm1: "sa_layer_norm", up: "ffn.lin1", down: "ffn.lin2", norm2: "output_layer_norm")
+
     struct Layer {
         var qkvW: [Float]   // (3H, H): query, key, value stacked
         var qkvB: [Float]   // (3H)
@@ -124,39 +137,26 @@ public final class Encoder: @unchecked Sendable {
         self.config = config
         var binder = WeightBinder(checkpoint: checkpoint, kind: config.kind)
         let H = config.hidden, I = config.intermediate, V = config.vocabSize
-        let e = config.kind == .bert ? "embeddings." : "embeddings."
+        let e = "embeddings."
         word = binder.take(e + "word_embeddings.weight", [V, H])
         position = binder.take(e + "position_embeddings.weight", [config.maxPositions, H])
         tokenType = config.kind == .bert ? binder.take(e + "token_type_embeddings.weight", [config.typeVocabSize, H]) : []
         embLnW = binder.take(e + "LayerNorm.weight", [H])
         embLnB = binder.take(e + "LayerNorm.bias", [H])
+        // Per-layer parameter names (suffixes after the layer prefix), as data.
+        let n = config.kind == .bert ? Encoder.bertLayerNames : Encoder.distilBertLayerNames
         var layers: [Layer] = []
         for l in 0..<config.layers {
-            if config.kind == .bert {
-                let p = "encoder.layer.\(l)."
-                let q = binder.take(p + "attention.self.query.weight", [H, H]), qb = binder.take(p + "attention.self.query.bias", [H])
-                let k = binder.take(p + "attention.self.key.weight", [H, H]), kb = binder.take(p + "attention.self.key.bias", [H])
-                let v = binder.take(p + "attention.self.value.weight", [H, H]), vb = binder.take(p + "attention.self.value.bias", [H])
-                layers.append(Layer(
-                    qkvW: q + k + v, qkvB: qb + kb + vb,
-                    oW: binder.take(p + "attention.output.dense.weight", [H, H]), oB: binder.take(p + "attention.output.dense.bias", [H]),
-                    ln1W: binder.take(p + "attention.output.LayerNorm.weight", [H]), ln1B: binder.take(p + "attention.output.LayerNorm.bias", [H]),
-                    iW: binder.take(p + "intermediate.dense.weight", [I, H]), iB: binder.take(p + "intermediate.dense.bias", [I]),
-                    o2W: binder.take(p + "output.dense.weight", [H, I]), o2B: binder.take(p + "output.dense.bias", [H]),
-                    ln2W: binder.take(p + "output.LayerNorm.weight", [H]), ln2B: binder.take(p + "output.LayerNorm.bias", [H])))
-            } else {
-                let p = "transformer.layer.\(l)."
-                let q = binder.take(p + "attention.q_lin.weight", [H, H]), qb = binder.take(p + "attention.q_lin.bias", [H])
-                let k = binder.take(p + "attention.k_lin.weight", [H, H]), kb = binder.take(p + "attention.k_lin.bias", [H])
-                let v = binder.take(p + "attention.v_lin.weight", [H, H]), vb = binder.take(p + "attention.v_lin.bias", [H])
-                layers.append(Layer(
-                    qkvW: q + k + v, qkvB: qb + kb + vb,
-                    oW: binder.take(p + "attention.out_lin.weight", [H, H]), oB: binder.take(p + "attention.out_lin.bias", [H]),
-                    ln1W: binder.take(p + "sa_layer_norm.weight", [H]), ln1B: binder.take(p + "sa_layer_norm.bias", [H]),
-                    iW: binder.take(p + "ffn.lin1.weight", [I, H]), iB: binder.take(p + "ffn.lin1.bias", [I]),
-                    o2W: binder.take(p + "ffn.lin2.weight", [H, I]), o2B: binder.take(p + "ffn.lin2.bias", [H]),
-                    ln2W: binder.take(p + "output_layer_norm.weight", [H]), ln2B: binder.take(p + "output_layer_norm.bias", [H])))
-            }
+            let p = n.prefix + "\(l)."
+            func w(_ suffix: String, _ shape: [Int]) -> [Float] { binder.take(p + suffix, shape) }
+            layers.append(Layer(
+                qkvW: w(n.q + ".weight", [H, H]) + w(n.k + ".weight", [H, H]) + w(n.v + ".weight", [H, H]),
+                qkvB: w(n.q + ".bias", [H]) + w(n.k + ".bias", [H]) + w(n.v + ".bias", [H]),
+                oW: w(n.out + ".weight", [H, H]), oB: w(n.out + ".bias", [H]),
+                ln1W: w(n.norm1 + ".weight", [H]), ln1B: w(n.norm1 + ".bias", [H]),
+                iW: w(n.up + ".weight", [I, H]), iB: w(n.up + ".bias", [I]),
+                o2W: w(n.down + ".weight", [H, I]), o2B: w(n.down + ".bias", [H]),
+                ln2W: w(n.norm2 + ".weight", [H]), ln2B: w(n.norm2 + ".bias", [H])))
         }
         self.layers = layers
         let head = binder.hasHead
