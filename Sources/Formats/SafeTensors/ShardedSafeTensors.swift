@@ -72,6 +72,7 @@ public final class ShardedSafeTensors: TensorStore {
         }
         var tensors: [TensorInfo] = []
         var shardOf: [String: TensorStore] = [:]
+        var aliasNames: Set<String> = []
         for shard in shards {
             let shardName = FileSystem.basename(shard.path)
             for t in shard.tensors {
@@ -87,8 +88,12 @@ public final class ShardedSafeTensors: TensorStore {
                 shardOf[t.name] = shard
             }
         }
-        // Tied names a PyTorch shard stores once are listed by the index too.
-        let aliases = Set(shards.compactMap { $0 as? PyTorchFile }.flatMap { $0.sharedViews.map(\.alias) })
+        // Tied names a PyTorch shard stores once are listed by the index too;
+        // they are read through the shard that holds them.
+        for case let shard as PyTorchFile in shards {
+            for v in shard.sharedViews where shardOf[v.alias] == nil { shardOf[v.alias] = shard; aliasNames.insert(v.alias) }
+        }
+        let aliases = aliasNames
         for (tensor, file) in fileOf where shardOf[tensor] == nil && !aliases.contains(tensor) {
             throw SafeTensorsError.shardMismatch(
                 path: indexPath, reason: "the index puts tensor '\(tensor)' in \(file), but that shard does not hold it")
