@@ -222,6 +222,34 @@ public final class Encoder: @unchecked Sendable {
         return total
     }
 
+    // MARK: - Scratch buffers
+
+    /// The intermediate buffers of one forward pass: (BT, 3H), (BT, H) twice, (BT, I).
+    struct Scratch {
+        var tokens: Int
+        var qkv: [Float], ctx: [Float], tmp: [Float], inter: [Float]
+    }
+
+    private let scratchLock = ScratchLock()
+    nonisolated(unsafe) private var cachedScratch: Scratch?
+
+    /// Moves the cached buffers out if they fit `tokens`, else allocates them.
+    private func takeScratch(tokens: Int) -> Scratch {
+        let H = config.hidden, I = config.intermediate
+        let cached: Scratch? = scratchLock.run {
+            defer { cachedScratch = nil }
+            return cachedScratch
+        }
+        if let c = cached, c.tokens == tokens { return c }
+        return Scratch(tokens: tokens, qkv: [Float](repeating: 0, count: tokens * 3 * H),
+                       ctx: [Float](repeating: 0, count: tokens * H), tmp: [Float](repeating: 0, count: tokens * H),
+                       inter: [Float](repeating: 0, count: tokens * I))
+    }
+
+    private func returnScratch(_ s: Scratch) {
+        scratchLock.run { cachedScratch = s }
+    }
+
     // MARK: - Forward
 
     /// Runs the encoder (and the MLM head when present).
@@ -248,10 +276,9 @@ public final class Encoder: @unchecked Sendable {
         }
 
         var x = [Float](repeating: 0, count: BT * H)          // (B, T, H)
-        var qkv = [Float](repeating: 0, count: BT * 3 * H)    // (B, T, 3H)
-        var ctx = [Float](repeating: 0, count: BT * H)        // (B, T, H)
-        var tmp = [Float](repeating: 0, count: BT * H)        // (B, T, H)
-        var inter = [Float](repeating: 0, count: BT * I)      // (B, T, I)
+        // Scratch buffers, reused across calls of the same shape.
+        var buffers = takeScratch(tokens: BT)
+        defer { returnScratch(buffers) }
         var states: [[Float]] = []
 
         // Embeddings: word + position (+ token type), then layer norm.
@@ -276,7 +303,7 @@ public final class Encoder: @unchecked Sendable {
         let eps = config.layerNormEps
         for layer in layers {
             // QKV: (BT, 3H) = x (BT, H) · qkvWᵀ + b
-            linear(out: &qkv, ldOut: 3 * H, input: x, ldIn: H, weight: layer.qkvW, bias: layer.qkvB,
+            linear(out: &buffers.qkv, ldOut: 3 * H, input: x, ldIn: H, weight: layer.qkvW, bias: layer.qkvB,
                    rows: BT, outFeatures: 3 * H, inFeatures: H)
             // Attention, one (sequence, head) pair per task, spread over the
             // cores; each task's products are small, so BLAS runs them on one thread.
@@ -284,8 +311,8 @@ public final class Encoder: @unchecked Sendable {
             let workers = max(1, min(pairs, workerCount))
             nonisolated(unsafe) let scoreBuffer = UnsafeMutablePointer<Float>.allocate(capacity: workers * T * T)
             defer { scoreBuffer.deallocate() }
-            qkv.withUnsafeBufferPointer { qkvb in
-                ctx.withUnsafeMutableBufferPointer { cb in
+            buffers.qkv.withUnsafeBufferPointer { qkvb in
+                buffers.ctx.withUnsafeMutableBufferPointer { cb in
                     nonisolated(unsafe) let qkvp = qkvb.baseAddress!, ctxp = cb.baseAddress!
                     let maskRef = mask
                     setMatmulThreads(1)
@@ -313,24 +340,24 @@ public final class Encoder: @unchecked Sendable {
                 }
             }
             // Attention output, residual, layer norm.
-            linear(out: &tmp, ldOut: H, input: ctx, ldIn: H, weight: layer.oW, bias: layer.oB, rows: BT, outFeatures: H, inFeatures: H)
-            for i in 0..<(BT * H) { tmp[i] += x[i] }
-            tmp.withUnsafeMutableBufferPointer { tb in
+            linear(out: &buffers.tmp, ldOut: H, input: buffers.ctx, ldIn: H, weight: layer.oW, bias: layer.oB, rows: BT, outFeatures: H, inFeatures: H)
+            for i in 0..<(BT * H) { buffers.tmp[i] += x[i] }
+            buffers.tmp.withUnsafeMutableBufferPointer { tb in
                 x.withUnsafeMutableBufferPointer { xb in
                     layerNormForward(out: xb.baseAddress!, mean: nil, rstd: nil, input: tb.baseAddress!, weight: layer.ln1W,
                                      bias: layer.ln1B, rows: BT, cols: H, eps: eps)
                 }
             }
             // Feed-forward, residual, layer norm.
-            linear(out: &inter, ldOut: I, input: x, ldIn: H, weight: layer.iW, bias: layer.iB, rows: BT, outFeatures: I, inFeatures: H)
-            inter.withUnsafeMutableBufferPointer { ib in
+            linear(out: &buffers.inter, ldOut: I, input: x, ldIn: H, weight: layer.iW, bias: layer.iB, rows: BT, outFeatures: I, inFeatures: H)
+            buffers.inter.withUnsafeMutableBufferPointer { ib in
                 nonisolated(unsafe) let p = ib.baseAddress!
                 let act = config.activation
                 parallelRanges(BT, workerCount) { r in activationForward(p + r.lowerBound * I, count: r.count * I, act) }
             }
-            linear(out: &tmp, ldOut: H, input: inter, ldIn: I, weight: layer.o2W, bias: layer.o2B, rows: BT, outFeatures: H, inFeatures: I)
-            for i in 0..<(BT * H) { tmp[i] += x[i] }
-            tmp.withUnsafeMutableBufferPointer { tb in
+            linear(out: &buffers.tmp, ldOut: H, input: buffers.inter, ldIn: I, weight: layer.o2W, bias: layer.o2B, rows: BT, outFeatures: H, inFeatures: I)
+            for i in 0..<(BT * H) { buffers.tmp[i] += x[i] }
+            buffers.tmp.withUnsafeMutableBufferPointer { tb in
                 x.withUnsafeMutableBufferPointer { xb in
                     layerNormForward(out: xb.baseAddress!, mean: nil, rstd: nil, input: tb.baseAddress!, weight: layer.ln2W,
                                      bias: layer.ln2B, rows: BT, cols: H, eps: eps)
@@ -342,14 +369,14 @@ public final class Encoder: @unchecked Sendable {
         var logits: [Float]? = nil
         if hasMLMHead {
             // transform: dense, activation, layer norm; then the decoder (V, H) + bias.
-            linear(out: &tmp, ldOut: H, input: x, ldIn: H, weight: headW, bias: headB, rows: BT, outFeatures: H, inFeatures: H)
-            tmp.withUnsafeMutableBufferPointer { tb in
+            linear(out: &buffers.tmp, ldOut: H, input: x, ldIn: H, weight: headW, bias: headB, rows: BT, outFeatures: H, inFeatures: H)
+            buffers.tmp.withUnsafeMutableBufferPointer { tb in
                 activationForward(tb.baseAddress!, count: BT * H, config.activation)
                 layerNormForward(out: tb.baseAddress!, mean: nil, rstd: nil, input: tb.baseAddress!, weight: headLnW, bias: headLnB,
                                  rows: BT, cols: H, eps: eps)
             }
             var out = [Float](repeating: 0, count: BT * V)
-            linear(out: &out, ldOut: V, input: tmp, ldIn: H, weight: decoderW, bias: decoderB, rows: BT, outFeatures: V, inFeatures: H)
+            linear(out: &out, ldOut: V, input: buffers.tmp, ldIn: H, weight: decoderW, bias: decoderB, rows: BT, outFeatures: V, inFeatures: H)
             logits = out
         }
         return EncoderOutput(lastHiddenState: x, hiddenStates: states, logits: logits)

@@ -34,3 +34,15 @@ public struct SplitMix64: RandomNumberGenerator, Sendable {
         return r * cosf(2 * Float.pi * u2)
     }
 }
+
+/// A mutex for the encoder's buffer cache.
+final class ScratchLock: @unchecked Sendable {
+    private let m: UnsafeMutablePointer<pthread_mutex_t>
+    init() { m = .allocate(capacity: 1); pthread_mutex_init(m, nil) }
+    deinit { pthread_mutex_destroy(m); m.deallocate() }
+    func run<R>(_ body: () -> R) -> R {
+        pthread_mutex_lock(m)
+        defer { pthread_mutex_unlock(m) }
+        return body()
+    }
+}
