@@ -68,6 +68,12 @@ public struct EncoderConfig: Sendable, Equatable {
         }
         activation = act
         layerNormEps = Float(c.layerNormEps ?? 1e-12)
+        let limits = [("vocab_size", vocabSize, 10_000_000), ("hidden size", hidden, 65_536), ("layers", layers, 1_000),
+                      ("heads", heads, 4_096), ("intermediate size", intermediate, 1 << 20),
+                      ("max_position_embeddings", maxPositions, 1 << 20), ("type_vocab_size", typeVocabSize, 1 << 16)]
+        for (name, value, limit) in limits where value > limit {
+            throw ModelError.config(path: path, reason: "\(name) \(value) is over the supported \(limit)")
+        }
         guard hidden % heads == 0 else {
             throw ModelError.config(path: path, reason: "hidden size \(hidden) is not a multiple of \(heads) heads")
         }

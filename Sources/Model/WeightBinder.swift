@@ -62,27 +62,28 @@ struct WeightBinder {
         return load(name, shape, display: name)
     }
 
+    /// The tensor as f32, or an empty array after recording a problem (the
+    /// binding then fails in `finish`, before anything runs).
     private mutating func load(_ name: String, _ shape: [Int], display: String) -> [Float] {
-        let count = shape.reduce(1, *)
         guard let found = resolve(name) else {
             problems.append("missing tensor \(display) \(shapeText(shape))")
-            return [Float](repeating: 0, count: count)
+            return []
         }
         used.insert(found)
-        guard let info = checkpoint.info(found) else { return [Float](repeating: 0, count: count) }
+        guard let info = checkpoint.info(found) else { return [] }
         guard info.shape == shape else {
             problems.append("tensor \(found) has shape \(info.shapeText), expected \(shapeText(shape))")
-            return [Float](repeating: 0, count: count)
+            return []
         }
         guard info.dtype.isCastableFloat else {
             problems.append("tensor \(found) is \(info.dtype.rawValue), expected a float type")
-            return [Float](repeating: 0, count: count)
+            return []
         }
         do {
             return try checkpoint.data(found).floats()
         } catch {
             problems.append("tensor \(found): \(error)")
-            return [Float](repeating: 0, count: count)
+            return []
         }
     }
 

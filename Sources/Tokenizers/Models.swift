@@ -166,7 +166,11 @@ struct WordPiece: Sendable {
             throw TokenizerError.invalid(path: path, reason: "the unknown token \(JSONValue.string(unkToken).serialized()) is not in the vocabulary")
         }
         self.vocab = vocab
-        var tokens = [String](repeating: "", count: (entries.map(\.1).max() ?? -1) + 1)
+        let maxID = entries.map(\.1).max() ?? -1
+        guard maxID < 4 * entries.count + 65_536 else {
+            throw TokenizerError.invalid(path: path, reason: "vocabulary ids go up to \(maxID) for \(entries.count) tokens")
+        }
+        var tokens = [String](repeating: "", count: maxID + 1)
         for (t, i) in entries { tokens[i] = t }
         self.tokens = tokens
         self.unkToken = unkToken
@@ -223,7 +227,11 @@ struct BPE: Sendable {
 
     init(vocab: [String: Int], merges: [(String, String)], unkToken: String?, path: String) throws {
         self.vocab = vocab
-        var tokens = [String](repeating: "", count: (vocab.values.max() ?? -1) + 1)
+        let maxID = vocab.values.max() ?? -1
+        guard maxID < 4 * vocab.count + 65_536 else {
+            throw TokenizerError.invalid(path: path, reason: "vocabulary ids go up to \(maxID) for \(vocab.count) tokens")
+        }
+        var tokens = [String](repeating: "", count: maxID + 1)
         for (t, i) in vocab { tokens[i] = t }
         self.tokens = tokens
         var ranks: [Pair: Int] = [:]

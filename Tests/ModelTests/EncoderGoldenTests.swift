@@ -135,3 +135,14 @@ import Glibc
         for c in got[0] { #expect(abs(c.score - exp(row[c.token] - m) / z) < 1e-5) }
     }
 }
+
+@Suite struct EncoderConfigTests {
+    @Test func absurdSizesAreRefusedBeforeAnyAllocation() throws {
+        let s = ScratchDirectory()
+        var cfg = try ModelConfig(bytes: try readFile(Fixtures.path("model-goldens/bert-gelu/config.json")), path: "config.json")
+        cfg.vocabSize = 1_000_000_000_000
+        s.write("config.json", cfg.serialized())
+        s.write("model.safetensors", try readFile(Fixtures.path("model-goldens/bert-gelu/model.safetensors")))
+        #expect(throws: ModelError.self) { try Encoder(checkpoint: try Checkpoint(path: s.path)) }
+    }
+}
