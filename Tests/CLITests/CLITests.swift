@@ -248,22 +248,22 @@ extension String {
 
 @Suite struct CLIPyTorchTests {
     @Test func inspectAndConvertBinFilesAndDirectories() throws {
-        let r = ckpt(["inspect", Fixtures.path("pytorch/bert-legacy.bin"), "--summary"])
+        let r = ckpt(["inspect", Fixtures.path("torch/bert-legacy.bin"), "--summary"])
         #expect(r.status == 0 && r.out.contains("PyTorch legacy format"), "\(r.out)\(r.err)")
         #expect(r.out.contains("cls.predictions.decoder.weight -> bert.embeddings.word_embeddings.weight"))
         let s = ScratchDirectory()
-        let c = ckpt(["convert", Fixtures.path("pytorch/sharded"), s.file("out")])
+        let c = ckpt(["convert", Fixtures.path("torch/sharded"), s.file("out")])
         #expect(c.status == 0, "\(c.err)")
         // The tied sharded .bin becomes exactly what save_pretrained wrote.
         #expect(try readFile(s.file("out/model.safetensors")) == readFile(Fixtures.path("model-goldens/bert-gelu/model.safetensors")))
-        #expect(try readFile(s.file("out/config.json")) == readFile(Fixtures.path("pytorch/sharded/config.json")))
+        #expect(try readFile(s.file("out/config.json")) == readFile(Fixtures.path("torch/sharded/config.json")))
     }
 
     @Test func maliciousFilesFailCleanly() {
         let out = ScratchDirectory()
         for name in ["zip-evil-global.bin", "zip-lying-storage-size.bin", "zip-offset-past-end.bin",
                      "zip-bad-central-directory.bin", "global-reduce-os-system.pkl"] {
-            let r = ckpt(["convert", Fixtures.path("pytorch/malicious/\(name)"), out.file("o.safetensors")])
+            let r = ckpt(["convert", Fixtures.path("torch/malicious/\(name)"), out.file("o.safetensors")])
             #expect(r.status == 1, "\(name): \(r.status)")
             #expect(r.err.contains(name), "\(name): \(r.err)")
             #expect(out.names().isEmpty)

@@ -4,7 +4,15 @@
 import Testing
 @testable import Formats
 
+final class ArenaBox: @unchecked Sendable {
+    var items: [PickleArena] = []
+    deinit { for a in items { a.release() } }
+}
+
 @Suite struct PickleTests {
+    /// Keeps the containers of the last load alive for inspection.
+    let arenas = ArenaBox()
+
     func load(_ bytes: [UInt8]) throws -> PickleValue {
         try bytes.withUnsafeBytes { raw in
             var u = Unpickler(raw) { pid, _ in
@@ -12,6 +20,7 @@ import Testing
                 guard case let .tuple(t) = pid, let key = t[2].string, let n = t[4].int else { return .none }
                 return .storage(StorageRef(key: key, dtype: .f32, count: n))
             }
+            arenas.items.append(u.arena)
             return try u.load()
         }
     }

@@ -9,6 +9,29 @@
 final class PickleList { var items: [PickleValue] = [] }
 final class PickleDict { var items: [(PickleValue, PickleValue)] = [] }
 
+/// Every container an unpickler made, kept alive until `release()` empties
+/// them all in one flat pass. A hostile pickle can nest containers 10^5 deep;
+/// releasing such a chain link by link would recurse once per level and
+/// overflow the stack.
+final class PickleArena {
+    private var lists: [PickleList] = []
+    private var dicts: [PickleDict] = []
+
+    func list() -> PickleList { let l = PickleList(); lists.append(l); return l }
+    func dict() -> PickleDict { let d = PickleDict(); dicts.append(d); return d }
+
+    /// Empties every container (none is freed while doing so: the arena still
+    /// holds them), so they are then freed one by one without recursion.
+    func release() {
+        for l in lists { l.items.removeAll() }
+        for d in dicts { d.items.removeAll() }
+        lists.removeAll()
+        dicts.removeAll()
+    }
+
+    deinit { release() }
+}
+
 /// A tensor as `_rebuild_tensor_v2` describes it: a view of a storage.
 struct TensorRef {
     let storage: StorageRef
@@ -85,6 +108,8 @@ struct Unpickler {
 
     let data: UnsafeRawBufferPointer
     var pos: Int
+    /// The containers this unpickler made; `release()` it once the result is used.
+    let arena = PickleArena()
     /// Turns a persistent id into a value (a storage).
     let persistentLoad: (PickleValue, Int) throws -> PickleValue
 
@@ -253,23 +278,23 @@ struct Unpickler {
                 guard stack.count >= n else { throw PickleError(offset: at, reason: "stack underflow") }
                 let items = Array(stack.suffix(n))
                 stack.removeLast(n)
-                try push(.tuple(items), at)
-            case 0x74: try push(.tuple(try popMark(at)), at) // TUPLE
-            case 0x5D: try push(.list(PickleList()), at) // EMPTY_LIST
+                try push(try Unpickler.tuple(items, at), at)
+            case 0x74: try push(try Unpickler.tuple(try popMark(at), at), at) // TUPLE
+            case 0x5D: try push(.list(arena.list()), at) // EMPTY_LIST
             case 0x6C: // LIST
-                let l = PickleList(); l.items = try popMark(at); try grow(l.items.count, at); try push(.list(l), at)
-            case 0x7D: try push(.dict(PickleDict()), at) // EMPTY_DICT
+                let l = arena.list(); l.items = try popMark(at); try grow(l.items.count, at); try push(.list(l), at)
+            case 0x7D: try push(.dict(arena.dict()), at) // EMPTY_DICT
             case 0x64: // DICT
                 let items = try popMark(at)
                 guard items.count % 2 == 0 else { throw PickleError(offset: at, reason: "DICT with an odd number of items") }
-                let d = PickleDict()
+                let d = arena.dict()
                 for i in stride(from: 0, to: items.count, by: 2) { d.items.append((items[i], items[i + 1])) }
                 try grow(d.items.count, at)
                 try push(.dict(d), at)
-            case 0x8F: try push(.list(PickleList()), at) // EMPTY_SET (as a list)
+            case 0x8F: try push(.list(arena.list()), at) // EMPTY_SET (as a list)
             case 0x90, 0x91: // ADDITEMS, FROZENSET
                 let items = try popMark(at)
-                if op == 0x91 { let l = PickleList(); l.items = items; try push(.list(l), at); break }
+                if op == 0x91 { let l = arena.list(); l.items = items; try push(.list(l), at); break }
                 guard case let .list(l)? = stack.last else { throw PickleError(offset: at, reason: "ADDITEMS on a non-set") }
                 l.items += items
                 try grow(items.count, at)
@@ -308,7 +333,7 @@ struct Unpickler {
             case 0x52: // REDUCE
                 let args = try pop(at), callable = try pop(at)
                 guard case let .tuple(a) = args else { throw PickleError(offset: at, reason: "REDUCE arguments are not a tuple") }
-                try push(try Unpickler.call(callable, a, at), at)
+                try push(try Unpickler.call(callable, a, at, arena: arena), at)
             case 0x62: // BUILD: only an OrderedDict's state (e.g. `_metadata`) is accepted, and ignored.
                 let state = try pop(at)
                 guard let top = stack.last else { throw PickleError(offset: at, reason: "BUILD on an empty stack") }
@@ -332,6 +357,20 @@ struct Unpickler {
                 throw PickleError(offset: at, reason: "unknown opcode 0x\(String(op, radix: 16))")
             }
         }
+    }
+
+    /// Tuples are values (freed recursively), so their nesting is capped.
+    static let maxTupleDepth = 32
+
+    static func tuple(_ items: [PickleValue], _ at: Int) throws -> PickleValue {
+        func depth(_ v: PickleValue, _ level: Int) -> Int {
+            guard case let .tuple(t) = v, level <= maxTupleDepth else { return level }
+            return t.map { depth($0, level + 1) }.max() ?? level + 1
+        }
+        guard depth(.tuple(items), 0) <= maxTupleDepth else {
+            throw PickleError(offset: at, reason: "tuples nested deeper than \(maxTupleDepth)")
+        }
+        return .tuple(items)
     }
 
     static func dictOf(_ v: PickleValue?) -> PickleDict? {
@@ -368,13 +407,13 @@ struct Unpickler {
     }
 
     /// The allowed callables, as data constructors.
-    static func call(_ callable: PickleValue, _ args: [PickleValue], _ at: Int) throws -> PickleValue {
+    static func call(_ callable: PickleValue, _ args: [PickleValue], _ at: Int, arena: PickleArena) throws -> PickleValue {
         guard case let .global(module, name) = callable else {
             throw PickleError(offset: at, reason: "REDUCE on a \(kind(callable)), not a callable")
         }
         switch "\(module).\(name)" {
         case "collections.OrderedDict":
-            return .orderedDict(PickleDict())
+            return .orderedDict(arena.dict())
         case "torch.Size":
             if case let .tuple(t)? = args.first { return .tuple(t) }
             return .tuple([])

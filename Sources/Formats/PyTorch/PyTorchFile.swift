@@ -36,6 +36,8 @@ public final class PyTorchFile: TensorStore {
         var root: PickleValue
         var bigEndian = false
 
+        var arenas: [PickleArena] = []
+        defer { for a in arenas { a.release() } }
         func load(_ data: UnsafeRawBufferPointer, start: Int = 0) throws -> (PickleValue, Int) {
             var u = Unpickler(data, start: start) { pid, at in
                 guard case let .tuple(t) = pid, t.count >= 5, t[0].string == "storage",
@@ -52,6 +54,7 @@ public final class PyTorchFile: TensorStore {
                 refs[key] = ref
                 return .storage(ref)
             }
+            arenas.append(u.arena)
             do {
                 let v = try u.load()
                 return (v, u.pos)
