@@ -47,7 +47,7 @@ public struct EncoderConfig: Sendable, Equatable {
     public init(_ c: ModelConfig, path: String) throws {
         let type = c.modelType ?? (c.architectures.first?.lowercased().hasPrefix("distilbert") == true ? "distilbert" : "bert")
         switch type {
-        case "bert", "roberta": kind = .bert
+        case "bert": kind = .bert
         case "distilbert": kind = .distilbert
         default: throw ModelError.config(path: path, reason: "model_type \"\(type)\" is not BERT or DistilBERT")
         }
@@ -271,6 +271,10 @@ public final class Encoder: @unchecked Sendable {
                         batch B: Int, length T: Int, hiddenStates keep: Bool = false) throws -> EncoderOutput {
         let H = config.hidden, V = config.vocabSize, I = config.intermediate
         let nh = config.heads, hd = H / nh
+        guard B >= 1, T >= 1, B <= 1 << 20,
+              !(B * T).multipliedReportingOverflow(by: max(3 * H, I, V, T)).overflow else {
+            throw ModelError.input("a (\(B), \(T)) batch is empty or too large")
+        }
         let BT = B * T
         guard inputIDs.count == BT else { throw ModelError.input("\(inputIDs.count) ids for a (\(B), \(T)) batch") }
         guard T <= config.maxPositions else { throw ModelError.input("length \(T) exceeds max_position_embeddings \(config.maxPositions)") }

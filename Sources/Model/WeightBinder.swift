@@ -31,7 +31,7 @@ struct WeightBinder {
         self.kind = kind
         let all = Set(checkpoint.tensors.map(\.name))
         names = all
-        let candidates = kind == .bert ? ["bert.", "roberta."] : ["distilbert."]
+        let candidates = kind == .bert ? ["bert."] : ["distilbert."]
         prefix = candidates.first { p in all.contains { $0.hasPrefix(p) } } ?? ""
     }
 

@@ -250,6 +250,8 @@ public struct Tokenizer: Sendable {
                 throw TokenizerError.unsupported(path: path, what: "BPE end_of_word_suffix")
             }
             if json["byte_fallback"]?.bool == true { throw TokenizerError.unsupported(path: path, what: "BPE byte_fallback") }
+            if json["ignore_merges"]?.bool == true { throw TokenizerError.unsupported(path: path, what: "BPE ignore_merges") }
+            if let d = json["dropout"]?.double, d > 0 { throw TokenizerError.unsupported(path: path, what: "BPE dropout") }
             var merges: [(String, String)] = []
             for m in json["merges"]?.array ?? [] {
                 if let s = m.string {

@@ -15,7 +15,7 @@ public struct MaskCandidate: Sendable, Equatable {
     public var token: Int
     /// The token decoded on its own (`tokenizer.decode([token])`).
     public var tokenString: String
-    /// The text with this token in the mask (other masks keep their top-1), decoded.
+    /// The text with this token in the mask, decoded (other masks stay masks).
     public var sequence: String
 }
 
@@ -39,8 +39,6 @@ public enum FillMask {
         let out = try model.forward(inputIDs: e.ids, attentionMask: nil, tokenTypeIDs: e.typeIDs, batch: 1, length: e.ids.count)
         guard let logits = out.logits else { return [] }
         let V = model.config.vocabSize
-        // Top-1 at every mask, used to fill the other masks in each sequence.
-        var best = e.ids
         var ranked: [[(Int, Double)]] = []
         for p in positions {
             let row = Array(logits[(p * V)..<((p + 1) * V)])
@@ -48,14 +46,16 @@ public enum FillMask {
             let z = row.reduce(0.0) { $0 + exp(Double($1) - m) }
             let order = row.indices.sorted { row[$0] != row[$1] ? row[$0] > row[$1] : $0 < $1 }.prefix(topK)
             ranked.append(order.map { ($0, exp(Double(row[$0]) - m) / z) })
-            best[p] = order.first ?? maskID
         }
+        // As transformers' fill-mask: only this mask is filled; with several
+        // masks the special tokens stay in the decoded sequence.
+        let single = positions.count == 1
         return zip(positions, ranked).map { p, cands in
             cands.map { id, score in
-                var filled = best
+                var filled = e.ids
                 filled[p] = id
                 return MaskCandidate(score: score, token: id, tokenString: tokenizer.decode([id]),
-                                     sequence: tokenizer.decode(filled))
+                                     sequence: tokenizer.decode(filled, skipSpecialTokens: single))
             }
         }
     }

@@ -61,6 +61,12 @@ public struct Batch: Sendable {
 public struct VerifyError: Error, CustomStringConvertible, Equatable {
     public let path: String
     public let reason: String
+
+    public init(path: String, reason: String) {
+        self.path = path
+        self.reason = reason
+    }
+
     public var description: String { "\(path): \(reason)" }
 }
 
@@ -130,6 +136,13 @@ public enum Verifier {
                                     batch: batch.batch, length: batch.length, hiddenStates: layers)
         var results: [Comparison] = []
         let H = model.config.hidden, V = model.config.vocabSize
+        let positions = batch.batch * batch.length
+        for (name, ref) in references {
+            let width = name == "logits" ? V : H
+            guard ref.count == positions * width else {
+                throw VerifyError(path: name, reason: "the reference has \(ref.count / max(positions, 1)) values per position, the model \(width): the architectures differ")
+            }
+        }
         if let ref = references["logits"], let logits = out.logits {
             results.append(compare(name: "logits", candidate: logits, reference: ref, batch: batch, width: V, isLogits: true, tolerance: tolerance))
         }
@@ -179,6 +192,9 @@ public enum Verifier {
         }
         guard let ids = try ints("input_ids") else { throw VerifyError(path: path, reason: "no input_ids tensor") }
         let (B, T) = (ids.shape[0], ids.shape[1])
+        guard B >= 1, T >= 1, T <= config.maxPositions, B <= 1 << 20 else {
+            throw VerifyError(path: path, reason: "input_ids has shape [\(B), \(T)]: need at least one sequence of 1 to \(config.maxPositions) tokens")
+        }
         let mask = try ints("attention_mask")
         let types = try ints("token_type_ids")
         for (name, t) in [("attention_mask", mask), ("token_type_ids", types)] where t != nil && t!.shape != ids.shape {

@@ -34,6 +34,10 @@ struct Bench: ParsableCommand {
         @Flag(help: "Print one JSON object: tokens_per_s and gflop_per_s.")
         var json = false
 
+        func validate() throws {
+            guard batch >= 1, seq >= 1, iterations >= 1 else { throw ValidationError("--batch, --seq and --iterations must be at least 1") }
+        }
+
         func run() throws {
             let cores = Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
             setMatmulThreads(threads ?? cores)
@@ -41,6 +45,11 @@ struct Bench: ParsableCommand {
                 if FileSystem.isFile(model) && FileSystem.basename(model).hasSuffix(".json") {
                     let cfg = try ModelConfig(bytes: try readFile(model), path: model)
                     let ec = try EncoderConfig(cfg, path: model)
+                    let params = Double(ec.vocabSize + ec.maxPositions) * Double(ec.hidden)
+                        + Double(ec.layers) * (4 * Double(ec.hidden * ec.hidden) + 2 * Double(ec.hidden * ec.intermediate))
+                    guard params < 4e9 else {
+                        throw ModelError.config(path: model, reason: "\(Int(params)) parameters is too many for a random-weight benchmark")
+                    }
                     let mlm = cfg.architectures.contains { $0.hasSuffix("ForMaskedLM") }
                     return Encoder(config: ec, initializerRange: Float(cfg.initializerRange ?? 0.02), mlmHead: mlm)
                 }

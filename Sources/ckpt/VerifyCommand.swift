@@ -49,6 +49,8 @@ struct VerifyCommand: ParsableCommand {
 
     func validate() throws {
         if (b == nil) == (reference == nil) { throw ValidationError("give either B or --reference") }
+        if maxLength < 2 { throw ValidationError("--max-length must be at least 2") }
+        if !(maxAbs >= 0) { throw ValidationError("--max-abs must be a non-negative number") }
     }
 
     func run() throws {
@@ -61,6 +63,9 @@ struct VerifyCommand: ParsableCommand {
             }
             let ckptB = try Checkpoint(path: b!)
             let modelB = try Encoder(checkpoint: ckptB)
+            guard modelA.config.hidden == modelB.config.hidden, modelA.config.vocabSize == modelB.config.vocabSize else {
+                throw VerifyError(path: b!, reason: "hidden size \(modelB.config.hidden) / vocabulary \(modelB.config.vocabSize) differ from \(a)'s \(modelA.config.hidden) / \(modelA.config.vocabSize)")
+            }
             let tok = try Tokenizer(files: ckptA.files, path: ckptA.path)
             let mask = tok.addedTokens.first { $0.content.lowercased().contains("mask") }?.content ?? "[MASK]"
             let texts = try textFile.map { Tokenize.lines(try readFile($0)) } ?? Verifier.defaultTexts(mask: mask)

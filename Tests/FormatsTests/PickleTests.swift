@@ -17,7 +17,7 @@ final class ArenaBox: @unchecked Sendable {
         try bytes.withUnsafeBytes { raw in
             var u = Unpickler(raw) { pid, _ in
                 // A stand-in storage: ('storage', type, key, location, size).
-                guard case let .tuple(t) = pid, let key = t[2].string, let n = t[4].int else { return .none }
+                guard case let .tuple(t, _) = pid, let key = t[2].string, let n = t[4].int else { return .none }
                 return .storage(StorageRef(key: key, dtype: .f32, count: n))
             }
             arenas.items.append(u.arena)
@@ -98,5 +98,21 @@ final class ArenaBox: @unchecked Sendable {
         b += [0x2E]
         guard case let .list(l) = try load(b) else { Issue.record("not a list"); return }
         #expect(l.items.count == 60)
+    }
+
+    @Test func sharedTupleChainsStayCheap() {
+        // NONE, then 40 × (DUP, TUPLE2): a tuple DAG that doubles at each level.
+        var b = proto + [0x4E]
+        for _ in 0..<40 { b += [0x32, 0x86] }
+        b += [0x2E]
+        refused(b, "tuples nested deeper than 32")
+    }
+
+    @Test func tooManyDimensionsAreRefused() {
+        var b = proto + global("torch._utils", "_rebuild_tensor_v2") + [0x28]
+        b += [0x28] + unicode("storage") + global("torch", "FloatStorage") + unicode("0") + unicode("cpu") + [0x4B, 1, 0x74, 0x51]
+        b += [0x4B, 0] + [0x28] + [UInt8](repeating: 0, count: 0) + Array(repeating: [0x4B, 1], count: 65).flatMap { $0 } + [0x74]
+        b += [0x28] + Array(repeating: [0x4B, 1], count: 65).flatMap { $0 } + [0x74] + [0x89, 0x4E, 0x74, 0x52, 0x2E]
+        refused(b, "more than 64 dimensions")
     }
 }

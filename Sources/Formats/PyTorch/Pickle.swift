@@ -56,7 +56,8 @@ indirect enum PickleValue {
     case float(Double)
     case string(String)
     case bytes([UInt8])
-    case tuple([PickleValue])
+    /// A tuple and its nesting depth (1 for a tuple of non-tuples).
+    case tuple([PickleValue], depth: Int)
     case list(PickleList)
     case dict(PickleDict)
     /// An allowed global, not yet called.
@@ -67,6 +68,7 @@ indirect enum PickleValue {
     case orderedDict(PickleDict)
 
     var int: Int? { if case let .int(v) = self { return v }; return nil }
+    var isNone: Bool { if case .none = self { return true }; return false }
     var string: String? { if case let .string(s) = self { return s }; return nil }
 }
 
@@ -272,7 +274,7 @@ struct Unpickler {
             case 0x42, 0x43, 0x8E, 0x96: // BINBYTES, SHORT_BINBYTES, BINBYTES8, BYTEARRAY8
                 let n = try length(op == 0x42 ? 4 : (op == 0x43 ? 1 : 8), at)
                 try push(.bytes(Array(try bytes(n, at))), at)
-            case 0x29: try push(.tuple([]), at) // EMPTY_TUPLE
+            case 0x29: try push(.tuple([], depth: 1), at) // EMPTY_TUPLE
             case 0x85, 0x86, 0x87: // TUPLE1..3
                 let n = Int(op - 0x84)
                 guard stack.count >= n else { throw PickleError(offset: at, reason: "stack underflow") }
@@ -332,7 +334,7 @@ struct Unpickler {
                 try push(try Unpickler.global(m, n, at), at)
             case 0x52: // REDUCE
                 let args = try pop(at), callable = try pop(at)
-                guard case let .tuple(a) = args else { throw PickleError(offset: at, reason: "REDUCE arguments are not a tuple") }
+                guard case let .tuple(a, _) = args else { throw PickleError(offset: at, reason: "REDUCE arguments are not a tuple") }
                 try push(try Unpickler.call(callable, a, at, arena: arena), at)
             case 0x62: // BUILD: only an OrderedDict's state (e.g. `_metadata`) is accepted, and ignored.
                 let state = try pop(at)
@@ -363,14 +365,13 @@ struct Unpickler {
     static let maxTupleDepth = 32
 
     static func tuple(_ items: [PickleValue], _ at: Int) throws -> PickleValue {
-        func depth(_ v: PickleValue, _ level: Int) -> Int {
-            guard case let .tuple(t) = v, level <= maxTupleDepth else { return level }
-            return t.map { depth($0, level + 1) }.max() ?? level + 1
-        }
-        guard depth(.tuple(items), 0) <= maxTupleDepth else {
+        // Depth from the direct children only: shared children are not walked again.
+        var depth = 1
+        for case let .tuple(_, d) in items { depth = max(depth, d + 1) }
+        guard depth <= maxTupleDepth else {
             throw PickleError(offset: at, reason: "tuples nested deeper than \(maxTupleDepth)")
         }
-        return .tuple(items)
+        return .tuple(items, depth: depth)
     }
 
     static func dictOf(_ v: PickleValue?) -> PickleDict? {
@@ -413,17 +414,22 @@ struct Unpickler {
         }
         switch "\(module).\(name)" {
         case "collections.OrderedDict":
+            guard args.isEmpty else { throw PickleError(offset: at, reason: "OrderedDict with arguments is refused") }
             return .orderedDict(arena.dict())
         case "torch.Size":
-            if case let .tuple(t)? = args.first { return .tuple(t) }
-            return .tuple([])
+            if case let .tuple(t, d)? = args.first { return .tuple(t, depth: d) }
+            return .tuple([], depth: 1)
         case "_codecs.encode":
-            guard case let .string(s)? = args.first else { throw PickleError(offset: at, reason: "_codecs.encode needs a string") }
-            return .bytes(s.unicodeScalars.map { UInt8(truncatingIfNeeded: $0.value) })
+            // Bytes objects (protocol 2) are never read by a state dict: keep no copy.
+            guard case .string? = args.first else { throw PickleError(offset: at, reason: "_codecs.encode needs a string") }
+            return .bytes([])
         case "torch._utils._rebuild_tensor_v2", "torch._utils._rebuild_tensor":
             guard args.count >= 4, case let .storage(s) = args[0], let offset = args[1].int,
-                  case let .tuple(size) = args[2], case let .tuple(stride) = args[3] else {
+                  case let .tuple(size, _) = args[2], case let .tuple(stride, _) = args[3] else {
                 throw PickleError(offset: at, reason: "\(name) arguments are not (storage, offset, size, stride, …)")
+            }
+            guard size.count <= 64, stride.count <= 64 else {
+                throw PickleError(offset: at, reason: "\(name): more than 64 dimensions")
             }
             let shape = size.compactMap(\.int), strides = stride.compactMap(\.int)
             guard shape.count == size.count, strides.count == stride.count, shape.count == strides.count else {

@@ -40,12 +40,15 @@ public final class PyTorchFile: TensorStore {
         defer { for a in arenas { a.release() } }
         func load(_ data: UnsafeRawBufferPointer, start: Int = 0) throws -> (PickleValue, Int) {
             var u = Unpickler(data, start: start) { pid, at in
-                guard case let .tuple(t) = pid, t.count >= 5, t[0].string == "storage",
+                guard case let .tuple(t, _) = pid, t.count >= 5, t[0].string == "storage",
                       case let .global(_, typeName) = t[1], let key = t[2].string, let count = t[4].int, count >= 0 else {
                     throw PickleError(offset: at, reason: "persistent id is not a ('storage', type, key, location, size) tuple")
                 }
                 guard let dtype = Unpickler.storageTypes[typeName] else {
                     throw PickleError(offset: at, reason: "storage type torch.\(typeName) is not supported")
+                }
+                if t.count > 5, !(t[5].isNone) {
+                    throw PickleError(offset: at, reason: "legacy storage views (view_metadata) are not supported")
                 }
                 let ref = StorageRef(key: key, dtype: dtype, count: count)
                 if let old = refs[key], old != ref {
@@ -66,11 +69,12 @@ public final class PyTorchFile: TensorStore {
         if bytes.count >= 4, bytes[0] == 0x50, bytes[1] == 0x4B {
             isLegacy = false
             let zip = try ZipArchive(bytes, path: path)
+            let entryByName = Dictionary(zip.entries.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
             guard let pkl = zip.entries.first(where: { $0.name.hasSuffix("/data.pkl") || $0.name == "data.pkl" }) else {
                 throw PyTorchError.layout(path: path, reason: "zip archive without data.pkl: not a torch.save file")
             }
             let prefix = String(pkl.name.dropLast("data.pkl".count))
-            if let bo = zip.entries.first(where: { $0.name == prefix + "byteorder" }) {
+            if let bo = entryByName[prefix + "byteorder"] {
                 let text = String(decoding: bytes[bo.offset..<(bo.offset + bo.size)], as: UTF8.self)
                 guard text == "little" || text == "big" else {
                     throw PyTorchError.layout(path: path, reason: "byteorder record says \"\(text.prefix(20))\"")
@@ -79,7 +83,7 @@ public final class PyTorchFile: TensorStore {
             }
             (root, _) = try load(UnsafeRawBufferPointer(rebasing: bytes[pkl.offset..<(pkl.offset + pkl.size)]))
             for (key, _) in refs {
-                guard let e = zip.entries.first(where: { $0.name == prefix + "data/" + key }) else {
+                guard let e = entryByName[prefix + "data/" + key] else {
                     throw PyTorchError.layout(path: path, reason: "storage \(key) named by the pickle is not in the archive")
                 }
                 storages[key] = (e.offset, e.size)
@@ -95,11 +99,8 @@ public final class PyTorchFile: TensorStore {
             var pos = magic.count
             let (version, p1) = try load(bytes, start: pos)
             guard version.int == 1001 else { throw PyTorchError.layout(path: path, reason: "legacy protocol version \(Unpickler.kind(version)) is not 1001") }
-            let (sysInfo, p2) = try load(bytes, start: p1)
-            if let d = Unpickler.dictOf(sysInfo),
-               let le = d.items.first(where: { $0.0.string == "little_endian" })?.1, case let .bool(little) = le {
-                bigEndian = !little
-            }
+            // sys_info; torch writes legacy storages little-endian whatever the host.
+            let (_, p2) = try load(bytes, start: p1)
             let (object, p3) = try load(bytes, start: p2)
             root = object
             let (keysValue, p4) = try load(bytes, start: p3)
@@ -112,7 +113,6 @@ public final class PyTorchFile: TensorStore {
                 guard pos + 8 <= bytes.count else { throw PyTorchError.layout(path: path, reason: "storage \(key): file ends before its size") }
                 var n: UInt64 = 0
                 for i in (0..<8).reversed() { n = n << 8 | UInt64(bytes[pos + i]) }
-                if bigEndian { n = n.byteSwapped }
                 pos += 8
                 let (size, o) = Int(clamping: n).multipliedReportingOverflow(by: ref.dtype.size)
                 guard !o, n == UInt64(ref.count), size <= bytes.count - pos else {
@@ -150,6 +150,12 @@ public final class PyTorchFile: TensorStore {
                 throw PyTorchError.storage(path: path, tensor: name, reason: "shape \(view.shape) is invalid or too large")
             }
             try PyTorchFile.checkView(view, info: info, path: path)
+            // Overlapping views (stride 0) can address more elements than the
+            // storage holds; materialising one must stay within the file's size.
+            guard info.byteCount <= max(st.bytes, bytes.count) else {
+                throw PyTorchError.storage(path: path, tensor: name,
+                    reason: "view of \(info.elementCount) elements over a \(s.count)-element storage is larger than the file")
+            }
             let signature = "\(s.key)|\(view.offset)|\(view.shape)|\(view.stride)"
             if let target = firstView[signature] {
                 shared.append((name, target))
