@@ -249,27 +249,88 @@ struct BPE: Sendable {
         self.unkID = unkToken.flatMap { vocab[$0] }
     }
 
+    /// Merges the word's characters, lowest merge rank first (leftmost on
+    /// ties), as the reference does: a heap of candidate pairs over a linked
+    /// list of parts, O(n log n) in the word's length.
     func tokenize(_ word: [Unicode.Scalar]) -> [ModelToken] {
-        // Start from single characters, then apply the lowest-ranked merge until none applies.
-        var parts: [(id: Int?, text: String, range: Range<Int>)] = word.indices.map { i in
-            let s = String(word[i])
-            return (vocab[s], s, i..<(i + 1))
+        let n = word.count
+        guard n > 0 else { return [] }
+        var ids = word.map { vocab[String($0)] }
+        var texts = word.map { String($0) }
+        let starts = Array(0..<n)
+        var ends = Array(1...n)
+        var prev = (0..<n).map { $0 - 1 }, next = (0..<n).map { $0 + 1 }
+        var alive = [Bool](repeating: true, count: n)
+        var heap = MergeHeap()
+        func consider(_ i: Int) {
+            let j = next[i]
+            guard j < n, let a = ids[i], let b = ids[j], let r = ranks[Pair(a: a, b: b)] else { return }
+            heap.push(rank: r, left: i, a: a, b: b)
         }
-        while parts.count > 1 {
-            var best: (rank: Int, index: Int)? = nil
-            for i in 0..<(parts.count - 1) {
-                guard let a = parts[i].id, let b = parts[i + 1].id, let r = ranks[Pair(a: a, b: b)] else { continue }
-                if best == nil || r < best!.rank { best = (r, i) }
+        for i in 0..<(n - 1) { consider(i) }
+        while let c = heap.pop() {
+            let i = c.left, j = next[i]
+            guard alive[i], j < n, alive[j], ids[i] == c.a, ids[j] == c.b else { continue }
+            texts[i] += texts[j]
+            ids[i] = vocab[texts[i]]
+            ends[i] = ends[j]
+            alive[j] = false
+            next[i] = next[j]
+            if next[i] < n { prev[next[i]] = i }
+            if prev[i] >= 0 { consider(prev[i]) }
+            consider(i)
+        }
+        var out: [ModelToken] = []
+        var i = 0
+        while i < n {
+            if let id = ids[i] {
+                out.append(ModelToken(id: id, value: texts[i], range: starts[i]..<ends[i]))
+            } else if let u = unkID, let t = unkToken {
+                out.append(ModelToken(id: u, value: t, range: starts[i]..<ends[i]))
             }
-            guard let (_, i) = best else { break }
-            let text = parts[i].text + parts[i + 1].text
-            parts[i] = (vocab[text], text, parts[i].range.lowerBound..<parts[i + 1].range.upperBound)
-            parts.remove(at: i + 1)
+            i = next[i]
         }
-        return parts.compactMap { p in
-            if let id = p.id { return ModelToken(id: id, value: p.text, range: p.range) }
-            if let u = unkID, let t = unkToken { return ModelToken(id: u, value: t, range: p.range) }
-            return nil
+        return out
+    }
+}
+
+/// A binary min-heap of merge candidates ordered by (rank, left position).
+struct MergeHeap {
+    struct Candidate { let rank: Int; let left: Int; let a: Int; let b: Int }
+    private var items: [Candidate] = []
+
+    private static func less(_ x: Candidate, _ y: Candidate) -> Bool {
+        x.rank != y.rank ? x.rank < y.rank : x.left < y.left
+    }
+
+    mutating func push(rank: Int, left: Int, a: Int, b: Int) {
+        items.append(Candidate(rank: rank, left: left, a: a, b: b))
+        var k = items.count - 1
+        while k > 0 {
+            let parent = (k - 1) / 2
+            guard MergeHeap.less(items[k], items[parent]) else { break }
+            items.swapAt(k, parent)
+            k = parent
         }
+    }
+
+    mutating func pop() -> Candidate? {
+        guard !items.isEmpty else { return nil }
+        let top = items[0]
+        let last = items.removeLast()
+        if !items.isEmpty {
+            items[0] = last
+            var k = 0
+            while true {
+                let l = 2 * k + 1, r = l + 1
+                var m = k
+                if l < items.count && MergeHeap.less(items[l], items[m]) { m = l }
+                if r < items.count && MergeHeap.less(items[r], items[m]) { m = r }
+                if m == k { break }
+                items.swapAt(k, m)
+                k = m
+            }
+        }
+        return top
     }
 }
