@@ -42,10 +42,17 @@ public struct Batch: Sendable {
         let T = min(maxLength, encs.map(\.ids.count).max() ?? 0)
         ids = []; mask = []; var ty: [Int] = []
         for e in encs {
-            let n = min(T, e.ids.count)
-            ids += e.ids.prefix(n) + [Int](repeating: padID, count: T - n)
+            // Truncation keeps the closing special token, as transformers'
+            // truncation=True does ([CLS] … [SEP]).
+            var rowIDs = e.ids, rowTypes = e.typeIDs
+            if rowIDs.count > T, T >= 2, e.specialTokensMask.last == 1 {
+                rowIDs = Array(rowIDs.prefix(T - 1)) + [rowIDs.last!]
+                rowTypes = Array(rowTypes.prefix(T - 1)) + [rowTypes.last!]
+            }
+            let n = min(T, rowIDs.count)
+            ids += rowIDs.prefix(n) + [Int](repeating: padID, count: T - n)
             mask += [Int](repeating: 1, count: n) + [Int](repeating: 0, count: T - n)
-            ty += e.typeIDs.prefix(n) + [Int](repeating: 0, count: T - n)
+            ty += rowTypes.prefix(n) + [Int](repeating: 0, count: T - n)
         }
         types = ty
         batch = texts.count
