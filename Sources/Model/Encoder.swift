@@ -258,6 +258,18 @@ public final class Encoder: @unchecked Sendable {
 
     // MARK: - Forward
 
+    /// `x = LayerNorm(sublayer + x)`: the residual connection closing each sublayer.
+    static func addAndNorm(_ x: inout [Float], _ sublayer: inout [Float], weight: [Float], bias: [Float],
+                           rows: Int, cols: Int, eps: Float) {
+        for i in 0..<(rows * cols) { sublayer[i] += x[i] }
+        sublayer.withUnsafeBufferPointer { sb in
+            x.withUnsafeMutableBufferPointer { xb in
+                layerNormForward(out: xb.baseAddress!, mean: nil, rstd: nil, input: sb.baseAddress!, weight: weight,
+                                 bias: bias, rows: rows, cols: cols, eps: eps)
+            }
+        }
+    }
+
     /// Runs the encoder (and the MLM head when present).
     ///
     /// - Parameters:
@@ -351,13 +363,7 @@ public final class Encoder: @unchecked Sendable {
             }
             // Attention output, residual, layer norm.
             linear(out: &buffers.tmp, ldOut: H, input: buffers.ctx, ldIn: H, weight: layer.oW, bias: layer.oB, rows: BT, outFeatures: H, inFeatures: H)
-            for i in 0..<(BT * H) { buffers.tmp[i] += x[i] }
-            buffers.tmp.withUnsafeMutableBufferPointer { tb in
-                x.withUnsafeMutableBufferPointer { xb in
-                    layerNormForward(out: xb.baseAddress!, mean: nil, rstd: nil, input: tb.baseAddress!, weight: layer.ln1W,
-                                     bias: layer.ln1B, rows: BT, cols: H, eps: eps)
-                }
-            }
+            Encoder.addAndNorm(&x, &buffers.tmp, weight: layer.ln1W, bias: layer.ln1B, rows: BT, cols: H, eps: eps)
             // Feed-forward, residual, layer norm.
             linear(out: &buffers.inter, ldOut: I, input: x, ldIn: H, weight: layer.iW, bias: layer.iB, rows: BT, outFeatures: I, inFeatures: H)
             buffers.inter.withUnsafeMutableBufferPointer { ib in
@@ -366,13 +372,7 @@ public final class Encoder: @unchecked Sendable {
                 parallelRanges(BT, workerCount) { r in activationForward(p + r.lowerBound * I, count: r.count * I, act) }
             }
             linear(out: &buffers.tmp, ldOut: H, input: buffers.inter, ldIn: I, weight: layer.o2W, bias: layer.o2B, rows: BT, outFeatures: H, inFeatures: I)
-            for i in 0..<(BT * H) { buffers.tmp[i] += x[i] }
-            buffers.tmp.withUnsafeMutableBufferPointer { tb in
-                x.withUnsafeMutableBufferPointer { xb in
-                    layerNormForward(out: xb.baseAddress!, mean: nil, rstd: nil, input: tb.baseAddress!, weight: layer.ln2W,
-                                     bias: layer.ln2B, rows: BT, cols: H, eps: eps)
-                }
-            }
+            Encoder.addAndNorm(&x, &buffers.tmp, weight: layer.ln2W, bias: layer.ln2B, rows: BT, cols: H, eps: eps)
             if keep { states.append(x) }
         }
 

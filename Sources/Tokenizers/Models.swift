@@ -35,12 +35,6 @@ enum Model: Sendable {
         }
     }
 
-    var size: Int {
-        switch self {
-        case let .wordPiece(m): return m.vocab.count
-        case let .bpe(m): return m.vocab.count
-        }
-    }
 }
 
 // MARK: - WordPiece

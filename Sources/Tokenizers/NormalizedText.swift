@@ -79,12 +79,11 @@ public struct NormalizedText: Sendable, Equatable {
     /// Rewrites the whole text from `(scalar, change)` pairs, as the reference
     /// `transform` does: change 0 replaces the next old scalar, +1 inserts a new
     /// scalar (aligned like the old scalar before it), −n replaces the next old
-    /// scalar and removes the n after it. `initialRemoved` old scalars are
-    /// dropped first.
-    mutating func transform(_ items: [(Unicode.Scalar, Int)], initialRemoved: Int = 0) {
+    /// scalar and removes the n after it.
+    mutating func transform(_ items: [(Unicode.Scalar, Int)]) {
         var s: [Unicode.Scalar] = [], a: [Int] = [], b: [Int] = []
         s.reserveCapacity(items.count); a.reserveCapacity(items.count); b.reserveCapacity(items.count)
-        var old = initialRemoved
+        var old = 0
         for (c, change) in items {
             if change > 0 {
                 if old >= 1 {

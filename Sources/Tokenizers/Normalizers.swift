@@ -53,9 +53,8 @@ enum Normalizer: Sendable {
             }
         case let .prepend(prefix):
             guard !t.isEmpty, !prefix.isEmpty else { return }
-            var items: [(Unicode.Scalar, Int)] = prefix.map { ($0, 1) }
-            items[0].1 = 1
-            items += t.scalars.map { ($0, 0) }
+            // The prefix is inserted before the first scalar (aligned at the start).
+            let items: [(Unicode.Scalar, Int)] = prefix.map { ($0, 1) } + t.scalars.map { ($0, 0) }
             t.transform(items)
         }
     }

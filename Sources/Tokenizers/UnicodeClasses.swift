@@ -62,9 +62,6 @@ extension Unicode.Scalar {
         }
     }
 
-    /// Rust's `char::is_alphanumeric`: Alphabetic or numeric.
-    var isAlphanumericChar: Bool { properties.isAlphabetic || isNumericChar }
-
     /// Regex `\w` (Unicode): Alphabetic, marks, decimal digits, connector punctuation, join controls.
     var isWordChar: Bool {
         if value < 0x80 {

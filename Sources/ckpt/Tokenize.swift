@@ -50,7 +50,7 @@ struct Tokenize: ParsableCommand {
         let texts: [String]
         if let file {
             let bytes = try reportingErrors { try readFile(file, limit: 1 << 34) }
-            texts = Tokenize.lines(bytes)
+            texts = textLines(bytes)
         } else {
             texts = [text!]
         }
@@ -89,19 +89,5 @@ struct Tokenize: ParsableCommand {
             if out.utf8.count > 1 << 20 { print(out, terminator: ""); out = "" }
         }
         print(out, terminator: "")
-    }
-
-    /// Lines of a file, without their line ends (`\n` or `\r\n`).
-    static func lines(_ bytes: [UInt8]) -> [String] {
-        var out: [String] = []
-        var start = 0
-        for i in 0...bytes.count where i == bytes.count || bytes[i] == 0x0A {
-            if i == bytes.count && start == i { break }
-            var end = i
-            if end > start && bytes[end - 1] == 0x0D { end -= 1 }
-            out.append(String(decoding: bytes[start..<end], as: UTF8.self))
-            start = i + 1
-        }
-        return out
     }
 }

@@ -68,7 +68,7 @@ struct VerifyCommand: ParsableCommand {
             }
             let tok = try Tokenizer(files: ckptA.files, path: ckptA.path)
             let mask = tok.addedTokens.first { $0.content.lowercased().contains("mask") }?.content ?? "[MASK]"
-            let texts = try textFile.map { Tokenize.lines(try readFile($0)) } ?? Verifier.defaultTexts(mask: mask)
+            let texts = try textFile.map { textLines(try readFile($0)) } ?? Verifier.defaultTexts(mask: mask)
             let pad = tok.addedTokens.first { $0.content.lowercased().contains("pad") }?.id ?? 0
             let batch = Batch(texts: texts, tokenizer: tok, padID: pad, maxLength: min(maxLength, modelA.config.maxPositions))
             let refs = try Verifier.outputs(modelB, batch: batch, layers: layers)

@@ -104,20 +104,22 @@ public struct TokenizerSummary: Sendable, Equatable {
 
 /// A BERT `vocab.txt`: one token per line, the line number is the id.
 public enum VocabFile {
-    /// The tokens in id order. Lines end in `\n` (a trailing `\r` is dropped, as
-    /// transformers' `load_vocab` strips line ends); a final empty line is not a token.
-    public static func parse(_ bytes: [UInt8]) -> [String] {
-        var tokens: [String] = []
-        var start = 0
-        for i in 0...bytes.count {
-            if i == bytes.count || bytes[i] == 0x0A {
-                if i == bytes.count && start == i { break }
-                var end = i
-                if end > start && bytes[end - 1] == 0x0D { end -= 1 }
-                tokens.append(String(decoding: bytes[start..<end], as: UTF8.self))
-                start = i + 1
-            }
-        }
-        return tokens
+    /// The tokens in id order (see `textLines`).
+    public static func parse(_ bytes: [UInt8]) -> [String] { textLines(bytes) }
+}
+
+/// The lines of a UTF-8 text without their ends: `\n` separates lines, a `\r`
+/// before it is dropped (as Python's universal newlines and transformers'
+/// `load_vocab` strip it), and a final empty line is not a line.
+public func textLines(_ bytes: [UInt8]) -> [String] {
+    var lines: [String] = []
+    var start = 0
+    for i in 0...bytes.count where i == bytes.count || bytes[i] == 0x0A {
+        if i == bytes.count && start == i { break }
+        var end = i
+        if end > start && bytes[end - 1] == 0x0D { end -= 1 }
+        lines.append(String(decoding: bytes[start..<end], as: UTF8.self))
+        start = i + 1
     }
+    return lines
 }
