@@ -11,6 +11,7 @@ let package = Package(
         .library(name: "Tokenizers", targets: ["Tokenizers"]),
         .library(name: "Model", targets: ["Model"]),
         .library(name: "Convert", targets: ["Convert"]),
+        .library(name: "Train", targets: ["Train"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -36,12 +37,13 @@ let package = Package(
         .target(name: "Model", dependencies: ["Formats", "COpenBLAS"]),
         .target(name: "Verify", dependencies: ["Model", "Tokenizers", "Formats"]),
         .target(name: "Convert", dependencies: ["Formats"]),
+        .target(name: "Train", dependencies: ["Model", "Tokenizers", "Formats"]),
 
         // MARK: - Command line
         .executableTarget(
             name: "ckpt",
             dependencies: [
-                "Formats", "Convert", "Tokenizers", "Model", "Verify",
+                "Formats", "Convert", "Tokenizers", "Model", "Verify", "Train",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
@@ -50,6 +52,7 @@ let package = Package(
         .testTarget(name: "FormatsTests", dependencies: ["Formats", "TestSupport", "CHDF5"]),
         .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers", "Formats", "TestSupport"]),
         .testTarget(name: "ModelTests", dependencies: ["Model", "Verify", "Convert", "Tokenizers", "Formats", "TestSupport"]),
+        .testTarget(name: "TrainTests", dependencies: ["Train", "Model", "Formats", "TestSupport"]),
         .testTarget(name: "ConvertTests", dependencies: ["Convert", "Formats", "TestSupport"]),
         // Runs the built `ckpt` binary end to end.
         .testTarget(name: "CLITests", dependencies: ["ckpt", "Formats", "TestSupport", "CHDF5"]),

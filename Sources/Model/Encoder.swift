@@ -42,6 +42,12 @@ public struct EncoderConfig: Sendable, Equatable {
     public var typeVocabSize: Int
     public var activation: Activation
     public var layerNormEps: Float
+    /// Dropout after the embeddings and sublayers (`hidden_dropout_prob` / `dropout`).
+    public var hiddenDropout: Float
+    /// Dropout of the attention probabilities (`attention_probs_dropout_prob` / `attention_dropout`).
+    public var attentionDropout: Float
+    /// Whether the MLM decoder shares the word embeddings (`tie_word_embeddings`).
+    public var tieWordEmbeddings: Bool
 
     /// Reads BERT or DistilBERT fields.
     public init(_ c: ModelConfig, path: String) throws {
@@ -68,6 +74,12 @@ public struct EncoderConfig: Sendable, Equatable {
         }
         activation = act
         layerNormEps = Float(c.layerNormEps ?? 1e-12)
+        hiddenDropout = Float(c.hiddenDropout ?? 0.1)
+        attentionDropout = Float(c.attentionDropout ?? 0.1)
+        tieWordEmbeddings = c.tieWordEmbeddings
+        for (name, p) in [("hidden dropout", hiddenDropout), ("attention dropout", attentionDropout)] where !(p >= 0 && p < 1) {
+            throw ModelError.config(path: path, reason: "\(name) \(p) is not in [0, 1)")
+        }
         let limits = [("vocab_size", vocabSize, 10_000_000), ("hidden size", hidden, 65_536), ("layers", layers, 1_000),
                       ("heads", heads, 4_096), ("intermediate size", intermediate, 1 << 20),
                       ("max_position_embeddings", maxPositions, 1 << 20), ("type_vocab_size", typeVocabSize, 1 << 16)]

@@ -85,3 +85,65 @@ func parallelRanges(_ count: Int, _ threads: Int, _ body: @Sendable (Range<Int>)
         if lo < hi { body(lo..<hi) }
     }
 }
+
+// MARK: - Backward
+
+/// The derivative of `act` at the pre-activation values `x`, multiplied into
+/// `grad` in place: `grad[i] *= act'(x[i])`.
+func activationBackward(_ grad: UnsafeMutablePointer<Float>, input x: UnsafePointer<Float>, count: Int, _ act: Activation) {
+    switch act {
+    case .gelu:
+        let invSqrt2: Float = 0.7071067811865476, invSqrt2Pi: Float = 0.3989422804014327
+        for i in 0..<count {
+            let v = x[i]
+            let cdf = 0.5 * (1 + erff(v * invSqrt2))
+            let pdf = expf(-0.5 * v * v) * invSqrt2Pi
+            grad[i] *= cdf + v * pdf
+        }
+    case .geluTanh:
+        let c: Float = 0.7978845608028654
+        for i in 0..<count {
+            let v = x[i]
+            let t = tanhf(c * (v + 0.044715 * v * v * v))
+            grad[i] *= 0.5 * (1 + t) + 0.5 * v * (1 - t * t) * c * (1 + 3 * 0.044715 * v * v)
+        }
+    case .relu:
+        for i in 0..<count where x[i] <= 0 { grad[i] = 0 }
+    }
+}
+
+/// Layer-norm backward for `rows` rows of `cols`, from the forward's input and
+/// statistics: writes `dInput` (may alias `dOut`) and adds into `dWeight` and
+/// `dBias`. Runs in one thread, rows in order, so the parameter gradients
+/// are the same bits on every run.
+func layerNormBackward(dInput: UnsafeMutablePointer<Float>, dOut: UnsafePointer<Float>, input: UnsafePointer<Float>,
+                       mean: UnsafePointer<Float>, rstd: UnsafePointer<Float>, weight: UnsafePointer<Float>,
+                       dWeight: UnsafeMutablePointer<Float>, dBias: UnsafeMutablePointer<Float>, rows: Int, cols: Int) {
+    let invCols = 1 / Float(cols)
+    for r in 0..<rows {
+        let x = input + r * cols, dy = dOut + r * cols, dx = dInput + r * cols
+        let m = mean[r], rs = rstd[r]
+        var sumG: Float = 0, sumGX: Float = 0
+        for c in 0..<cols {
+            let xhat = (x[c] - m) * rs
+            let g = dy[c] * weight[c]
+            sumG += g
+            sumGX += g * xhat
+            dWeight[c] += dy[c] * xhat
+            dBias[c] += dy[c]
+        }
+        let meanG = sumG * invCols, meanGX = sumGX * invCols
+        for c in 0..<cols {
+            let xhat = (x[c] - m) * rs
+            dx[c] = rs * (dy[c] * weight[c] - meanG - xhat * meanGX)
+        }
+    }
+}
+
+/// Adds the column sums of `(rows, cols)` into `out (cols)`, rows in order.
+func addColumnSums(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, rows: Int, cols: Int, ld: Int) {
+    for r in 0..<rows {
+        let row = x + r * ld
+        for c in 0..<cols { out[c] += row[c] }
+    }
+}

@@ -102,6 +102,10 @@ public struct ModelConfig: Sendable, Equatable {
     public var layerNormEps: Double? { json["layer_norm_eps"]?.double ?? (isDistilBERT ? 1e-12 : nil) }
     /// `initializer_range`.
     public var initializerRange: Double? { json["initializer_range"]?.double }
+    /// `hidden_dropout_prob` (DistilBERT: `dropout`).
+    public var hiddenDropout: Double? { json["hidden_dropout_prob"]?.double ?? json["dropout"]?.double }
+    /// `attention_probs_dropout_prob` (DistilBERT: `attention_dropout`).
+    public var attentionDropout: Double? { json["attention_probs_dropout_prob"]?.double ?? json["attention_dropout"]?.double }
     /// `tie_word_embeddings`; transformers' default is true.
     public var tieWordEmbeddings: Bool { json["tie_word_embeddings"]?.bool ?? true }
     /// `pad_token_id`.
