@@ -3,6 +3,7 @@
 import ArgumentParser
 import Formats
 import Model
+import Train
 
 #if canImport(Glibc)
 import Glibc
@@ -10,7 +11,27 @@ import Glibc
 
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Measure throughput on this machine.", subcommands: [Forward.self])
+        abstract: "Measure throughput on this machine.", subcommands: [Forward.self, TrainStep.self])
+
+    /// A model directory or weights file, or random weights from a bare config.json.
+    static func loadEncoder(_ model: String, mlmHead: Bool? = nil) throws -> Encoder {
+        if FileSystem.isFile(model) && FileSystem.basename(model).hasSuffix(".json") {
+            let cfg = try ModelConfig(bytes: try readFile(model), path: model)
+            let ec = try EncoderConfig(cfg, path: model)
+            let params = Double(ec.vocabSize + ec.maxPositions) * Double(ec.hidden)
+                + Double(ec.layers) * (4 * Double(ec.hidden * ec.hidden) + 2 * Double(ec.hidden * ec.intermediate))
+            guard params < 4e9 else {
+                throw ModelError.config(path: model, reason: "\(Int(params)) parameters is too many for a random-weight benchmark")
+            }
+            let mlm = mlmHead ?? cfg.architectures.contains { $0.hasSuffix("ForMaskedLM") }
+            return Encoder(config: ec, initializerRange: Float(cfg.initializerRange ?? 0.02), mlmHead: mlm)
+        }
+        return try Encoder(checkpoint: try Checkpoint(path: model))
+    }
+
+    static func seconds(_ d: Duration) -> Double {
+        Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
+    }
 
     struct Forward: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -41,20 +62,7 @@ struct Bench: ParsableCommand {
         func run() throws {
             let cores = Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
             setMatmulThreads(threads ?? cores)
-            let encoder: Encoder = try reportingErrors {
-                if FileSystem.isFile(model) && FileSystem.basename(model).hasSuffix(".json") {
-                    let cfg = try ModelConfig(bytes: try readFile(model), path: model)
-                    let ec = try EncoderConfig(cfg, path: model)
-                    let params = Double(ec.vocabSize + ec.maxPositions) * Double(ec.hidden)
-                        + Double(ec.layers) * (4 * Double(ec.hidden * ec.hidden) + 2 * Double(ec.hidden * ec.intermediate))
-                    guard params < 4e9 else {
-                        throw ModelError.config(path: model, reason: "\(Int(params)) parameters is too many for a random-weight benchmark")
-                    }
-                    let mlm = cfg.architectures.contains { $0.hasSuffix("ForMaskedLM") }
-                    return Encoder(config: ec, initializerRange: Float(cfg.initializerRange ?? 0.02), mlmHead: mlm)
-                }
-                return try Encoder(checkpoint: try Checkpoint(path: model))
-            }
+            let encoder = try reportingErrors { try Bench.loadEncoder(model) }
             guard seq <= encoder.config.maxPositions else {
                 throw ValidationError("--seq \(seq) exceeds max_position_embeddings \(encoder.config.maxPositions)")
             }
@@ -67,13 +75,107 @@ struct Bench: ParsableCommand {
                 _ = try encoder.forward(inputIDs: ids, batch: batch, length: seq)
                 best = min(best, clock.now - t0)
             }
-            let s = Double(best.components.seconds) + Double(best.components.attoseconds) / 1e18
+            let s = Bench.seconds(best)
             let tps = Double(batch * seq) / s
             let gflops = encoder.flops(batch: batch, length: seq) / s / 1e9
             if json {
                 print(JSONValue.object(JSONObject([("tokens_per_s", .number(JSONNumber(tps))), ("gflop_per_s", .number(JSONNumber(gflops)))])).serialized())
             } else {
                 print("\(batch)×\(seq) tokens: \(Int(tps)) tokens/s, \(Int(gflops)) GFLOP/s (best of \(iterations), \(threads ?? cores) threads)")
+            }
+        }
+    }
+
+    struct TrainStep: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "train",
+            abstract: "Masked-LM training throughput (forward, backward, clipping, AdamW) on random tokens.")
+
+        @Argument(help: "A model directory, weights file, or config.json (random weights).")
+        var model: String
+
+        @Option(help: "Sequences per batch.")
+        var batch: Int = 8
+
+        @Option(help: "Tokens per sequence.")
+        var seq: Int = 128
+
+        @Option(help: "The share of tokens masked (80/10/10 rule).")
+        var mlmProbability: Double = 0.15
+
+        @Option(help: "Timed steps (after one warm-up step).")
+        var steps: Int = 5
+
+        @Option(help: "Dropout for hidden states and attention (default: the config's).")
+        var dropout: Float?
+
+        @Option(help: "Threads (default: all cores).")
+        var threads: Int?
+
+        @Flag(help: "Print one JSON object: tokens_per_s, gflop_per_s, step_s, peak_rss_mb.")
+        var json = false
+
+        func validate() throws {
+            guard batch >= 1, seq >= 3, steps >= 1 else { throw ValidationError("--batch and --steps must be at least 1, --seq at least 3") }
+            guard mlmProbability > 0, mlmProbability < 1 else { throw ValidationError("--mlm-probability must be in (0, 1)") }
+            if let d = dropout, !(d >= 0 && d < 1) { throw ValidationError("--dropout must be in [0, 1)") }
+        }
+
+        func run() throws {
+            let cores = Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
+            let threadCount = threads ?? cores
+            setMatmulThreads(threadCount)
+            let (trainer, rates): (MaskedLMTrainingModel, DropoutRates) = try reportingErrors {
+                let encoder = try Bench.loadEncoder(model, mlmHead: true)
+                guard seq <= encoder.config.maxPositions else {
+                    throw ValidationError("--seq \(seq) exceeds max_position_embeddings \(encoder.config.maxPositions)")
+                }
+                let m = try MaskedLMTrainingModel(encoder: encoder)
+                m.workerCount = threadCount
+                let p = dropout
+                return (m, DropoutRates(hidden: p ?? encoder.config.hiddenDropout, attention: p ?? encoder.config.attentionDropout))
+            }
+            let V = trainer.config.vocabSize
+            // Random sequences framed by two ids taken as [CLS]/[SEP]; masking as transformers'.
+            let rule = MaskingRule(probability: mlmProbability, maskID: min(4, V - 1), vocabSize: V, specialIDs: [0, 1 % V])
+            var rng = SplitMix64(seed: 42)
+            func makeBatch() -> MaskedLMBatch {
+                var b = MaskedLMBatch()
+                for _ in 0..<batch {
+                    var ids = (0..<seq).map { _ in Int(rng.next() % UInt64(V)) }
+                    ids[0] = 0; ids[seq - 1] = 1 % V
+                    let (inputs, labels) = rule.apply(ids, rng: &rng)
+                    b.append(ids: inputs, labels: labels)
+                }
+                return b
+            }
+            let optimizer = AdamW(model: trainer)
+            let clock = ContinuousClock()
+            var total = Duration.zero, flops = 0.0
+            for step in 0...steps {
+                let b = makeBatch()
+                let t0 = clock.now
+                trainer.zeroGradients()
+                try reportingErrors {
+                    try trainer.accumulateGradients(b, lossScale: 1 / Float(max(1, b.labelledCount)), dropout: rates, seed: UInt64(step))
+                }
+                clipGradientNorm(trainer, maxNorm: 1)
+                optimizer.update(trainer, lr: 5e-5)
+                if step > 0 { total += clock.now - t0; flops += trainer.flops(b) }
+            }
+            let s = Bench.seconds(total)
+            let tps = Double(batch * seq * steps) / s, gflops = flops / s / 1e9
+            var usage = rusage()
+            getrusage(RUSAGE_SELF.rawValue, &usage)
+            let rss = Double(usage.ru_maxrss) / 1024
+            if json {
+                print(JSONValue.object(JSONObject([
+                    ("tokens_per_s", .number(JSONNumber(tps))), ("gflop_per_s", .number(JSONNumber(gflops))),
+                    ("step_s", .number(JSONNumber(s / Double(steps)))), ("peak_rss_mb", .number(JSONNumber(rss))),
+                ])).serialized())
+            } else {
+                print("\(batch)×\(seq) tokens, \(Int(mlmProbability * 100)) % masked: \(Int(tps)) tokens/s, \(Int(gflops)) GFLOP/s, "
+                      + "\(String(format: "%.2f", s / Double(steps))) s/step (mean of \(steps), \(threadCount) threads), peak RSS \(Int(rss)) MiB")
             }
         }
     }

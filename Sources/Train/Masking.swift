@@ -1,0 +1,44 @@
+// Masked-LM masking with transformers' 80/10/10 rule
+// (DataCollatorForLanguageModeling): each non-special token is chosen with
+// probability p; a chosen token becomes the mask token (80 %), a random token
+// (10 %) or stays (10 %), and only chosen tokens carry a label.
+
+import Model
+
+/// How tokens are chosen and replaced.
+public struct MaskingRule: Sendable, Equatable {
+    /// The chance that a (non-special) token is chosen.
+    public var probability: Double
+    /// The id of the mask token.
+    public var maskID: Int
+    /// Random replacements are drawn from `0..<vocabSize`.
+    public var vocabSize: Int
+    /// Ids that are never chosen ([CLS], [SEP], [PAD], …).
+    public var specialIDs: Set<Int>
+
+    public init(probability: Double, maskID: Int, vocabSize: Int, specialIDs: Set<Int>) {
+        self.probability = probability
+        self.maskID = maskID
+        self.vocabSize = vocabSize
+        self.specialIDs = specialIDs
+    }
+
+    /// Masks one sequence: the model's inputs and the labels (the original id
+    /// where chosen, `MaskedLMBatch.ignoreIndex` elsewhere).
+    public func apply(_ ids: [Int], rng: inout SplitMix64) -> (inputs: [Int], labels: [Int]) {
+        var inputs = ids
+        var labels = [Int](repeating: MaskedLMBatch.ignoreIndex, count: ids.count)
+        for (i, id) in ids.enumerated() where !specialIDs.contains(id) {
+            guard uniform(&rng) < probability else { continue }
+            labels[i] = id
+            if uniform(&rng) < 0.8 {
+                inputs[i] = maskID
+            } else if uniform(&rng) < 0.5 {
+                inputs[i] = Int(rng.next() % UInt64(vocabSize))
+            }
+        }
+        return (inputs, labels)
+    }
+
+    private func uniform(_ rng: inout SplitMix64) -> Double { Double(rng.next() >> 11) / Double(1 << 53) }
+}
