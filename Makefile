@@ -43,12 +43,22 @@ demo: release
 	CKPT=$(CKPT_RELEASE) bash samples/demo.sh
 
 ## Regenerate Tests/Fixtures (needs torch, transformers, tokenizers: never run in CI).
+## Order matters: the model goldens reuse the fixtures' tokenizer, the training
+## goldens the model goldens' weights.
 fixtures:
 	python3 tools/fixtures/make_fixtures.py
+	python3 tools/fixtures/make_tokenizer_goldens.py
+	python3 tools/fixtures/make_model_goldens.py
+	python3 tools/fixtures/make_train_goldens.py
+	python3 tools/fixtures/make_torch_fixtures.py
 
-## Conversion benchmark (writes BENCHMARKS.md numbers to stdout).
+## Benchmarks (print the BENCHMARKS.md tables to stdout).
 bench: release
 	bash bench/convert_bench.sh
+	bash bench/bin_bench.sh
+	bash bench/tokenize_bench.sh
+	bash bench/forward_bench.sh
+	bash bench/train_bench.sh
 
 clean:
 	rm -rf .build demo-out

@@ -1,27 +1,31 @@
-// Schedules against transformers' formulas, masking statistics, clipping.
+// Schedules against transformers' schedulers, and masking statistics.
 
 import Model
 import Testing
 import Train
+import TestSupport
 
 #if canImport(Glibc)
 import Glibc
 #endif
 
 @Suite struct ScheduleAndMaskingTests {
-    @Test func linearWarmupMatchesTransformers() {
-        // get_linear_schedule_with_warmup(num_warmup_steps=2, num_training_steps=6)
-        let s = LearningRateSchedule(.linear, warmupSteps: 2, totalSteps: 6)
-        #expect((0..<8).map { s.factor(step: $0) } == [0, 0.5, 1, 0.75, 0.5, 0.25, 0, 0])
-        let c = LearningRateSchedule(.constant, warmupSteps: 4, totalSteps: 6)
-        #expect((0..<6).map { c.factor(step: $0) } == [0, 0.25, 0.5, 0.75, 1, 1])
-        // get_cosine_schedule_with_warmup: 0.5 (1 + cos(π · progress)) after warmup.
-        let cosine = LearningRateSchedule(.cosine, warmupSteps: 1, totalSteps: 5)
-        let f = (0..<6).map { cosine.factor(step: $0) }
-        #expect(f[0] == 0 && f[1] == 1 && abs(f[3] - 0.5) < 1e-12 && abs(f[5]) < 1e-12)
-        #expect(abs(f[2] - 0.5 * (1 + cos(Double.pi * 0.25))) < 1e-12)
-        // No warmup: the first step runs at the full rate.
-        #expect(LearningRateSchedule(.linear, warmupSteps: 0, totalSteps: 4).factor(step: 0) == 1)
+    /// Every factor of transformers' three warmup schedules, as
+    /// make_train_goldens.py recorded them from the real schedulers.
+    @Test func schedulesMatchTransformers() throws {
+        let cases = try #require(try Fixtures.json("train-goldens/schedules.json").array)
+        #expect(cases.count == 15)
+        for c in cases {
+            let kind = try #require(c["kind"]?.string.flatMap(LearningRateSchedule.Kind.init(rawValue:)))
+            let warmup = try #require(c["warmup_steps"]?.int), total = try #require(c["total_steps"]?.int)
+            let expected = (c["factors"]?.array ?? []).compactMap(\.double)
+            #expect(expected.count == total + 2)
+            let schedule = LearningRateSchedule(kind, warmupSteps: warmup, totalSteps: total)
+            for (step, want) in expected.enumerated() {
+                let got = schedule.factor(step: step)
+                #expect(abs(got - want) <= 1e-15, "\(kind) warmup \(warmup) total \(total) step \(step): \(got), transformers \(want)")
+            }
+        }
     }
 
     @Test func maskingFollowsTheEightyTenTenRule() {
