@@ -25,12 +25,30 @@ struct CKPT: ParsableCommand {
             Exit codes: 0 ok, 1 failure, 64 usage error.
             """,
         version: ckptVersion,
-        subcommands: [Inspect.self, Convert.self, Tokenize.self, VerifyCommand.self, Predict.self, Bench.self]
+        subcommands: [Inspect.self, Convert.self, Tokenize.self, VerifyCommand.self, Predict.self, TrainCommand.self, Bench.self]
     )
 
     static func main() {
         removeTemporariesOnInterrupt()
-        main(nil)
+        main(rewritingOptionalValues(Array(CommandLine.arguments.dropFirst())))
+    }
+
+    /// `ckpt train --resume DIR`: `--resume` takes an optional value, which
+    /// the argument parser cannot express; a following non-option word is
+    /// passed as `--resume-from`.
+    static func rewritingOptionalValues(_ args: [String]) -> [String] {
+        guard args.first == "train" else { return args }
+        var out: [String] = []
+        var i = 0
+        while i < args.count {
+            out.append(args[i])
+            if args[i] == "--resume", i + 1 < args.count, !args[i + 1].hasPrefix("-") {
+                out += ["--resume-from", args[i + 1]]
+                i += 1
+            }
+            i += 1
+        }
+        return out
     }
 }
 
@@ -44,6 +62,10 @@ func removeTemporariesOnInterrupt() {
         signal(sig, SIG_IGN)
         let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
         source.setEventHandler {
+            if sig == SIGINT && StopFlag.shared.request() {
+                printError("\nckpt: stopping after this step (a checkpoint is saved); Ctrl-C again to abort")
+                return
+            }
             removeTemporaryOutputs()
             _exit(128 + sig)
         }
@@ -119,6 +141,8 @@ func pad(_ s: String, _ width: Int) -> String {
 final class ProgressLine {
     private let enabled = isatty(2) == 1
     private var shown = false
+    /// Whether the line is shown (stderr is a terminal).
+    var isTerminal: Bool { enabled }
 
     /// Replaces the line with `text` (cut to 100 characters).
     func show(_ text: String) {

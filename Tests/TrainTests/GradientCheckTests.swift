@@ -100,24 +100,16 @@ func sampleBatch(tokenTypes: Bool = true) -> MaskedLMBatch {
         }
     }
 
-    /// Same inputs and seed: identical bits; another seed: other dropout masks.
-    @Test func stepsAreDeterministic() throws {
+    /// Another seed: other dropout masks. (Identical bits for the same seed are
+    /// checked by CLITests in processes of their own.)
+    @Test func seedsChangeTheDropoutMasks() throws {
         func run(seed: UInt64) throws -> [Float] {
             let model = try loadTrainingModel("bert-gelu")
-            let opt = AdamW(model: model, eps: 1e-6)
-            for step in 0..<3 {
-                model.zeroGradients()
-                let b = sampleBatch()
-                try model.accumulateGradients(b, lossScale: 1 / Float(b.labelledCount), dropout: DropoutRates(hidden: 0.1, attention: 0.1),
-                                              seed: seed &+ UInt64(step))
-                clipGradientNorm(model, maxNorm: 1)
-                opt.update(model, lr: 1e-3)
-            }
-            return Array(model.weights)
+            let b = sampleBatch()
+            try model.accumulateGradients(b, lossScale: 1 / Float(b.labelledCount), dropout: DropoutRates(hidden: 0.1, attention: 0.1), seed: seed)
+            return Array(model.gradients)
         }
-        let a = try run(seed: 1), b = try run(seed: 1), c = try run(seed: 2)
-        #expect(a.map(\.bitPattern) == b.map(\.bitPattern))
-        #expect(a != c)
+        #expect(try run(seed: 1) != (try run(seed: 2)))
     }
 
     @Test func badBatchesAreRefused() throws {

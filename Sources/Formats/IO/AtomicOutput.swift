@@ -294,3 +294,26 @@ func copyRange(from source: MappedFile, sourceOffset: Int, count: Int, toFD fd: 
         source.release(offset: sourceOffset + done, count: left)
     }
 }
+
+extension FileSystem {
+    /// Creates `path` and its missing parents (`mkdir -p`).
+    ///
+    /// - Throws: `FileError` when a component cannot be created or is not a directory.
+    public static func makeDirectories(_ path: String) throws {
+        let p = normalized(path)
+        if isDirectory(p) { return }
+        let parent = dirname(p)
+        if parent != p && !parent.isEmpty { try makeDirectories(parent) }
+        if mkdir(p, 0o755) != 0 && !(errno == EEXIST && isDirectory(p)) { throw FileError.current(p, "mkdir") }
+    }
+
+    /// Removes a directory tree without ever leaving a partial tree under its
+    /// name: it is first renamed to a temporary sibling, then deleted.
+    public static func removeDirectory(_ path: String) throws {
+        let p = normalized(path)
+        let aside = temporarySibling(of: p)
+        guard rename(p, aside) == 0 else { throw FileError.current(p, "rename") }
+        syncDirectory(dirname(p))
+        removeTree(aside)
+    }
+}

@@ -22,7 +22,7 @@ public struct FileError: Error, CustomStringConvertible, Equatable {
     }
 
     /// Captures the current `errno`.
-    static func current(_ path: String, _ operation: String) -> FileError {
+    public static func current(_ path: String, _ operation: String) -> FileError {
         FileError(path: path, operation: operation, code: errno)
     }
 

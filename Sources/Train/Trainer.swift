@@ -1,0 +1,528 @@
+// Trainer — the masked-LM training loop of `ckpt train`: batching with dynamic
+// padding (packed batches), seeded shuffling, masking, gradient accumulation,
+// clipping, AdamW with a schedule, evaluation, checkpoints, exact resume.
+//
+// Every random choice comes from a stream derived from the seed and a counter
+// (the epoch for shuffling, the micro-batch for masking and dropout, the
+// example for eval masking), so the state to resume is the step count: a
+// resumed run replays the same batches, masks and dropout as an uninterrupted one.
+
+import Formats
+import Model
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The options of a run. Those that decide the numbers are recorded in every
+/// checkpoint and must match on resume.
+public struct TrainingOptions: Sendable, Equatable, Codable {
+    public var learningRate = 5e-5
+    public var weightDecay = 0.01
+    public var adamBeta1 = 0.9, adamBeta2 = 0.999, adamEpsilon = 1e-8
+    public var warmupSteps: Int? = nil
+    public var warmupRatio = 0.0
+    public var scheduler: LearningRateSchedule.Kind = .linear
+    public var batchSize = 8
+    public var gradAccum = 1
+    public var maxGradNorm = 1.0
+    public var epochs = 1
+    public var maxSteps: Int? = nil
+    /// Hidden and attention dropout; nil: the config's.
+    public var dropout: Float? = nil
+    public var seed: UInt64 = 42
+    public var mlmProbability = 0.15
+    /// Masking probabilities for equal phases of the run (the seed's schedule).
+    public var mlmSchedule: [Double]? = nil
+    public var wholeWordMask = false
+    public var shuffle = true
+    public init() {}
+}
+
+/// How often to log, evaluate and save (free to change on resume).
+public struct TrainingCadence: Sendable, Equatable {
+    public var logSteps = 10
+    public var evalSteps: Int? = nil
+    public var saveSteps: Int? = nil
+    public var saveTotalLimit: Int? = nil
+    public init() {}
+}
+
+/// A trainer error that names what is wrong.
+public struct TrainingError: Error, Equatable, CustomStringConvertible {
+    public let path: String
+    public let reason: String
+    public init(path: String, reason: String) { self.path = path; self.reason = reason }
+    public var description: String { "\(path): \(reason)" }
+}
+
+/// What the tokenizer contributes to training: special ids, the mask id and
+/// which ids continue a word.
+public struct TokenRoles: Sendable {
+    public var maskID: Int
+    public var specialIDs: Set<Int>
+    public var continuationIDs: Set<Int>
+    /// Random replacements come from `0..<randomRange` (`len(tokenizer)`).
+    public var randomRange: Int
+    public init(maskID: Int, specialIDs: Set<Int>, continuationIDs: Set<Int>, randomRange: Int) {
+        self.maskID = maskID; self.specialIDs = specialIDs; self.continuationIDs = continuationIDs; self.randomRange = randomRange
+    }
+}
+
+/// Files written into every checkpoint besides the weights.
+public struct CheckpointFiles: Sendable {
+    /// config.json (its dtype is set to float32).
+    public var config: ModelConfig
+    /// Tokenizer files, written as they are.
+    public var tokenizerFiles: [(name: String, bytes: [UInt8])]
+    /// Tensors of the source that training does not touch (pooler, …), written as they are.
+    public var extraTensors: [TensorData]
+    public init(config: ModelConfig, tokenizerFiles: [(name: String, bytes: [UInt8])], extraTensors: [TensorData]) {
+        self.config = config; self.tokenizerFiles = tokenizerFiles; self.extraTensors = extraTensors
+    }
+}
+
+/// Progress after each optimizer step.
+public struct TrainingProgress: Sendable {
+    public var step: Int, totalSteps: Int
+    public var loss: Double, learningRate: Double, gradNorm: Double
+    public var tokensPerSecond: Double
+    public var secondsLeft: Double
+    public var evalLoss: Double?
+    public var savedCheckpoint: String?
+    /// True at the logging cadence.
+    public var logged = false
+}
+
+/// The outcome of a run.
+public struct TrainingSummary: Sendable {
+    public var steps: Int
+    public var interrupted: Bool
+    /// Eval loss before the first step (fresh runs with an eval set).
+    public var initialEvalLoss: Double?
+    public var finalEvalLoss: Double?
+    public var lastCheckpoint: String?
+}
+
+public final class Trainer {
+    public let model: MaskedLMTrainingModel
+    public let optimizer: AdamW
+    public let options: TrainingOptions
+    public var cadence: TrainingCadence
+    public let output: String
+    let train: [Example], eval: [Example]
+    let roles: TokenRoles
+    let files: CheckpointFiles
+    /// A digest of the examples, to refuse resuming on another corpus.
+    public let corpusDigest: String
+    public let stepsPerEpoch: Int
+    public let totalSteps: Int
+    public let schedule: LearningRateSchedule
+    let dropout: DropoutRates
+    private(set) var step = 0
+    /// The next optimizer step (0 for a fresh run; the checkpoint's step after `resume`).
+    public var currentStep: Int { step }
+    public var trainCount: Int { train.count }
+    public var evalCount: Int { eval.count }
+    /// Dropout used by training steps.
+    public var dropoutRates: DropoutRates { dropout }
+    private var history: [JSONValue] = []
+    private var events: EventFile?
+
+    /// Sets up a run from step 0.
+    public init(model: MaskedLMTrainingModel, train: [Example], eval: [Example], roles: TokenRoles, files: CheckpointFiles,
+                options: TrainingOptions, cadence: TrainingCadence, output: String) throws {
+        guard !train.isEmpty else { throw TrainingError(path: output, reason: "no training examples") }
+        guard options.batchSize >= 1, options.gradAccum >= 1, options.epochs >= 1 else {
+            throw TrainingError(path: output, reason: "batch size, gradient accumulation and epochs must be at least 1")
+        }
+        self.model = model
+        self.train = train
+        self.eval = eval
+        self.roles = roles
+        self.files = files
+        self.options = options
+        self.cadence = cadence
+        self.output = output
+        optimizer = AdamW(model: model, beta1: options.adamBeta1, beta2: options.adamBeta2, eps: options.adamEpsilon,
+                          weightDecay: options.weightDecay)
+        let batches = (train.count + options.batchSize - 1) / options.batchSize
+        stepsPerEpoch = (batches + options.gradAccum - 1) / options.gradAccum
+        totalSteps = options.maxSteps ?? options.epochs * stepsPerEpoch
+        let warmup = options.warmupSteps ?? Int((Double(totalSteps) * options.warmupRatio).rounded(.up))
+        schedule = LearningRateSchedule(options.scheduler, warmupSteps: warmup, totalSteps: totalSteps)
+        dropout = options.dropout.map { DropoutRates(hidden: $0, attention: $0) }
+            ?? DropoutRates(hidden: model.config.hiddenDropout, attention: model.config.attentionDropout)
+        var h = Digest()
+        for set in [train, eval] {
+            h.add(set.count)
+            for e in set { h.add(e.ids.count); e.ids.forEach { h.add($0) }; h.add(e.labels?.count ?? -1); e.labels?.forEach { h.add($0) } }
+        }
+        corpusDigest = h.hex
+    }
+
+    // MARK: - Batches
+
+    private var permutationCache: (epoch: Int, order: [Int])?
+
+    private func order(epoch: Int) -> [Int] {
+        if let c = permutationCache, c.epoch == epoch { return c.order }
+        var order = Array(0..<train.count)
+        if options.shuffle {
+            var rng = SplitMix64(seed: mix(options.seed, 0x5348_5546, UInt64(epoch)))
+            order = permutation(train.count, rng: &rng)
+        }
+        permutationCache = (epoch, order)
+        return order
+    }
+
+    /// The masking probability at optimizer step `step` (phases of the schedule).
+    public func maskingProbability(step: Int) -> Double {
+        guard let phases = options.mlmSchedule, !phases.isEmpty else { return options.mlmProbability }
+        let phase = min(phases.count - 1, step * phases.count / max(1, totalSteps))
+        return phases[phase]
+    }
+
+    private func mask(_ example: Example, probability: Double, rng: inout SplitMix64) -> (inputs: [Int], labels: [Int]) {
+        if let labels = example.labels { return (example.ids, labels) }
+        let rule = MaskingRule(probability: probability, maskID: roles.maskID, vocabSize: roles.randomRange, specialIDs: roles.specialIDs)
+        if options.wholeWordMask {
+            return rule.applyWholeWord(example.ids, continuation: { self.roles.continuationIDs.contains($0) }, rng: &rng)
+        }
+        return rule.apply(example.ids, rng: &rng)
+    }
+
+    /// The micro-batches of optimizer step `step`, masked.
+    func microBatches(step: Int) -> [MaskedLMBatch] {
+        let epoch = step / stepsPerEpoch, k = step % stepsPerEpoch
+        let order = order(epoch: epoch)
+        let batches = (train.count + options.batchSize - 1) / options.batchSize
+        let p = maskingProbability(step: step)
+        var out: [MaskedLMBatch] = []
+        for b in (k * options.gradAccum)..<min((k + 1) * options.gradAccum, batches) {
+            var rng = SplitMix64(seed: mix(options.seed, 0x4D41_534B, UInt64(epoch), UInt64(b)))
+            var batch = MaskedLMBatch()
+            for i in (b * options.batchSize)..<min((b + 1) * options.batchSize, train.count) {
+                let (inputs, labels) = mask(train[order[i]], probability: p, rng: &rng)
+                batch.append(ids: inputs, labels: labels)
+            }
+            out.append(batch)
+        }
+        return out
+    }
+
+    /// Eval batches with masks fixed once per example.
+    private lazy var evalBatches: [MaskedLMBatch] = {
+        var out: [MaskedLMBatch] = []
+        var batch = MaskedLMBatch()
+        let p = options.mlmSchedule?.first ?? options.mlmProbability
+        for (i, e) in eval.enumerated() {
+            var rng = SplitMix64(seed: mix(options.seed, 0x4556_414C, UInt64(i)))
+            let (inputs, labels) = mask(e, probability: p, rng: &rng)
+            batch.append(ids: inputs, labels: labels)
+            if batch.sequences.count == options.batchSize { out.append(batch); batch = MaskedLMBatch() }
+        }
+        if batch.tokenCount > 0 { out.append(batch) }
+        return out
+    }()
+
+    /// Mean cross-entropy over the eval set's masked tokens (nil without an eval set).
+    public func evaluate() throws -> Double? {
+        guard !eval.isEmpty else { return nil }
+        var sum = 0.0, count = 0
+        for b in evalBatches {
+            sum += try model.loss(b)
+            count += b.labelledCount
+        }
+        return count == 0 ? nil : sum / Double(count)
+    }
+
+    // MARK: - Loop
+
+    /// Trains from the current step to the end, or until `shouldStop` says so
+    /// after a step (then a checkpoint is saved).
+    public func run(progress: (TrainingProgress) -> Void = { _ in }, shouldStop: () -> Bool = { false }) throws -> TrainingSummary {
+        try FileSystem.makeDirectories(output)
+        // Checkpoints torn by a crash or SIGKILL never got their final name;
+        // their temporary directories are removed here.
+        for name in (try? FileSystem.list(output)) ?? [] where name.hasPrefix(".") && name.contains(".ckpt-tmp-") {
+            try? FileSystem.removeDirectory(FileSystem.join(output, name))
+        }
+        try openMetrics()
+        let clock = ContinuousClock()
+        let started = clock.now
+        var tokens = 0
+        var lastSaved: String? = nil
+        let firstStep = step
+        var initialEval: Double? = nil
+        if step == 0, let e = try evaluate() {
+            // Perplexity before training, as the seed notebooks report it.
+            initialEval = e
+            try logEval(e)
+        }
+        while step < totalSteps {
+            let micro = microBatches(step: step)
+            let labelled = micro.reduce(0) { $0 + $1.labelledCount }
+            model.zeroGradients()
+            var lossSum = 0.0
+            for (m, b) in micro.enumerated() {
+                lossSum += try model.accumulateGradients(b, lossScale: 1 / Float(max(1, labelled)), dropout: dropout,
+                                                         seed: mix(options.seed, 0x4452_4F50, UInt64(step), UInt64(m)))
+                tokens += b.tokenCount
+            }
+            let norm = clipGradientNorm(model, maxNorm: options.maxGradNorm)
+            let lr = options.learningRate * schedule.factor(step: step)
+            optimizer.update(model, lr: lr)
+            step += 1
+            let loss = labelled > 0 ? lossSum / Double(labelled) : .nan
+            let elapsed = seconds(clock.now - started)
+            let done = step - firstStep
+            var report = TrainingProgress(step: step, totalSteps: totalSteps, loss: loss, learningRate: lr, gradNorm: norm,
+                                          tokensPerSecond: Double(tokens) / max(elapsed, 1e-9),
+                                          secondsLeft: elapsed / Double(done) * Double(totalSteps - step))
+            if step % max(1, cadence.logSteps) == 0 || step == totalSteps {
+                report.logged = true
+                try log([("step", .number(JSONNumber(step))), ("epoch", .number(JSONNumber(Double(step) / Double(stepsPerEpoch)))),
+                         ("loss", number(loss)), ("learning_rate", number(lr)), ("grad_norm", number(norm)),
+                         ("tokens_per_s", number(report.tokensPerSecond))])
+                events?.scalars(step: step, [("train/loss", loss), ("train/lr", lr)])
+            }
+            if let every = cadence.evalSteps, step % every == 0, let e = try evaluate() {
+                report.evalLoss = e
+                try logEval(e)
+            }
+            let stop = shouldStop()
+            if let every = cadence.saveSteps, step % every == 0 || stop {
+                lastSaved = try saveCheckpoint()
+                report.savedCheckpoint = lastSaved
+            } else if stop {
+                lastSaved = try saveCheckpoint()
+                report.savedCheckpoint = lastSaved
+            }
+            progress(report)
+            if stop && step < totalSteps {
+                return TrainingSummary(steps: step, interrupted: true, initialEvalLoss: initialEval, finalEvalLoss: nil, lastCheckpoint: lastSaved)
+            }
+        }
+        var finalEval: Double? = nil
+        if let e = try evaluate() {
+            finalEval = e
+            if cadence.evalSteps.map({ step % $0 != 0 }) ?? true { try logEval(e) }
+        }
+        let final = try saveCheckpoint(name: "final", optimizerState: false)
+        return TrainingSummary(steps: step, interrupted: false, initialEvalLoss: initialEval, finalEvalLoss: finalEval, lastCheckpoint: final)
+    }
+
+    private func number(_ v: Double) -> JSONValue { v.isFinite ? .number(JSONNumber(v)) : .null }
+
+    private func logEval(_ loss: Double) throws {
+        try log([("step", .number(JSONNumber(step))), ("eval_loss", number(loss)), ("eval_perplexity", number(exp(loss)))])
+        events?.scalars(step: step, [("eval/loss", loss), ("eval/perplexity", exp(loss))])
+    }
+
+    // MARK: - Metrics
+
+    private var metricsFD: Int32 = -1
+
+    /// Opens OUT/metrics.jsonl for appending, dropping lines past the current
+    /// step (left by a run that went further than the checkpoint resumed).
+    private func openMetrics() throws {
+        let path = FileSystem.join(output, "metrics.jsonl")
+        var kept: [String] = []
+        if FileSystem.exists(path) {
+            for line in textLines(try readFile(path)) where !line.isEmpty {
+                if let v = try? JSONParser.parse(line, path: path), let s = v["step"]?.int, s <= step { kept.append(line) }
+            }
+        }
+        history = kept.compactMap { try? JSONParser.parse($0, path: path) }
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw FileError.current(path, "open") }
+        metricsFD = fd
+        for line in kept { try append(line) }
+        if events == nil { events = try? EventFile(directory: FileSystem.join(output, "runs")) }
+    }
+
+    private func append(_ line: String) throws {
+        let text = line + "\n"
+        try text.utf8CString.withUnsafeBufferPointer { p in
+            let raw = UnsafeRawBufferPointer(start: p.baseAddress, count: p.count - 1)
+            var done = 0
+            while done < raw.count {
+                let n = write(metricsFD, raw.baseAddress! + done, raw.count - done)
+                if n < 0 { if errno == EINTR { continue }; throw FileError.current(FileSystem.join(output, "metrics.jsonl"), "write") }
+                done += n
+            }
+        }
+    }
+
+    private func log(_ fields: [(String, JSONValue)]) throws {
+        let v = JSONValue.object(JSONObject(fields))
+        history.append(v)
+        try append(v.serialized())
+    }
+
+    deinit { if metricsFD >= 0 { close(metricsFD) } }
+
+    // MARK: - Checkpoints
+
+    /// The run's settings that must not change on resume.
+    func runRecord() -> JSONValue {
+        let o = options
+        var fields: [(String, JSONValue)] = [
+            ("learning_rate", .number(JSONNumber(o.learningRate))), ("weight_decay", .number(JSONNumber(o.weightDecay))),
+            ("adam_beta1", .number(JSONNumber(o.adamBeta1))), ("adam_beta2", .number(JSONNumber(o.adamBeta2))),
+            ("adam_epsilon", .number(JSONNumber(o.adamEpsilon))), ("scheduler", .string(o.scheduler.rawValue)),
+            ("warmup_steps", .number(JSONNumber(schedule.warmupSteps))), ("total_steps", .number(JSONNumber(totalSteps))),
+            ("batch_size", .number(JSONNumber(o.batchSize))), ("grad_accum", .number(JSONNumber(o.gradAccum))),
+            ("max_grad_norm", .number(JSONNumber(o.maxGradNorm))),
+            ("dropout", .array([.number(JSONNumber(Double(dropout.hidden))), .number(JSONNumber(Double(dropout.attention)))])),
+            ("seed", .number(JSONNumber(literal: String(o.seed)))), ("mlm_probability", .number(JSONNumber(o.mlmProbability))),
+            ("whole_word_mask", .bool(o.wholeWordMask)), ("shuffle", .bool(o.shuffle)),
+            ("train_examples", .number(JSONNumber(train.count))), ("eval_examples", .number(JSONNumber(eval.count))),
+            ("corpus_digest", .string(corpusDigest)),
+        ]
+        fields.append(("mlm_schedule", o.mlmSchedule.map { .array($0.map { .number(JSONNumber($0)) }) } ?? .null))
+        return .object(JSONObject(fields))
+    }
+
+    /// The model's tensors under Hugging Face names, f32.
+    func modelTensors() -> [TensorData] {
+        var out: [TensorData] = []
+        var names = Set<String>()
+        func add(_ name: String, _ p: ParameterTensor) {
+            guard names.insert(name).inserted, let info = TensorInfo(name: name, dtype: .f32, shape: p.shape) else { return }
+            out.append(TensorData(info: info) { dst in
+                let src = UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(model.weights)[(p.offset * 4)..<((p.offset + p.count) * 4)])
+                dst.copyMemory(from: src)
+            })
+        }
+        for p in model.parameters {
+            if p.name == "cls.predictions.decoder.bias" {
+                // transformers names the tied head's bias cls.predictions.bias; an
+                // untied head stores both (the second is unused by the forward).
+                add("cls.predictions.bias", p)
+                if !model.tiedDecoder { add(p.name, p) }
+            } else {
+                add(p.name, p)
+            }
+        }
+        for t in files.extraTensors where names.insert(t.info.name).inserted { out.append(t) }
+        return out.sorted { $0.info.name < $1.info.name }
+    }
+
+    /// Writes `OUT/<name>` (default `checkpoint-<step>`) atomically: the
+    /// directory appears under its final name only when complete. Rotates old
+    /// checkpoints past `saveTotalLimit`.
+    @discardableResult
+    public func saveCheckpoint(name: String? = nil, optimizerState: Bool = true) throws -> String {
+        let dirName = name ?? "checkpoint-\(step)"
+        let path = FileSystem.join(output, dirName)
+        let dir = try AtomicDirectory(path: path, overwrite: true)
+        var config = files.config
+        config.setStorageDType(.f32)
+        try dir.writeFile("config.json", config.serialized())
+        try SafeTensorsWriter.write(modelTensors(), metadata: ["format": "pt"], to: dir.file("model.safetensors"))
+        for f in files.tokenizerFiles { try dir.writeFile(f.name, f.bytes) }
+        if optimizerState {
+            var moments: [TensorData] = []
+            for p in model.parameters {
+                for (kind, buffer) in [("exp_avg", optimizer.expAvg), ("exp_avg_sq", optimizer.expAvgSq)] {
+                    guard let info = TensorInfo(name: "\(kind).\(p.name)", dtype: .f32, shape: p.shape) else { continue }
+                    moments.append(TensorData(info: info) { dst in
+                        dst.copyMemory(from: UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(buffer)[(p.offset * 4)..<((p.offset + p.count) * 4)]))
+                    })
+                }
+            }
+            try SafeTensorsWriter.write(moments, metadata: ["format": "pt", "step": String(optimizer.step)], to: dir.file("optimizer.safetensors"))
+        }
+        let state: [(String, JSONValue)] = [
+            ("global_step", .number(JSONNumber(step))),
+            ("epoch", .number(JSONNumber(Double(step) / Double(stepsPerEpoch)))),
+            ("optimizer_step", .number(JSONNumber(optimizer.step))),
+            ("rng", .object(JSONObject([
+                ("generator", .string("splitmix64")),
+                ("seed", .number(JSONNumber(literal: String(options.seed)))),
+                ("streams", .string("shuffle: (seed, epoch); masking: (seed, epoch, batch); dropout: (seed, step, micro-batch); eval masking: (seed, example)")),
+                ("next_epoch", .number(JSONNumber(step / stepsPerEpoch))),
+                ("next_batch_in_epoch", .number(JSONNumber((step % stepsPerEpoch) * options.gradAccum))),
+            ]))),
+            ("scheduler", .object(JSONObject([
+                ("kind", .string(schedule.kind.rawValue)), ("warmup_steps", .number(JSONNumber(schedule.warmupSteps))),
+                ("total_steps", .number(JSONNumber(schedule.totalSteps))), ("base_lr", .number(JSONNumber(options.learningRate))),
+                ("next_lr", .number(JSONNumber(options.learningRate * schedule.factor(step: step)))),
+            ]))),
+            ("run", runRecord()),
+            ("log_history", .array(history)),
+        ]
+        try dir.writeFile("trainer_state.json", Array(JSONValue.object(JSONObject(state)).serialized(indent: 2).utf8) + [0x0A])
+        try dir.commit()
+        if name == nil { try rotate() }
+        return path
+    }
+
+    private func rotate() throws {
+        guard let limit = cadence.saveTotalLimit, limit >= 1 else { return }
+        let all = Trainer.checkpoints(in: output)
+        for (_, path) in all.dropLast(limit) { try FileSystem.removeDirectory(path) }
+    }
+
+    /// The complete checkpoints in `directory`, oldest first.
+    public static func checkpoints(in directory: String) -> [(step: Int, path: String)] {
+        let names = (try? FileSystem.list(directory)) ?? []
+        return names.compactMap { n -> (Int, String)? in
+            guard n.hasPrefix("checkpoint-"), let s = Int(n.dropFirst("checkpoint-".count)), s >= 0 else { return nil }
+            let p = FileSystem.join(directory, n)
+            guard FileSystem.isFile(FileSystem.join(p, "trainer_state.json")) else { return nil }
+            return (s, p)
+        }.sorted { $0.0 < $1.0 }
+    }
+
+    /// Restores the optimizer, step and history from a checkpoint directory
+    /// whose weights the model was built from.
+    ///
+    /// - Throws: `TrainingError` when the checkpoint lacks its state or was
+    ///   written by a run with other settings (unless `force`).
+    public func resume(from path: String, force: Bool) throws {
+        let statePath = FileSystem.join(path, "trainer_state.json")
+        let state = try JSONParser.parse(try readFile(statePath), path: statePath)
+        guard let s = state["global_step"]?.int, s >= 0, let optStep = state["optimizer_step"]?.int else {
+            throw TrainingError(path: statePath, reason: "no global_step / optimizer_step")
+        }
+        if let run = state["run"]?.object, case let .object(mine) = runRecord() {
+            let differing = mine.keys.filter { run[$0]?.serialized() != mine[$0]?.serialized() }
+            if !differing.isEmpty && !force {
+                let detail = differing.map { "\($0) was \(run[$0]?.serialized() ?? "absent"), now \(mine[$0]?.serialized() ?? "absent")" }
+                throw TrainingError(path: path, reason: "the run's settings changed, so resuming would not continue the same run ("
+                                    + detail.joined(separator: "; ") + "); pass --force to resume anyway")
+            }
+        }
+        let optPath = FileSystem.join(path, "optimizer.safetensors")
+        let file = try SafeTensorsFile(path: optPath)
+        var m = [Float](repeating: 0, count: model.parameterCount), v = m
+        for p in model.parameters {
+            for (kind, isAvg) in [("exp_avg", true), ("exp_avg_sq", false)] {
+                let name = "\(kind).\(p.name)"
+                guard let info = file.info(name), info.dtype == .f32, info.shape == p.shape else {
+                    throw TrainingError(path: optPath, reason: "missing or mis-shaped \(name)")
+                }
+                let values = try file.data(name).floats()
+                if isAvg { m.replaceSubrange(p.offset..<(p.offset + p.count), with: values) }
+                else { v.replaceSubrange(p.offset..<(p.offset + p.count), with: values) }
+            }
+        }
+        optimizer.restore(step: optStep, expAvg: m, expAvgSq: v)
+        step = min(s, totalSteps)
+    }
+
+    private func seconds(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18 }
+}
+
+/// FNV-1a, 64-bit: a digest of the examples (not a security measure).
+struct Digest {
+    private var h: UInt64 = 0xcbf2_9ce4_8422_2325
+    mutating func add(_ v: Int) {
+        var x = UInt64(bitPattern: Int64(v))
+        for _ in 0..<8 { h = (h ^ (x & 0xFF)) &* 0x0000_0100_0000_01B3; x >>= 8 }
+    }
+    var hex: String { let s = String(h, radix: 16); return String(repeating: "0", count: 16 - s.count) + s }
+}

@@ -1,0 +1,337 @@
+// ckpt train — masked-LM domain adaptation from any checkpoint ckpt reads.
+
+import ArgumentParser
+import Dispatch
+import Formats
+import Model
+import Tokenizers
+import Train
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+struct TrainCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "train",
+        abstract: "Continue masked-LM training of a checkpoint on a text corpus (or pretrain from a config.json).",
+        discussion: """
+            Checkpoints go to OUT/checkpoint-<step>/ (model, tokenizer, optimizer.safetensors, \
+            trainer_state.json), the result to OUT/final/, metrics to OUT/metrics.jsonl and \
+            OUT/runs/ (TensorBoard). Ctrl-C saves a checkpoint and stops; --resume continues \
+            from the newest checkpoint with bit-identical results.
+            """)
+
+    @Option(help: "A model directory or weights file (safetensors, sharded, .h5, .bin), or a bare config.json for random weights.")
+    var model: String
+
+    @Option(parsing: .upToNextOption, help: "Text files (one document per line) or .jsonl files (\"text\", or \"input_ids\" [+ \"labels\"]).")
+    var corpus: [String] = []
+
+    @Option(help: "Output directory.")
+    var out: String
+
+    @Flag(help: "Continue from the newest complete checkpoint in --out (or the one given as --resume DIR).")
+    var resume = false
+
+    @Option(name: .customLong("resume-from"), help: .hidden)
+    var resumeFrom: String?
+
+    @Flag(help: "Resume even when the run's settings changed; replace a non-empty --out.")
+    var force = false
+
+    @Option(help: "Tokenizer directory (default: the model's).")
+    var tokenizer: String?
+
+    // Data
+    @Option(help: "Documents: one per line, or separated by blank lines (line|blank).")
+    var docSep: CorpusOptions.DocumentSeparator = .line
+    @Option(help: "none, or sentences (split after . ! ? and whitespace, duplicates dropped).")
+    var split: CorpusOptions.Split = .none
+    @Option(help: "Concatenate the documents and cut blocks of N tokens (group_texts).")
+    var groupTexts: Int?
+    @Option(help: "Longest sequence in tokens, special tokens included.")
+    var maxLength: Int = 128
+    @Option(help: "Share of the examples held out for evaluation.")
+    var evalRatio: Double = 0
+    @Option(parsing: .upToNextOption, help: "Evaluation corpus files (instead of --eval-ratio).")
+    var evalFile: [String] = []
+    @Flag(help: "Keep the corpus order instead of shuffling each epoch.")
+    var noShuffle = false
+
+    // Masking
+    @Option(help: "Share of tokens masked (80 % [MASK], 10 % random, 10 % unchanged).")
+    var mlmProbability: Double = 0.15
+    @Flag(help: "Mask whole words (a token and its ## continuations).")
+    var wholeWordMask = false
+    @Option(help: "Masking probabilities for equal phases of the run, e.g. 0.3,0.2,0.18,0.16,0.14.")
+    var mlmSchedule: String?
+
+    // Optimisation
+    @Option(help: "Peak learning rate.") var lr: Double = 5e-5
+    @Option(help: "AdamW weight decay (not on biases and layer norms).") var weightDecay: Double = 0.01
+    @Option(help: "Warmup steps.") var warmupSteps: Int?
+    @Option(help: "Warmup as a share of the steps.") var warmupRatio: Double = 0
+    @Option(help: "linear, constant or cosine (all with warmup).") var scheduler: LearningRateSchedule.Kind = .linear
+    @Option(help: "Sequences per micro-batch.") var batchSize: Int = 8
+    @Option(help: "Micro-batches per optimizer step.") var gradAccum: Int = 1
+    @Option(help: "Gradient clipping norm.") var maxGradNorm: Double = 1
+    @Option(help: "Passes over the training data.") var epochs: Int = 1
+    @Option(help: "Stop after this many optimizer steps (overrides --epochs).") var maxSteps: Int?
+    @Option(help: "Dropout for hidden states and attention (default: the config's).") var dropout: Float?
+    @Option(help: "Seed of shuffling, masking, dropout and random initialisation.") var seed: UInt64 = 42
+    @Option(help: "Threads (default: all cores).") var threads: Int?
+
+    // Cadence
+    @Option(help: "Log every N steps.") var loggingSteps: Int = 10
+    @Option(help: "Evaluate every N steps.") var evalSteps: Int?
+    @Option(help: "Save a checkpoint every N steps.") var saveSteps: Int?
+    @Option(help: "Keep only the newest N checkpoints.") var saveTotalLimit: Int?
+
+    func validate() throws {
+        guard !corpus.isEmpty else { throw ValidationError("--corpus needs at least one file") }
+        guard batchSize >= 1, gradAccum >= 1, epochs >= 1, maxLength >= 2, loggingSteps >= 1 else {
+            throw ValidationError("--batch-size, --grad-accum, --epochs and --logging-steps must be at least 1, --max-length at least 2")
+        }
+        if let g = groupTexts, g < 2 { throw ValidationError("--group-texts must be at least 2") }
+        guard mlmProbability > 0 && mlmProbability < 1 else { throw ValidationError("--mlm-probability must be in (0, 1)") }
+        guard evalRatio >= 0 && evalRatio < 1 else { throw ValidationError("--eval-ratio must be in [0, 1)") }
+        guard lr >= 0, weightDecay >= 0, maxGradNorm > 0, warmupRatio >= 0, warmupRatio <= 1 else {
+            throw ValidationError("--lr and --weight-decay must be ≥ 0, --max-grad-norm > 0, --warmup-ratio in [0, 1]")
+        }
+        for (name, v) in [("--max-steps", maxSteps), ("--eval-steps", evalSteps), ("--save-steps", saveSteps), ("--save-total-limit", saveTotalLimit)] {
+            if let v, v < 1 { throw ValidationError("\(name) must be at least 1") }
+        }
+        if let w = warmupSteps, w < 0 { throw ValidationError("--warmup-steps must be ≥ 0") }
+        if let d = dropout, !(d >= 0 && d < 1) { throw ValidationError("--dropout must be in [0, 1)") }
+        if let s = mlmSchedule, parseSchedule(s) == nil { throw ValidationError("--mlm-schedule must be probabilities in (0, 1) separated by commas") }
+        if evalRatio > 0 && !evalFile.isEmpty { throw ValidationError("use --eval-ratio or --eval-file, not both") }
+        if resumeFrom != nil && !resume { throw ValidationError("--resume-from needs --resume") }
+    }
+
+    func parseSchedule(_ s: String) -> [Double]? {
+        let values = s.split(separator: ",").map { Double(String($0.filter { $0 != " " })) }
+        guard !values.isEmpty, values.allSatisfy({ $0 != nil && $0! > 0 && $0! < 1 }) else { return nil }
+        return values.map { $0! }
+    }
+
+    func run() throws {
+        let cores = Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
+        let threadCount = max(1, threads ?? cores)
+        setMatmulThreads(threadCount)
+        let outDir = FileSystem.normalized(out)
+
+        let (trainer, resumedFrom) = try reportingErrors { () -> (Trainer, String?) in
+            // Where the weights come from: a checkpoint to resume, or --model.
+            var resumePath: String? = nil
+            if resume {
+                if let r = resumeFrom {
+                    resumePath = r
+                } else if let newest = Trainer.checkpoints(in: outDir).last {
+                    resumePath = newest.path
+                } else {
+                    throw TrainingError(path: outDir, reason: "no complete checkpoint-<step> directory to resume")
+                }
+            } else if !force, FileSystem.isDirectory(outDir), !Trainer.checkpoints(in: outDir).isEmpty {
+                throw TrainingError(path: outDir, reason: "already holds checkpoints: pass --resume to continue, or --force to start over")
+            }
+            let source = resumePath ?? model
+            let isConfig = resumePath == nil && FileSystem.isFile(model) && FileSystem.basename(model).hasSuffix(".json")
+            var encoder: Encoder
+            var config: ModelConfig
+            var extra: [TensorData] = []
+            var tokenizerDir = tokenizer
+            var carried: [(name: String, bytes: [UInt8])] = []
+            if isConfig {
+                config = try ModelConfig(bytes: try readFile(model), path: model)
+                let ec = try EncoderConfig(config, path: model)
+                encoder = Encoder(config: ec, initializerRange: Float(config.initializerRange ?? 0.02), mlmHead: true, seed: seed)
+                if tokenizerDir == nil { tokenizerDir = FileSystem.dirname(FileSystem.normalized(model)) }
+            } else {
+                let ckpt = try Checkpoint(path: source)
+                guard let c = ckpt.config else { throw TrainingError(path: source, reason: "no config.json beside the weights") }
+                config = c
+                encoder = try Encoder(checkpoint: ckpt)
+                guard encoder.hasMLMHead else {
+                    throw TrainingError(path: source, reason: "the checkpoint has no masked-LM head (BertForMaskedLM / DistilBertForMaskedLM)")
+                }
+                carried = ckpt.files
+                for t in ckpt.tensors where t.name.contains("pooler.") || t.name.hasPrefix("cls.seq_relationship.")
+                    || (t.name == "cls.predictions.bias" && ckpt.info("cls.predictions.decoder.bias") != nil && !config.tieWordEmbeddings) {
+                    extra.append(try ckpt.data(t.name))
+                }
+            }
+            // The tokenizer and its files.
+            var files: [(name: String, bytes: [UInt8])]
+            if let dir = tokenizerDir, resumePath == nil {
+                files = try tokenizerFiles(in: dir)
+            } else {
+                files = carried.filter { $0.name != "config.json" && $0.name != "trainer_state.json" }
+            }
+            let tokPath = tokenizerDir ?? source
+            guard !files.isEmpty else { throw TrainingError(path: tokPath, reason: "no tokenizer files (tokenizer.json or vocab.txt); pass --tokenizer DIR") }
+            let tok = try Tokenizer(files: files, path: tokPath)
+            let roles = try tokenRoles(tok, files: files, path: tokPath, vocab: encoder.config.vocabSize)
+
+            // The corpus.
+            var copts = CorpusOptions()
+            copts.documentSeparator = docSep
+            copts.split = split
+            copts.groupTexts = groupTexts
+            copts.maxLength = min(maxLength, encoder.config.maxPositions)
+            if let g = groupTexts, g > encoder.config.maxPositions {
+                throw ValidationError("--group-texts \(g) exceeds max_position_embeddings \(encoder.config.maxPositions)")
+            }
+            let V = encoder.config.vocabSize
+            var examples = try Corpus.load(corpus, tokenizer: tok, vocabSize: V, options: copts, threads: threadCount)
+            var evalExamples: [Example] = []
+            if !evalFile.isEmpty {
+                evalExamples = try Corpus.load(evalFile, tokenizer: tok, vocabSize: V, options: copts, threads: threadCount)
+            } else if evalRatio > 0 {
+                (examples, evalExamples) = Corpus.evalSplit(examples, ratio: evalRatio, seed: seed)
+            }
+            if let bad = (examples + evalExamples).lazy.flatMap(\.ids).first(where: { $0 >= V }) {
+                throw TrainingError(path: tokPath, reason: "the tokenizer produces id \(bad), past the model's vocabulary (\(V)); resize the model first (ckpt resize-vocab)")
+            }
+
+            var opts = TrainingOptions()
+            opts.learningRate = lr; opts.weightDecay = weightDecay; opts.warmupSteps = warmupSteps; opts.warmupRatio = warmupRatio
+            opts.scheduler = scheduler; opts.batchSize = batchSize; opts.gradAccum = gradAccum; opts.maxGradNorm = maxGradNorm
+            opts.epochs = epochs; opts.maxSteps = maxSteps; opts.dropout = dropout; opts.seed = seed
+            opts.mlmProbability = mlmProbability; opts.mlmSchedule = mlmSchedule.flatMap(parseSchedule)
+            opts.wholeWordMask = wholeWordMask; opts.shuffle = !noShuffle
+            var cadence = TrainingCadence()
+            cadence.logSteps = loggingSteps; cadence.evalSteps = evalSteps; cadence.saveSteps = saveSteps
+            cadence.saveTotalLimit = saveTotalLimit
+
+            let trainingModel = try MaskedLMTrainingModel(encoder: encoder)
+            trainingModel.workerCount = threadCount
+            encoder = Encoder(config: encoder.config, mlmHead: false)  // release the loaded copy
+            let t = try Trainer(model: trainingModel, train: examples, eval: evalExamples, roles: roles,
+                                files: CheckpointFiles(config: config, tokenizerFiles: files, extraTensors: extra),
+                                options: opts, cadence: cadence, output: outDir)
+            if let r = resumePath { try t.resume(from: r, force: force) }
+            return (t, resumePath)
+        }
+
+        printTable(trainer, resumedFrom: resumedFrom, threads: threadCount)
+        let stop = StopFlag.shared
+        stop.armForTraining()
+        let bar = ProgressLine()
+        let summary = try reportingErrors {
+            try trainer.run(progress: { p in
+                let eta = p.secondsLeft.isFinite ? duration(p.secondsLeft) : "?"
+                var line = "step \(p.step)/\(p.totalSteps)  loss \(fmt(p.loss, 4))  lr \(sci(p.learningRate))  "
+                    + "\(Int(p.tokensPerSecond)) tokens/s  ETA \(eta)"
+                if let e = p.evalLoss { line += "  eval loss \(fmt(e, 4)) ppl \(fmt(exp(e), 2))" }
+                bar.show(line)
+                if p.evalLoss != nil || p.savedCheckpoint != nil || (p.logged && !bar.isTerminal) {
+                    bar.finish()
+                    print(line)
+                    if let s = p.savedCheckpoint { print("saved \(s)") }
+                }
+            }, shouldStop: { stop.requested })
+        }
+        bar.finish()
+        if summary.interrupted {
+            print("interrupted at step \(summary.steps): saved \(summary.lastCheckpoint ?? "?"); continue with --resume")
+            throw ExitCode(130)
+        }
+        if let e = summary.finalEvalLoss {
+            let before = summary.initialEvalLoss.map { " (before training: \(fmt($0, 4)), perplexity \(fmt(exp($0), 2)))" } ?? ""
+            print("eval loss \(fmt(e, 4)), perplexity \(fmt(exp(e), 2))" + before)
+        }
+        print("done: \(summary.steps) steps; model in \(summary.lastCheckpoint ?? "")")
+    }
+
+    func tokenizerFiles(in dir: String) throws -> [(name: String, bytes: [UInt8])] {
+        guard FileSystem.isDirectory(dir) else { throw TrainingError(path: dir, reason: "not a tokenizer directory") }
+        return try ["tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt", "added_tokens.json"]
+            .filter { FileSystem.isFile(FileSystem.join(dir, $0)) }
+            .map { ($0, try readFile(FileSystem.join(dir, $0), limit: 1 << 28)) }
+    }
+
+    func tokenRoles(_ tok: Tokenizer, files: [(name: String, bytes: [UInt8])], path: String, vocab: Int) throws -> TokenRoles {
+        let summary = try TokenizerSummary(files: files, directory: path)
+        func id(_ role: SpecialTokenRole) -> Int? { summary?.specialTokens[role].flatMap { tok.id(of: $0) } }
+        guard let mask = id(.mask) ?? tok.id(of: "[MASK]") else {
+            throw TrainingError(path: path, reason: "the tokenizer has no mask token")
+        }
+        var specials = Set([SpecialTokenRole.cls, .sep, .pad, .bos, .eos, .mask].compactMap(id))
+        for t in tok.addedTokens where t.special && t.id != id(.unk) { specials.insert(t.id) }
+        var continuation = Set<Int>()
+        let n = min(tok.count, vocab)
+        for i in 0..<n where tok.token(of: i)?.unicodeScalars.starts(with: "##".unicodeScalars) == true { continuation.insert(i) }
+        return TokenRoles(maskID: mask, specialIDs: specials, continuationIDs: continuation, randomRange: max(1, n))
+    }
+
+    func printTable(_ t: Trainer, resumedFrom: String?, threads: Int) {
+        let o = t.options
+        let rows: [(String, String)] = [
+            ("model", resumedFrom ?? model), ("output", t.output),
+            ("training examples", "\(t.trainCount)"), ("eval examples", "\(t.evalCount)"),
+            ("batch size × grad accum", "\(o.batchSize) × \(o.gradAccum) = \(o.batchSize * o.gradAccum) sequences per step"),
+            ("steps per epoch", "\(t.stepsPerEpoch)"), ("total steps", "\(t.totalSteps)" + (resumedFrom != nil ? " (from step \(t.currentStep))" : "")),
+            ("learning rate", "\(sci(o.learningRate)), \(o.scheduler.rawValue), warmup \(t.schedule.warmupSteps) steps"),
+            ("masking", (o.mlmSchedule.map { "schedule " + $0.map { String($0) }.joined(separator: ",") } ?? "\(o.mlmProbability)")
+                + (o.wholeWordMask ? ", whole words" : "")),
+            ("dropout", "\(t.dropoutRates.hidden) hidden, \(t.dropoutRates.attention) attention"),
+            ("seed / threads", "\(o.seed) / \(threads)"),
+        ]
+        let w = rows.map(\.0.count).max() ?? 0
+        for (k, v) in rows { print(k + String(repeating: " ", count: w - k.count) + "  " + printable(v)) }
+    }
+}
+
+/// Ctrl-C during training: the first SIGINT asks the loop to save and stop; a
+/// second one (or SIGTERM) exits at once, removing partial outputs.
+final class StopFlag: @unchecked Sendable {
+    static let shared = StopFlag()
+    private let lock = NSLockLike()
+    private var flag = false
+    private var armed = false
+    var requested: Bool { lock.run { flag } }
+    func armForTraining() { lock.run { armed = true } }
+    /// True when the signal was taken as a stop request.
+    func request() -> Bool {
+        lock.run {
+            if armed && !flag { flag = true; return true }
+            return false
+        }
+    }
+}
+
+final class NSLockLike: @unchecked Sendable {
+    private var m = pthread_mutex_t()
+    init() { pthread_mutex_init(&m, nil) }
+    func run<R>(_ body: () -> R) -> R { pthread_mutex_lock(&m); defer { pthread_mutex_unlock(&m) }; return body() }
+}
+
+func fmt(_ v: Double, _ digits: Int) -> String {
+    guard v.isFinite else { return "nan" }
+    var p = 1.0
+    for _ in 0..<digits { p *= 10 }
+    let r = (v * p).rounded() / p
+    var s = String(r)
+    if let dot = s.firstIndex(of: "."), s.distance(from: dot, to: s.endIndex) - 1 < digits {
+        s += String(repeating: "0", count: digits - (s.distance(from: dot, to: s.endIndex) - 1))
+    }
+    return s
+}
+
+func sci(_ v: Double) -> String {
+    guard v != 0 else { return "0" }
+    let e = Int(floor(log10(abs(v))))
+    var m = v / pow(10, Double(e))
+    m = (m * 100).rounded() / 100
+    return "\(m)e\(e)"
+}
+
+func duration(_ s: Double) -> String {
+    let t = Int(s.rounded())
+    return t >= 3600 ? "\(t / 3600)h\(t % 3600 / 60)m" : t >= 60 ? "\(t / 60)m\(t % 60)s" : "\(t)s"
+}
+
+extension CorpusOptions.DocumentSeparator: ExpressibleByArgument {}
+extension CorpusOptions.Split: ExpressibleByArgument {}
+extension LearningRateSchedule.Kind: ExpressibleByArgument {}

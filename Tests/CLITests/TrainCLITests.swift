@@ -1,0 +1,93 @@
+// `ckpt train` end to end, each run a process of its own: two runs give the
+// same bits, a run cut short and resumed gives the same bits, Ctrl-C saves a
+// checkpoint, bad corpora are refused with nothing written.
+
+import Formats
+import Testing
+import TestSupport
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+@Suite struct TrainCLITests {
+    func corpus(_ dir: ScratchDirectory) -> String {
+        let words = ["the cat", "the dog", "a bird", "we", "the train", "sat on", "read", "saw", "the mat", "the token", "a tree"]
+        var text = ""
+        for i in 0..<120 {
+            text += "\(words[i % 5]) \(words[5 + i % 3]) \(words[8 + i % 3]). \(words[(i / 5) % 5]) \(words[5 + (i / 3) % 3]) \(words[8 + (i / 7) % 3])!\n"
+        }
+        dir.write("corpus.txt", Array(text.utf8))
+        return dir.file("corpus.txt")
+    }
+
+    func args(_ corpus: String, _ out: String) -> [String] {
+        ["train", "--model", Fixtures.path("model-goldens/distilbert"), "--corpus", corpus, "--out", out, "--eval-ratio", "0.1",
+         "--max-steps", "12", "--save-steps", "4", "--batch-size", "8", "--grad-accum", "2", "--whole-word-mask",
+         "--mlm-schedule", "0.3,0.15", "--lr", "1e-3", "--warmup-steps", "2", "--threads", "2"]
+    }
+
+    @Test func runsAreReproducibleAndResumeExactly() throws {
+        let dir = ScratchDirectory()
+        let c = corpus(dir)
+        let a = ckpt(args(c, dir.file("a")))
+        #expect(a.status == 0, "\(a.err)")
+        #expect(a.out.contains("total steps") && a.out.contains("perplexity"))
+        let b = ckpt(args(c, dir.file("b")))
+        #expect(b.status == 0, "\(b.err)")
+        let expected = try readFile(dir.file("a/final/model.safetensors"))
+        #expect(try readFile(dir.file("b/final/model.safetensors")) == expected)
+        // As if killed after checkpoint-4 while writing checkpoint-8.
+        for name in ["final", "checkpoint-8", "checkpoint-12"] { try FileSystem.removeDirectory(dir.file("b/\(name)")) }
+        try FileSystem.makeDirectories(dir.file("b/.checkpoint-8.ckpt-tmp-99-abc"))
+        dir.write("b/.checkpoint-8.ckpt-tmp-99-abc/model.safetensors", [1, 2, 3])
+        let again = ckpt(args(c, dir.file("b")))
+        #expect(again.status == 1 && again.err.contains("--resume"), "\(again.err)")
+        let r = ckpt(args(c, dir.file("b")) + ["--resume"])
+        #expect(r.status == 0, "\(r.err)")
+        #expect(r.out.contains("from step 4"))
+        #expect(try readFile(dir.file("b/final/model.safetensors")) == expected)
+        #expect(try readFile(dir.file("b/checkpoint-12/optimizer.safetensors")) == (try readFile(dir.file("a/checkpoint-12/optimizer.safetensors"))))
+        #expect(!FileSystem.exists(dir.file("b/.checkpoint-8.ckpt-tmp-99-abc")))
+        // A named checkpoint, given after --resume.
+        try FileSystem.removeDirectory(dir.file("b/final"))
+        let named = ckpt(args(c, dir.file("b")) + ["--resume", dir.file("b/checkpoint-8")])
+        #expect(named.status == 0 && named.out.contains("from step 8"), "\(named.err)")
+        #expect(try readFile(dir.file("b/final/model.safetensors")) == expected)
+        // Another batch size would not continue the same run.
+        let changed = ckpt(args(c, dir.file("b")) + ["--resume", "--batch-size", "4"])
+        #expect(changed.status == 1 && changed.err.contains("batch_size") && changed.err.contains("--force"), "\(changed.err)")
+        // The trained model fills masks.
+        let p = ckpt(["predict", dir.file("a/final"), "the cat [MASK] on the mat."])
+        #expect(p.status == 0 && !p.out.isEmpty, "\(p.err)")
+    }
+
+    @Test func ctrlCSavesACheckpoint() throws {
+        let dir = ScratchDirectory()
+        let c = corpus(dir)
+        var a = args(c, dir.file("out"))
+        a[a.firstIndex(of: "--max-steps")! + 1] = "100000"
+        a[a.firstIndex(of: "--save-steps")! + 1] = "100000"
+        let quoted = ([ckptBinary] + a).map { "'\($0)'" }.joined(separator: " ")
+        let script = "\(quoted) >\(dir.file("log")) 2>&1 & pid=$!; sleep 2; kill -INT $pid; wait $pid; exit $?"
+        let status = (system(script) >> 8) & 0xFF
+        #expect(status == 130, "\(String(decoding: (try? readFile(dir.file("log"))) ?? [], as: UTF8.self))")
+        let saved = try FileSystem.list(dir.file("out")).filter { $0.hasPrefix("checkpoint-") }
+        #expect(saved.count == 1, "\(saved)")
+        #expect(FileSystem.isFile(dir.file("out/\(saved.first ?? "")/optimizer.safetensors")))
+        #expect(try FileSystem.list(dir.file("out")).allSatisfy { !$0.contains("ckpt-tmp") })
+    }
+
+    @Test func badCorporaAreRefused() throws {
+        let dir = ScratchDirectory()
+        dir.write("bad.txt", Array("the cat\n".utf8) + [0xFF, 0x0A])
+        let r = ckpt(["train", "--model", Fixtures.path("model-goldens/bert-gelu"), "--corpus", dir.file("bad.txt"), "--out", dir.file("out")])
+        #expect(r.status == 1 && r.err.contains("bad.txt:2") && r.err.contains("UTF-8"), "\(r.err)")
+        #expect(!FileSystem.exists(dir.file("out")))
+        dir.write("empty.jsonl", [])
+        let e = ckpt(["train", "--model", Fixtures.path("model-goldens/bert-gelu"), "--corpus", dir.file("empty.jsonl"), "--out", dir.file("out")])
+        #expect(e.status == 1 && e.err.contains("empty"), "\(e.err)")
+        let noHead = ckpt(["train", "--model", Fixtures.path("model-goldens/bert-base-model"), "--corpus", dir.file("bad.txt"), "--out", dir.file("out")])
+        #expect(noHead.status == 1 && noHead.err.contains("masked-LM"), "\(noHead.err)")
+    }
+}
