@@ -151,6 +151,99 @@ def check_safetensors(path_or_dir, source, label):
     check(f"{label} safetensors values ({len(got)} tensors)", not bad and len(got) == len(source), f"{bad[:3]}")
 
 
+def crc32c(data):
+    crc = 0xFFFFFFFF
+    for b in data:
+        crc ^= b
+        for _ in range(8):
+            crc = (crc >> 1) ^ (0x82F63B78 if crc & 1 else 0)
+    return crc ^ 0xFFFFFFFF
+
+
+def masked(crc):
+    return ((((crc >> 15) | (crc << 17)) & 0xFFFFFFFF) + 0xA282EAD8) & 0xFFFFFFFF
+
+
+def tfrecords(path):
+    """TFRecord payloads, each framing CRC checked (as TensorBoard's reader does)."""
+    data = open(path, "rb").read()
+    pos, out = 0, []
+    while pos < len(data):
+        header = data[pos:pos + 8]
+        (length,) = struct.unpack("<Q", header)
+        (hcrc,) = struct.unpack("<I", data[pos + 8:pos + 12])
+        payload = data[pos + 12:pos + 12 + length]
+        (pcrc,) = struct.unpack("<I", data[pos + 12 + length:pos + 16 + length])
+        if hcrc != masked(crc32c(header)) or pcrc != masked(crc32c(payload)):
+            raise ValueError(f"{path}: bad CRC at byte {pos}")
+        out.append(payload)
+        pos += 16 + length
+    return out
+
+
+def scalar_tags(payload):
+    """The simple_value tags of an Event's Summary (protobuf field 5)."""
+    tags, pos = [], 0
+
+    def varint(buf, i):
+        shift = value = 0
+        while True:
+            b = buf[i]; i += 1
+            value |= (b & 0x7F) << shift; shift += 7
+            if b < 0x80:
+                return value, i
+
+    def fields(buf):
+        i = 0
+        while i < len(buf):
+            key, i = varint(buf, i)
+            num, wire = key >> 3, key & 7
+            if wire == 0:
+                v, i = varint(buf, i)
+            elif wire == 1:
+                v, i = buf[i:i + 8], i + 8
+            elif wire == 5:
+                v, i = buf[i:i + 4], i + 4
+            else:
+                n, i = varint(buf, i)
+                v, i = buf[i:i + n], i + n
+            yield num, v
+
+    for num, v in fields(payload):
+        if num == 5:
+            for n2, value in fields(v):
+                if n2 == 1:
+                    tags += [t.decode() for n3, t in fields(value) if n3 == 1]
+    return tags
+
+
+def check_training(ckpt, tmp):
+    corpus = os.path.join(tmp, "corpus.txt")
+    with open(corpus, "w") as f:
+        for i in range(60):
+            f.write(f"the cat sat on the mat {i % 7}. we read the token!\n")
+    out = os.path.join(tmp, "train-out")
+    run(ckpt, "train", "--model", os.path.join(FIXTURES, "model-goldens", "bert-gelu"), "--corpus", corpus, "--out", out,
+        "--eval-ratio", "0.1", "--max-steps", "6", "--save-steps", "3", "--eval-steps", "3", "--logging-steps", "1")
+    from safetensors.numpy import load_file
+    final = load_file(os.path.join(out, "final", "model.safetensors"))
+    original = load_file(os.path.join(FIXTURES, "model-goldens", "bert-gelu", "model.safetensors"))
+    check("train final model: the tensor names transformers wrote", sorted(final) == sorted(original))
+    check("train final model: f32, shapes kept", all(final[k].dtype == np.float32 and final[k].shape == original[k].shape for k in final))
+    opt = load_file(os.path.join(out, "checkpoint-6", "optimizer.safetensors"))
+    check("train optimizer state: exp_avg and exp_avg_sq per parameter", len(opt) == 2 * 42 and all(np.isfinite(v).all() for v in opt.values()))
+    state = json.load(open(os.path.join(out, "checkpoint-6", "trainer_state.json")))
+    check("train trainer_state.json", state["global_step"] == 6 and state["optimizer_step"] == 6 and state["run"]["batch_size"] == 8)
+    runs = os.listdir(os.path.join(out, "runs"))
+    records = tfrecords(os.path.join(out, "runs", runs[0]))
+    tags = [t for r in records for t in scalar_tags(r)]
+    check("train TensorBoard events: CRCs and tags", len(runs) == 1 and records[0].find(b"brain.Event:2") >= 0
+          and tags.count("train/loss") == 6 and tags.count("train/lr") == 6 and "eval/perplexity" in tags, f"{tags}")
+    metrics = [json.loads(l) for l in open(os.path.join(out, "metrics.jsonl"))]
+    check("train metrics.jsonl", [m["step"] for m in metrics if "loss" in m] == [1, 2, 3, 4, 5, 6]
+          and any("eval_perplexity" in m for m in metrics))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--ckpt", required=True)
@@ -181,6 +274,8 @@ def main():
 
             info = json.loads(run(ckpt, "inspect", out("f32.h5"), "--json"))
             check(f"{model} inspect of the h5 store", info["format"] == "ckpt-hdf5" and len(info["tensors"]) == len(source))
+
+        check_training(ckpt, tmp)
 
     print(f"crosscheck: {passed} passed, {failed} failed")
     return 1 if failed else 0
