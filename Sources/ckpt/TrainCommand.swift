@@ -137,7 +137,7 @@ struct TrainCommand: ParsableCommand {
             }
             let source = resumePath ?? model
             let isConfig = resumePath == nil && FileSystem.isFile(model) && FileSystem.basename(model).hasSuffix(".json")
-            var encoder: Encoder
+            let encoder: Encoder
             var config: ModelConfig
             var extra: [TensorData] = []
             var tokenizerDir = tokenizer
@@ -206,7 +206,6 @@ struct TrainCommand: ParsableCommand {
 
             let trainingModel = try MaskedLMTrainingModel(encoder: encoder)
             trainingModel.workerCount = threadCount
-            encoder = Encoder(config: encoder.config, mlmHead: false)  // release the loaded copy
             let t = try Trainer(model: trainingModel, train: examples, eval: evalExamples, roles: roles,
                                 files: CheckpointFiles(config: config, tokenizerFiles: files, extraTensors: extra),
                                 options: opts, cadence: cadence, output: outDir)
