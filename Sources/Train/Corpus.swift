@@ -250,3 +250,70 @@ func mix(_ seed: UInt64, _ parts: UInt64...) -> UInt64 {
     }
     return h
 }
+
+extension Corpus {
+    /// `load`, with the tokenized examples cached in `cacheDirectory` under a
+    /// digest of the corpus bytes, the tokenizer files and the options: a
+    /// second run on the same inputs reads the cache instead of tokenizing.
+    /// A cache file that cannot be read is ignored and rewritten.
+    public static func loadCached(_ paths: [String], tokenizer: Tokenizer, tokenizerFiles: [(name: String, bytes: [UInt8])],
+                                  vocabSize: Int, options: CorpusOptions, cacheDirectory: String,
+                                  threads: Int = 1) throws -> (examples: [Example], fromCache: Bool) {
+        var d = Digest()
+        for b in Array("ckpt-corpus-cache-1".utf8) { d.add(Int(b)) }
+        for path in paths {
+            let bytes = try readFile(path, limit: 1 << 34)
+            d.add(bytes.count)
+            for b in bytes { d.add(byte: b) }
+            d.add(path.hasSuffix(".jsonl") ? 1 : 0)
+        }
+        for f in tokenizerFiles { d.add(f.bytes.count); for b in f.bytes { d.add(byte: b) } }
+        for v in [options.documentSeparator == .line ? 0 : 1, options.split == .none ? 0 : 1, options.groupTexts ?? -1,
+                  options.maxLength, vocabSize] { d.add(v) }
+        let path = FileSystem.join(cacheDirectory, "corpus-\(d.hex).safetensors")
+        if FileSystem.isFile(path), let cached = try? readCache(path) { return (cached, true) }
+        let examples = try load(paths, tokenizer: tokenizer, vocabSize: vocabSize, options: options, threads: threads)
+        try FileSystem.makeDirectories(cacheDirectory)
+        try writeCache(examples, to: path)
+        return (examples, false)
+    }
+
+    /// `ids` (I32, all examples end to end), `lengths` (I64), `labels` (I32,
+    /// −100 where none) and `has_labels` (U8 per example).
+    static func writeCache(_ examples: [Example], to path: String) throws {
+        let ids = examples.flatMap { $0.ids.map(Int32.init) }
+        let labels = examples.flatMap { e in (e.labels ?? [Int](repeating: -100, count: e.ids.count)).map(Int32.init) }
+        let lengths = examples.map { Int64($0.ids.count) }
+        let has = examples.map { $0.labels == nil ? UInt8(0) : 1 }
+        func tensor<T>(_ name: String, _ dtype: DType, _ values: [T]) throws -> TensorData {
+            guard let info = TensorInfo(name: name, dtype: dtype, shape: [values.count]) else {
+                throw CorpusError(path: path, reason: "corpus too large to cache")
+            }
+            return TensorData(info: info) { dst in values.withUnsafeBytes { if $0.count > 0 { dst.copyMemory(from: $0) } } }
+        }
+        try SafeTensorsWriter.write([tensor("ids", .i32, ids), tensor("labels", .i32, labels), tensor("lengths", .i64, lengths),
+                                     tensor("has_labels", .u8, has)], to: path, overwrite: true)
+    }
+
+    static func readCache(_ path: String) throws -> [Example] {
+        let file = try SafeTensorsFile(path: path)
+        func values<T>(_ name: String, _ type: T.Type) throws -> [T] {
+            try file.data(name).withUnsafeBytes { raw in
+                (0..<(raw.count / MemoryLayout<T>.size)).map { raw.loadUnaligned(fromByteOffset: $0 * MemoryLayout<T>.size, as: T.self) }
+            }
+        }
+        let ids = try values("ids", Int32.self), labels = try values("labels", Int32.self)
+        let lengths = try values("lengths", Int64.self), has = try values("has_labels", UInt8.self)
+        guard ids.count == labels.count, lengths.count == has.count, lengths.reduce(0, +) == Int64(ids.count),
+              lengths.allSatisfy({ $0 > 0 }) else { throw CorpusError(path: path, reason: "inconsistent cache") }
+        var out: [Example] = []
+        var at = 0
+        for (n, h) in zip(lengths, has) {
+            let r = at..<(at + Int(n))
+            out.append(Example(ids: ids[r].map(Int.init), labels: h != 0 ? labels[r].map(Int.init) : nil))
+            at += Int(n)
+        }
+        guard !out.isEmpty else { throw CorpusError(path: path, reason: "empty cache") }
+        return out
+    }
+}

@@ -524,5 +524,7 @@ struct Digest {
         var x = UInt64(bitPattern: Int64(v))
         for _ in 0..<8 { h = (h ^ (x & 0xFF)) &* 0x0000_0100_0000_01B3; x >>= 8 }
     }
+    /// One FNV round per byte (for bulk data).
+    mutating func add(byte b: UInt8) { h = (h ^ UInt64(b)) &* 0x0000_0100_0000_01B3 }
     var hex: String { let s = String(h, radix: 16); return String(repeating: "0", count: 16 - s.count) + s }
 }

@@ -183,10 +183,15 @@ struct TrainCommand: ParsableCommand {
                 throw ValidationError("--group-texts \(g) exceeds max_position_embeddings \(encoder.config.maxPositions)")
             }
             let V = encoder.config.vocabSize
-            var examples = try Corpus.load(corpus, tokenizer: tok, vocabSize: V, options: copts, threads: threadCount)
+            let cache = FileSystem.join(outDir, "cache")
+            let loaded = try Corpus.loadCached(corpus, tokenizer: tok, tokenizerFiles: files, vocabSize: V, options: copts,
+                                               cacheDirectory: cache, threads: threadCount)
+            var examples = loaded.examples
+            if loaded.fromCache { print("corpus: \(examples.count) examples from the cache in \(cache)") }
             var evalExamples: [Example] = []
             if !evalFile.isEmpty {
-                evalExamples = try Corpus.load(evalFile, tokenizer: tok, vocabSize: V, options: copts, threads: threadCount)
+                evalExamples = try Corpus.loadCached(evalFile, tokenizer: tok, tokenizerFiles: files, vocabSize: V, options: copts,
+                                                     cacheDirectory: cache, threads: threadCount).examples
             } else if evalRatio > 0 {
                 (examples, evalExamples) = Corpus.evalSplit(examples, ratio: evalRatio, seed: seed)
             }

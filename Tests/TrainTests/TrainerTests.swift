@@ -189,6 +189,20 @@ func bytes(_ path: String) throws -> [UInt8] { try readFile(path) }
         #expect(try load("ok.jsonl", Array("{\"text\": \"the cat sat.\"}\n\n{\"text\": \"we read\"}\n".utf8)).count == 2)
         let given = try load("masked.jsonl", Array("{\"input_ids\": [2, 4, 50, 3], \"labels\": [-100, 77, -100, -100]}\n".utf8))
         #expect(given == [Example(ids: [2, 4, 50, 3], labels: [-100, 77, -100, -100])])
+        // The cache gives back the same examples, and is keyed by the inputs.
+        dir.write("mixed.jsonl", Array("{\"input_ids\": [2, 4, 50, 3], \"labels\": [-100, 77, -100, -100]}\n{\"input_ids\": [2, 9, 3]}\n".utf8))
+        for name in ["docs-for-cache.txt", "mixed.jsonl"] {
+            if name.hasSuffix(".txt") { dir.write(name, Array("the cat sat.\nwe read the token.\n".utf8)) }
+            let first = try Corpus.loadCached([dir.file(name)], tokenizer: tok, tokenizerFiles: [], vocabSize: 160, options: CorpusOptions(),
+                                              cacheDirectory: dir.file("cache-\(name)"))
+            let second = try Corpus.loadCached([dir.file(name)], tokenizer: tok, tokenizerFiles: [], vocabSize: 160, options: CorpusOptions(),
+                                               cacheDirectory: dir.file("cache-\(name)"))
+            #expect(!first.fromCache && second.fromCache && first.examples == second.examples)
+            var shorter = CorpusOptions()
+            shorter.maxLength = 5
+            #expect(try !Corpus.loadCached([dir.file(name)], tokenizer: tok, tokenizerFiles: [], vocabSize: 160, options: shorter,
+                                           cacheDirectory: dir.file("cache-\(name)")).fromCache)
+        }
         // Blank-line separated documents, sentences with duplicates dropped, group_texts blocks.
         var o = CorpusOptions()
         o.documentSeparator = .blank
