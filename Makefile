@@ -59,6 +59,7 @@ bench: release
 	bash bench/tokenize_bench.sh
 	bash bench/forward_bench.sh
 	bash bench/train_bench.sh
+	bash bench/train_e2e_bench.sh
 
 clean:
 	rm -rf .build demo-out
