@@ -36,7 +36,7 @@ let package = Package(
         .target(name: "Tokenizers", dependencies: ["Formats"]),
         .target(name: "Model", dependencies: ["Formats", "COpenBLAS"]),
         .target(name: "Verify", dependencies: ["Model", "Tokenizers", "Formats"]),
-        .target(name: "Convert", dependencies: ["Formats"]),
+        .target(name: "Convert", dependencies: ["Formats", "Tokenizers", "Model"]),
         .target(name: "Train", dependencies: ["Model", "Tokenizers", "Formats"]),
 
         // MARK: - Command line
@@ -53,7 +53,7 @@ let package = Package(
         .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers", "Formats", "TestSupport"]),
         .testTarget(name: "ModelTests", dependencies: ["Model", "Verify", "Convert", "Tokenizers", "Formats", "TestSupport"]),
         .testTarget(name: "TrainTests", dependencies: ["Train", "Model", "Formats", "TestSupport"]),
-        .testTarget(name: "ConvertTests", dependencies: ["Convert", "Formats", "TestSupport"]),
+        .testTarget(name: "ConvertTests", dependencies: ["Convert", "Formats", "Tokenizers", "Model", "TestSupport"]),
         // Runs the built `ckpt` binary end to end.
         .testTarget(name: "CLITests", dependencies: ["ckpt", "Formats", "TestSupport", "CHDF5"]),
     ]

@@ -128,27 +128,36 @@ public enum Converter {
             return try source.data(info.name)
         }
 
+        report.outputs = try write(plan, files: files, metadata: source.metadata, to: dst, target: target, options: options,
+                                   source: fetch)
+        if target == .safetensors && ext == "safetensors" && options.shardSize == nil { report.filesNotCarried = files.map(\.name) }
+        return report
+    }
+
+    /// Writes `plan` (tensors from `source`) and `files` as `target` at `dst`:
+    /// a store, a single safetensors file, or a model directory.
+    static func write(_ plan: [TensorInfo], files: [(name: String, bytes: [UInt8])], metadata: [String: String]?, to dst: String,
+                      target: ConvertOptions.Target, options: ConvertOptions,
+                      source fetch: (TensorInfo) throws -> TensorData) throws -> [String] {
+        let ext = extensionOf(dst)
         switch target {
         case .hdf5:
             try HDF5StoreWriter.write(plan, files: files, to: dst, createdBy: options.createdBy,
                                       overwrite: options.overwrite, source: fetch)
-            report.outputs = [dst]
+            return [dst]
         case .safetensors:
             let asFile = ext == "safetensors" && options.shardSize == nil
-            let metadata = mergedMetadata(source.metadata)
+            let metadata = mergedMetadata(metadata)
             if asFile {
                 try SafeTensorsWriter.write(plan, metadata: metadata, to: dst, overwrite: options.overwrite, source: fetch)
-                report.outputs = [dst]
-                report.filesNotCarried = files.map(\.name)
-            } else {
-                if ext == "safetensors" {
-                    throw ConvertError(path: dst, reason: "sharded output is a directory; give a destination without the .safetensors extension")
-                }
-                report.outputs = try writeDirectory(plan, files: files, metadata: metadata, to: dst,
-                                                    shardSize: options.shardSize, overwrite: options.overwrite, source: fetch)
+                return [dst]
             }
+            if ext == "safetensors" {
+                throw ConvertError(path: dst, reason: "sharded output is a directory; give a destination without the .safetensors extension")
+            }
+            return try writeDirectory(plan, files: files, metadata: metadata, to: dst,
+                                      shardSize: options.shardSize, overwrite: options.overwrite, source: fetch)
         }
-        return report
     }
 
     /// Writes a model directory: weights (one file or shards + index) and files.

@@ -56,3 +56,11 @@ func naiveGemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float,
 
 /// Sets OpenBLAS's thread count (its own pool).
 public func setMatmulThreads(_ n: Int) { openblas_set_num_threads(Int32(max(1, n))) }
+
+/// `out (cols, cols) = xᵀ · x` for `x (rows, cols)`: the Gram matrix, e.g. of
+/// centred embedding rows for their covariance.
+public func gramMatrix(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, rows: Int, cols: Int) {
+    guard rows > 0, cols > 0 else { return }
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(cols), Int32(cols), Int32(rows),
+                1, x, Int32(cols), x, Int32(cols), 0, out, Int32(cols))
+}

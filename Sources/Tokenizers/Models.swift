@@ -187,13 +187,15 @@ struct WordPiece: Sendable {
     }
 
     /// Ranges in the result are indices of `word` (a slice keeps its parent's indices).
-    func tokenize(_ word: ArraySlice<Unicode.Scalar>) -> [ModelToken] {
+    /// With `asContinuation`, the first piece too comes from the `##` pieces
+    /// (the word continues a previous one).
+    func tokenize(_ word: ArraySlice<Unicode.Scalar>, asContinuation: Bool = false) -> [ModelToken] {
         let unk = [ModelToken(id: unkID, value: unkToken, range: word.startIndex..<word.endIndex)]
         if word.count > maxInputChars { return unk }
         var out: [ModelToken] = []
         var start = word.startIndex
         while start < word.endIndex {
-            let trie = start == word.startIndex ? initial : continuation
+            let trie = start == word.startIndex && !asContinuation ? initial : continuation
             guard let (end, id) = trie.longestMatch(word, from: start) else { return unk }
             out.append(ModelToken(id: id, value: tokens[id], range: start..<end))
             start = end

@@ -376,6 +376,32 @@ public struct Tokenizer: Sendable {
     // MARK: - Decoding
 
     /// Turns ids back into text; unknown ids are skipped.
+    /// The ids this tokenizer gives the surface form of `token`, a vocabulary
+    /// entry of another tokenizer: a WordPiece continuation (`##ing`) is
+    /// tokenized as a continuation of a word, anything else as text without
+    /// special tokens. The unknown token may appear among the ids.
+    public func pieces(ofVocabularyToken token: String) -> [Int] {
+        if case let .wordPiece(m) = model {
+            let scalars = Array(token.unicodeScalars), prefix = Array(m.prefix.unicodeScalars)
+            if !prefix.isEmpty, scalars.count > prefix.count, scalars.starts(with: prefix) {
+                var text = NormalizedText(String(String.UnicodeScalarView(scalars.dropFirst(prefix.count))))
+                normalizer?.apply(&text)
+                let word = text.scalars.filter { !$0.properties.isWhitespace }
+                guard !word.isEmpty else { return [] }
+                return m.tokenize(word[...], asContinuation: true).map(\.id)
+            }
+        }
+        return encode(token, addSpecialTokens: false).ids
+    }
+
+    /// The id of the unknown token, if the model has one.
+    public var unknownID: Int? {
+        switch model {
+        case let .wordPiece(m): return m.unkID
+        case let .bpe(m): return m.unkID
+        }
+    }
+
     public func decode(_ ids: [Int], skipSpecialTokens: Bool = true) -> String {
         var tokens: [String] = []
         for id in ids {

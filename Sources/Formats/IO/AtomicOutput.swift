@@ -312,8 +312,22 @@ extension FileSystem {
     public static func removeDirectory(_ path: String) throws {
         let p = normalized(path)
         let aside = temporarySibling(of: p)
-        guard rename(p, aside) == 0 else { throw FileError.current(p, "rename") }
+        guard Glibc.rename(p, aside) == 0 else { throw FileError.current(p, "rename") }
         syncDirectory(dirname(p))
         removeTree(aside)
+    }
+}
+
+extension FileSystem {
+    /// A fresh hidden name beside `path` for work in progress (`.name.ckpt-tmp-…`),
+    /// which `removeTemporaryOutputs()` does not know about: callers clean up.
+    public static func temporaryName(beside path: String) -> String { temporarySibling(of: normalized(path)) }
+}
+
+extension FileSystem {
+    /// Renames `from` to `to` (same file system) and syncs the directory.
+    public static func rename(_ from: String, to: String) throws {
+        guard Glibc.rename(from, to) == 0 else { throw FileError.current(to, "rename") }
+        syncDirectory(dirname(normalized(to)))
     }
 }

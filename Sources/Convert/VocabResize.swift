@@ -1,0 +1,354 @@
+// VocabResizer — moves a model onto another tokenizer: every row of the
+// vocabulary tensors (word embeddings, an untied decoder, the decoder bias) is
+// found by its token string, special tokens by their role; new tokens are
+// initialised from the old tokenizer's pieces of their surface form, or from
+// the old rows' distribution. The output is self-checked before it appears.
+
+import Formats
+import Model
+import Tokenizers
+
+/// How rows of tokens the old vocabulary lacks are initialised.
+public enum VocabInit: String, Sendable, CaseIterable {
+    /// The mean of the old rows of the token's pieces under the old tokenizer.
+    case subwordMean = "subword-mean"
+    /// transformers' `mean_resizing`: a normal around the old rows' mean with
+    /// 1e-9 × their covariance.
+    case mean
+    /// Normal(0, initializer_range); bias 0 (transformers' old behaviour).
+    case normal
+}
+
+public struct ResizeOptions: Sendable {
+    public var initialization: VocabInit = .subwordMean
+    /// Round the number of rows up to a multiple of this.
+    public var padToMultipleOf: Int? = nil
+    public var seed: UInt64 = 0
+    /// Output format (default: the source's; `.bin` sources become safetensors).
+    public var target: ConvertOptions.Target? = nil
+    public var overwrite = false
+    /// Text files whose tokens (under the new tokenizer) measure coverage.
+    public var corpus: [String] = []
+    /// Texts for the self-check, besides sequences built from copied tokens.
+    public var sampleTexts: [String] = []
+    public init() {}
+}
+
+/// What a resize did.
+public struct ResizeReport: Sendable {
+    public var oldRows = 0, newRows = 0, tokenizerSize = 0
+    public var copied = 0, added = 0, specials = 0, paddingRows = 0
+    /// New tokens by the number of old pieces averaged (0: fell back to `mean`).
+    public var piecesHistogram: [Int: Int] = [:]
+    /// Special tokens whose id changed: (role, old id, new id).
+    public var movedSpecials: [(role: String, old: Int, new: Int)] = []
+    public var vocabTensors: [String] = []
+    /// Share of the corpus's tokens whose row was copied (specials included).
+    public var coverage: Double? = nil
+    public var corpusTokens = 0
+    /// Self-check: sequences compared, values compared (hidden states and
+    /// logits at copied tokens), the largest difference (hidden states
+    /// absolute, logits relative to the position's largest logit).
+    public var checkedSequences = 0
+    public var checkedValues = 0
+    public var maxDifference: Float = 0
+    public var outputs: [String] = []
+}
+
+public enum VocabResizer {
+    static let tokenizerFileNames: Set<String> = ["tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt",
+                                                  "added_tokens.json", "vocab.json", "merges.txt"]
+
+    /// Writes `source` moved onto the tokenizer in `tokenizerDirectory` to `destination`.
+    ///
+    /// - Throws: `ConvertError` (no tokenizer, no config, a failed self-check,
+    ///   …) and the formats' errors; nothing appears at `destination` then.
+    public static func resize(_ source: Checkpoint, tokenizerDirectory: String, to destination: String,
+                              options: ResizeOptions) throws -> ResizeReport {
+        let dst = FileSystem.normalized(destination)
+        guard var config = source.config else { throw ConvertError(path: source.path, reason: "no config.json: cannot tell the vocabulary size") }
+        guard let oldV = config.vocabSize, oldV > 0 else { throw ConvertError(path: source.path, reason: "config.json has no vocab_size") }
+        let oldTokFiles = source.files.filter { tokenizerFileNames.contains($0.name) }
+        guard !oldTokFiles.isEmpty else { throw ConvertError(path: source.path, reason: "no tokenizer files: the old token strings are unknown") }
+        let oldTok = try Tokenizer(files: oldTokFiles, path: source.path)
+        let newFiles = try tokenizerFileNames.sorted().filter { FileSystem.isFile(FileSystem.join(tokenizerDirectory, $0)) }
+            .map { ($0, try readFile(FileSystem.join(tokenizerDirectory, $0), limit: 1 << 28)) }
+        guard !newFiles.isEmpty else { throw ConvertError(path: tokenizerDirectory, reason: "no tokenizer files (tokenizer.json or vocab.txt)") }
+        let newTok = try Tokenizer(files: newFiles, path: tokenizerDirectory)
+        let oldRoles = try TokenizerSummary(files: oldTokFiles, directory: source.path)?.specialTokens ?? [:]
+        let newRoles = try TokenizerSummary(files: newFiles, directory: tokenizerDirectory)?.specialTokens ?? [:]
+
+        var report = ResizeReport()
+        let tokCount = newTok.count
+        guard tokCount > 0, tokCount < 10_000_000 else { throw ConvertError(path: tokenizerDirectory, reason: "a vocabulary of \(tokCount) tokens") }
+        var newStrings: [String] = []
+        for i in 0..<tokCount {
+            guard let t = newTok.token(of: i) else {
+                throw ConvertError(path: tokenizerDirectory, reason: "token ids are not contiguous: id \(i) has no token")
+            }
+            newStrings.append(t)
+        }
+        var rows = tokCount
+        if let m = options.padToMultipleOf, m > 1 { rows = (tokCount + m - 1) / m * m }
+        report.oldRows = oldV; report.newRows = rows; report.tokenizerSize = tokCount
+        report.paddingRows = rows - tokCount
+
+        // Where each new row comes from: an old id, or nothing (a new token).
+        var sourceRow = [Int](repeating: -1, count: rows)
+        var specialNew = Set<Int>()
+        for role in SpecialTokenRole.allCases {
+            guard let nt = newRoles[role], let ni = newTok.id(of: nt), ni < tokCount else { continue }
+            specialNew.insert(ni)
+            if let ot = oldRoles[role], let oi = oldTok.id(of: ot), oi < oldV {
+                sourceRow[ni] = oi
+                if oi != ni { report.movedSpecials.append((role.rawValue, oi, ni)) }
+            }
+        }
+        for i in 0..<tokCount where sourceRow[i] < 0 && !specialNew.contains(i) {
+            if let oi = oldTok.id(of: newStrings[i]), oi < oldV { sourceRow[i] = oi }
+        }
+        report.specials = specialNew.filter { sourceRow[$0] >= 0 }.count
+        report.copied = (0..<tokCount).filter { sourceRow[$0] >= 0 }.count - report.specials
+        report.added = (0..<tokCount).filter { sourceRow[$0] < 0 }.count
+
+        // Pieces of each new token under the old tokenizer (subword-mean).
+        var pieces = [[Int]](repeating: [], count: rows)
+        if options.initialization == .subwordMean {
+            let unk = oldTok.unknownID
+            for i in 0..<tokCount where sourceRow[i] < 0 {
+                pieces[i] = oldTok.pieces(ofVocabularyToken: newStrings[i]).filter { $0 != unk && $0 >= 0 && $0 < oldV }
+                report.piecesHistogram[pieces[i].count, default: 0] += 1
+            }
+        }
+
+        // The vocabulary tensors: first dimension oldV, known names.
+        let dropped = Set(source.ties.filter(\.aliasStored).map(\.alias))
+        func isVocabTensor(_ t: TensorInfo) -> Bool {
+            guard t.shape.first == oldV, t.dtype.isCastableFloat, !dropped.contains(t.name) else { return false }
+            return t.name.hasSuffix("word_embeddings.weight")
+                || ["cls.predictions.decoder.weight", "cls.predictions.decoder.bias", "cls.predictions.bias",
+                    "vocab_projector.weight", "vocab_projector.bias"].contains(t.name)
+        }
+        let vocabTensors = source.tensors.filter(isVocabTensor)
+        guard vocabTensors.contains(where: { $0.name.hasSuffix("word_embeddings.weight") }) else {
+            throw ConvertError(path: source.path, reason: "no word_embeddings.weight tensor with \(oldV) rows")
+        }
+        report.vocabTensors = vocabTensors.map(\.name)
+        let initRange = Float(config.initializerRange ?? 0.02)
+        var replaced: [String: TensorData] = [:]
+        for (k, t) in vocabTensors.enumerated() {
+            var rng = SplitMix64(seed: options.seed &+ UInt64(k) &* 0x9E37_79B9)
+            let old = try source.data(t.name).floats()
+            let width = t.shape.count == 2 ? t.shape[1] : 1
+            let out = try resizeRows(old, rows: oldV, width: width, sourceRow: sourceRow, pieces: pieces, newRows: rows,
+                                     initialization: options.initialization, initRange: initRange, rng: &rng, name: t.name, path: source.path)
+            guard let info = TensorInfo(name: t.name, dtype: .f32, shape: [rows] + t.shape.dropFirst()) else {
+                throw ConvertError(path: source.path, reason: "\(t.name) would be too large")
+            }
+            let f32 = TensorData(info: info) { dst in out.withUnsafeBytes { dst.copyMemory(from: $0) } }
+            replaced[t.name] = t.dtype == .f32 ? f32 : try f32.converted(to: t.dtype)
+        }
+
+        // config.json: the new size, and the pad id where it moved.
+        config.set("vocab_size", .number(JSONNumber(rows)))
+        if let pad = newRoles[.pad].flatMap({ newTok.id(of: $0) }), config.padTokenID != nil, config.padTokenID != pad {
+            config.padTokenID = pad
+        }
+        var files = source.files.filter { !tokenizerFileNames.contains($0.name) && $0.name != "config.json" && $0.name != "trainer_state.json" }
+        files.insert(("config.json", config.serialized()), at: 0)
+        files += newFiles
+
+        // Write under a temporary name, check, then move into place.
+        let target = options.target ?? (source.format == .hdf5 ? .hdf5 : .safetensors)
+        if target == .hdf5 && !(dst.hasSuffix(".h5") || dst.hasSuffix(".hdf5")) {
+            throw ConvertError(path: dst, reason: "an HDF5 output is a store file: give a path ending in .h5")
+        }
+        if FileSystem.exists(dst) && !options.overwrite {
+            throw ConvertError(path: dst, reason: "already exists; pass --force to replace it")
+        }
+        if options.overwrite && FileSystem.isDirectory(dst) { try Converter.checkReplaceable(dst, source: source.path) }
+        let temp = FileSystem.temporaryName(beside: dst) + (target == .hdf5 ? ".h5" : "")
+        defer { if FileSystem.exists(temp) { try? FileSystem.removeDirectory(temp) } }
+        let plan = source.tensors.filter { !dropped.contains($0.name) }.map { replaced[$0.name]?.info ?? $0 }
+        _ = try Converter.write(plan, files: files, metadata: source.metadata, to: temp, target: target,
+                                options: ConvertOptions(target: target)) { info in
+            try replaced[info.name] ?? source.data(info.name)
+        }
+        try selfCheck(old: source, newPath: temp, oldTok: oldTok, newTok: newTok, sourceRow: sourceRow, tokCount: tokCount,
+                      specials: specialNew, options: options, report: &report, destination: dst)
+        if options.overwrite && FileSystem.exists(dst) { try FileSystem.removeDirectory(dst) }
+        try FileSystem.rename(temp, to: dst)
+        report.outputs = [dst]
+
+        if !options.corpus.isEmpty {
+            var copied = 0, total = 0
+            for path in options.corpus {
+                let lines = textLines(try readFile(path, limit: 1 << 32)).filter { !$0.isEmpty }
+                for e in newTok.encodeBatch(lines, addSpecialTokens: false, threads: 2) {
+                    total += e.ids.count
+                    copied += e.ids.filter { $0 < rows && sourceRow[$0] >= 0 }.count
+                }
+            }
+            report.corpusTokens = total
+            report.coverage = total > 0 ? Double(copied) / Double(total) : nil
+        }
+        return report
+    }
+
+    /// The new `(newRows, width)` values: copied rows, initialised rows, padding.
+    static func resizeRows(_ old: [Float], rows oldRows: Int, width: Int, sourceRow: [Int], pieces: [[Int]], newRows: Int,
+                           initialization: VocabInit, initRange: Float, rng: inout SplitMix64, name: String, path: String) throws -> [Float] {
+        var out = [Float](repeating: 0, count: newRows * width)
+        let isBias = width == 1
+        // The old rows' mean (and, for matrices, a sampler of the mean_resizing normal).
+        var mean = [Double](repeating: 0, count: width)
+        for r in 0..<oldRows { for c in 0..<width { mean[c] += Double(old[r * width + c]) } }
+        for c in 0..<width { mean[c] /= Double(oldRows) }
+        lazy var sampler = MeanResizingSampler(old, rows: oldRows, width: width, mean: mean)
+        var biasStd = 0.0
+        if isBias {
+            var v = 0.0
+            for r in 0..<oldRows { let d = Double(old[r]) - mean[0]; v += d * d }
+            biasStd = (v / Double(max(1, oldRows - 1))).squareRoot()
+        }
+        func meanRow(_ i: Int) {
+            if isBias {
+                out[i] = Float(mean[0] + 1e-9 * biasStd * Double(rng.nextNormal()))
+            } else {
+                let row = sampler.sample(&rng)
+                for c in 0..<width { out[i * width + c] = row[c] }
+            }
+        }
+        for i in 0..<newRows {
+            let s = sourceRow[i]
+            if s >= 0 {
+                for c in 0..<width { out[i * width + c] = old[s * width + c] }
+                continue
+            }
+            switch initialization {
+            case .normal:
+                if !isBias { for c in 0..<width { out[i * width + c] = rng.nextNormal() * initRange } }
+            case .mean:
+                meanRow(i)
+            case .subwordMean:
+                let p = pieces[i]
+                if p.isEmpty { meanRow(i); continue }
+                for c in 0..<width {
+                    var sum = 0.0
+                    for j in p { sum += Double(old[j * width + c]) }
+                    out[i * width + c] = Float(sum / Double(p.count))
+                }
+            }
+        }
+        return out
+    }
+}
+
+extension VocabResizer {
+    /// Runs the old and the new model on sequences of copied tokens (and on
+    /// sample texts both tokenizers split the same way) and requires the same
+    /// last hidden states and the same logits at every copied vocabulary entry
+    /// (within 1e-6).
+    static func selfCheck(old: Checkpoint, newPath: String, oldTok: Tokenizer, newTok: Tokenizer, sourceRow: [Int], tokCount: Int,
+                          specials: Set<Int>, options: ResizeOptions, report: inout ResizeReport, destination: String) throws {
+        let oldEnc = try Encoder(checkpoint: old)
+        let newEnc = try Encoder(checkpoint: try Checkpoint(path: newPath))
+        let pairs = (0..<tokCount).filter { sourceRow[$0] >= 0 }.map { (new: $0, old: sourceRow[$0]) }
+        let body = pairs.filter { !specials.contains($0.new) }
+        var sequences: [(old: [Int], new: [Int])] = []
+        let length = max(1, min(14, oldEnc.config.maxPositions - 2))
+        if !body.isEmpty {
+            for s in 0..<4 {
+                let picks = (0..<length).map { body[(s * 7919 + $0 * 104_729) % body.count] }
+                sequences.append((picks.map(\.old), picks.map(\.new)))
+            }
+        }
+        for text in options.sampleTexts {
+            let a = oldTok.encode(text), b = newTok.encode(text)
+            guard a.tokens.map({ Array($0.unicodeScalars) }) == b.tokens.map({ Array($0.unicodeScalars) }), a.ids.count <= oldEnc.config.maxPositions,
+                  zip(b.ids, a.ids).allSatisfy({ $0 < sourceRow.count && sourceRow[$0] == $1 }) else { continue }
+            sequences.append((a.ids, b.ids))
+        }
+        let Vo = oldEnc.config.vocabSize, Vn = newEnc.config.vocabSize, H = oldEnc.config.hidden
+        var worst: Float = 0, values = 0
+        for (o, n) in sequences {
+            let a = try oldEnc.forward(inputIDs: o, batch: 1, length: o.count)
+            let b = try newEnc.forward(inputIDs: n, batch: 1, length: n.count)
+            // The hidden states: same inputs, same shapes, same weights.
+            for i in 0..<(o.count * H) {
+                let d = abs(a.lastHiddenState[i] - b.lastHiddenState[i])
+                worst = max(worst, d.isNaN ? .infinity : d)
+                values += 1
+            }
+            // The logits: the decoder product has another width, so the BLAS
+            // blocks differ; compare relative to the position's largest logit.
+            if let la = a.logits, let lb = b.logits {
+                for p in 0..<o.count {
+                    var scale: Float = 1
+                    for j in 0..<Vo { scale = max(scale, abs(la[p * Vo + j])) }
+                    for pair in pairs {
+                        let d = abs(la[p * Vo + pair.old] - lb[p * Vn + pair.new]) / scale
+                        worst = max(worst, d.isNaN ? .infinity : d)
+                        values += 1
+                    }
+                }
+            }
+        }
+        report.checkedSequences = sequences.count
+        report.checkedValues = values
+        report.maxDifference = worst
+        guard worst <= 1e-6 else {
+            throw ConvertError(path: destination, reason: "self-check failed: the resized model's outputs at copied tokens differ from the original's by \(worst) (relative); nothing was written")
+        }
+    }
+}
+
+/// Samples rows from N(mean, 1e-9 · covariance of the old rows), as
+/// transformers' mean_resizing; the plain mean when the covariance is not
+/// positive definite.
+struct MeanResizingSampler {
+    let mean: [Double]
+    let width: Int
+    /// Lower-triangular Cholesky factor of 1e-9 · covariance, or nil.
+    let factor: [Double]?
+
+    init(_ old: [Float], rows: Int, width: Int, mean: [Double]) {
+        self.mean = mean
+        self.width = width
+        let H = width
+        var centered = [Float](repeating: 0, count: rows * H)
+        for r in 0..<rows { for c in 0..<H { centered[r * H + c] = Float(Double(old[r * H + c]) - mean[c]) } }
+        var cov = [Float](repeating: 0, count: H * H)
+        centered.withUnsafeBufferPointer { x in
+            cov.withUnsafeMutableBufferPointer { out in
+                gramMatrix(out.baseAddress!, x.baseAddress!, rows: rows, cols: H)
+            }
+        }
+        var a = cov.map { 1e-9 * Double($0) / Double(rows) }
+        // Cholesky, in place (lower triangle).
+        var ok = true
+        for j in 0..<H where ok {
+            var d = a[j * H + j]
+            for k in 0..<j { d -= a[j * H + k] * a[j * H + k] }
+            guard d > 0 else { ok = false; break }
+            let l = d.squareRoot()
+            a[j * H + j] = l
+            for i in (j + 1)..<H {
+                var s = a[i * H + j]
+                for k in 0..<j { s -= a[i * H + k] * a[j * H + k] }
+                a[i * H + j] = s / l
+            }
+        }
+        factor = ok ? a : nil
+    }
+
+    func sample(_ rng: inout SplitMix64) -> [Float] {
+        guard let L = factor else { return mean.map { Float($0) } }
+        let z = (0..<width).map { _ in Double(rng.nextNormal()) }
+        return (0..<width).map { i in
+            var s = mean[i]
+            for k in 0...i { s += L[i * width + k] * z[k] }
+            return Float(s)
+        }
+    }
+}
