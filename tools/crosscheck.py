@@ -244,6 +244,28 @@ def check_training(ckpt, tmp):
           and any("eval_perplexity" in m for m in metrics))
 
 
+def check_resize(ckpt, tmp):
+    from safetensors.numpy import load_file
+    src_dir = os.path.join(FIXTURES, "model-goldens", "bert-gelu-new-untied")
+    tok_dir = os.path.join(FIXTURES, "resize", "domain-tokenizer")
+    out = os.path.join(tmp, "resized")
+    run(ckpt, "resize-vocab", src_dir, "--tokenizer", tok_dir, "--out", out)
+    old, new = load_file(os.path.join(src_dir, "model.safetensors")), load_file(os.path.join(out, "model.safetensors"))
+    old_vocab = json.load(open(os.path.join(src_dir, "tokenizer.json")))["model"]["vocab"]
+    new_vocab = json.load(open(os.path.join(tok_dir, "tokenizer.json")))["model"]["vocab"]
+    cfg = json.load(open(os.path.join(out, "config.json")))
+    check("resize: config vocab_size is the tokenizer's size", cfg["vocab_size"] == len(new_vocab) and cfg["pad_token_id"] == new_vocab["[PAD]"])
+    check("resize: same tensor names as the transformers-written source", sorted(old) == sorted(new))
+    vocab_names = ["bert.embeddings.word_embeddings.weight", "cls.predictions.decoder.weight", "cls.predictions.decoder.bias"]
+    check("resize: vocabulary tensors have a row per token", all(new[n].shape[0] == len(new_vocab) for n in vocab_names))
+    same = [(i, old_vocab[t]) for t, i in new_vocab.items() if t in old_vocab]
+    check(f"resize: {len(same)} rows copied by token string", all(np.array_equal(new[n][i], old[n][j]) for n in vocab_names for i, j in same))
+    check("resize: other tensors unchanged", all(np.array_equal(new[n], old[n]) for n in old if n not in vocab_names + ["cls.predictions.bias"]))
+    tok_files = sorted(f for f in os.listdir(out) if f.startswith("tokenizer") or f == "special_tokens_map.json" or f == "vocab.txt")
+    check("resize: the new tokenizer's files", all(open(os.path.join(out, f), "rb").read() == open(os.path.join(tok_dir, f), "rb").read()
+                                                   for f in tok_files if os.path.exists(os.path.join(tok_dir, f))) and "tokenizer.json" in tok_files)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--ckpt", required=True)
@@ -276,6 +298,7 @@ def main():
             check(f"{model} inspect of the h5 store", info["format"] == "ckpt-hdf5" and len(info["tensors"]) == len(source))
 
         check_training(ckpt, tmp)
+        check_resize(ckpt, tmp)
 
     print(f"crosscheck: {passed} passed, {failed} failed")
     return 1 if failed else 0

@@ -91,3 +91,31 @@ import Glibc
         #expect(noHead.status == 1 && noHead.err.contains("masked-LM"), "\(noHead.err)")
     }
 }
+
+@Suite struct ResizeVocabCLITests {
+    @Test func resizeThenTrain() throws {
+        let dir = ScratchDirectory()
+        let corpus = Fixtures.path("resize/domain-corpus.txt")
+        let r = ckpt(["resize-vocab", Fixtures.path("model-goldens/distilbert"), "--tokenizer", Fixtures.path("resize/domain-tokenizer"),
+                      "--out", dir.file("domain"), "--corpus", corpus, "--report", dir.file("report.json")])
+        #expect(r.status == 0, "\(r.err)")
+        #expect(r.out.contains("self-check       OK") && r.out.contains("corpus coverage"), "\(r.out)")
+        let report = try JSONParser.parse(try readFile(dir.file("report.json")), path: "report.json")
+        #expect(report["new_vocab_size"]?.int == 191 && report["old_vocab_size"]?.int == 160)
+        #expect(report["moved_special_tokens"]?.array?.count == 2 && report["coverage"]?.double != nil)
+        // Again without --force: refused, the first output intact.
+        let again = ckpt(["resize-vocab", Fixtures.path("model-goldens/distilbert"), "--tokenizer", Fixtures.path("resize/domain-tokenizer"),
+                          "--out", dir.file("domain")])
+        #expect(again.status == 1 && again.err.contains("--force"), "\(again.err)")
+        // The resized model trains on the domain corpus and fills masks.
+        let t = ckpt(["train", "--model", dir.file("domain"), "--corpus", corpus, "--out", dir.file("run"), "--max-steps", "6",
+                      "--eval-ratio", "0.1", "--threads", "2"])
+        #expect(t.status == 0 && t.out.contains("perplexity"), "\(t.err)")
+        let p = ckpt(["predict", dir.file("run/final"), "the locomotive [MASK] the junction."])
+        #expect(p.status == 0, "\(p.err)")
+        // A tokenizer directory without tokenizer files.
+        let bad = ckpt(["resize-vocab", Fixtures.path("model-goldens/distilbert"), "--tokenizer", dir.path, "--out", dir.file("x")])
+        #expect(bad.status == 1 && bad.err.contains("no tokenizer files"), "\(bad.err)")
+        #expect(!FileSystem.exists(dir.file("x")))
+    }
+}
