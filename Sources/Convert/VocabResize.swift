@@ -174,6 +174,7 @@ public enum VocabResizer {
                                 options: ConvertOptions(target: target)) { info in
             try replaced[info.name] ?? source.data(info.name)
         }
+        replaced = [:]
         try selfCheck(old: source, newPath: temp, oldTok: oldTok, newTok: newTok, sourceRow: sourceRow, tokCount: tokCount,
                       specials: specialNew, options: options, report: &report, destination: dst)
         if options.overwrite && FileSystem.exists(dst) { try FileSystem.removeDirectory(dst) }
@@ -211,12 +212,12 @@ public enum VocabResizer {
             for r in 0..<oldRows { let d = Double(old[r]) - mean[0]; v += d * d }
             biasStd = (v / Double(max(1, oldRows - 1))).squareRoot()
         }
+        var sampledRows: [Int] = []
         func meanRow(_ i: Int) {
             if isBias {
                 out[i] = Float(mean[0] + 1e-9 * biasStd * Double(rng.nextNormal()))
             } else {
-                let row = sampler.sample(&rng)
-                for c in 0..<width { out[i * width + c] = row[c] }
+                sampledRows.append(i)  // drawn together below
             }
         }
         for i in 0..<newRows {
@@ -240,6 +241,12 @@ public enum VocabResizer {
                 }
             }
         }
+        if !sampledRows.isEmpty {
+            let rowsOut = sampler.sample(count: sampledRows.count, &rng)
+            for (k, i) in sampledRows.enumerated() {
+                for c in 0..<width { out[i * width + c] = rowsOut[k * width + c] }
+            }
+        }
         return out
     }
 }
@@ -251,12 +258,12 @@ extension VocabResizer {
     /// (within 1e-6).
     static func selfCheck(old: Checkpoint, newPath: String, oldTok: Tokenizer, newTok: Tokenizer, sourceRow: [Int], tokCount: Int,
                           specials: Set<Int>, options: ResizeOptions, report: inout ResizeReport, destination: String) throws {
-        let oldEnc = try Encoder(checkpoint: old)
-        let newEnc = try Encoder(checkpoint: try Checkpoint(path: newPath))
+        var oldEnc: Encoder? = try Encoder(checkpoint: old)
+        let oldConfig = oldEnc!.config
         let pairs = (0..<tokCount).filter { sourceRow[$0] >= 0 }.map { (new: $0, old: sourceRow[$0]) }
         let body = pairs.filter { !specials.contains($0.new) }
         var sequences: [(old: [Int], new: [Int])] = []
-        let length = max(1, min(14, oldEnc.config.maxPositions - 2))
+        let length = max(1, min(14, oldConfig.maxPositions - 2))
         if !body.isEmpty {
             for s in 0..<4 {
                 let picks = (0..<length).map { body[(s * 7919 + $0 * 104_729) % body.count] }
@@ -265,14 +272,17 @@ extension VocabResizer {
         }
         for text in options.sampleTexts {
             let a = oldTok.encode(text), b = newTok.encode(text)
-            guard a.tokens.map({ Array($0.unicodeScalars) }) == b.tokens.map({ Array($0.unicodeScalars) }), a.ids.count <= oldEnc.config.maxPositions,
+            guard a.tokens.map({ Array($0.unicodeScalars) }) == b.tokens.map({ Array($0.unicodeScalars) }), a.ids.count <= oldConfig.maxPositions,
                   zip(b.ids, a.ids).allSatisfy({ $0 < sourceRow.count && sourceRow[$0] == $1 }) else { continue }
             sequences.append((a.ids, b.ids))
         }
-        let Vo = oldEnc.config.vocabSize, Vn = newEnc.config.vocabSize, H = oldEnc.config.hidden
+        // One model in memory at a time: the old outputs first.
+        let oldOutputs = try sequences.map { try oldEnc!.forward(inputIDs: $0.old, batch: 1, length: $0.old.count) }
+        oldEnc = nil
+        let newEnc = try Encoder(checkpoint: try Checkpoint(path: newPath))
+        let Vo = oldConfig.vocabSize, Vn = newEnc.config.vocabSize, H = oldConfig.hidden
         var worst: Float = 0, values = 0
-        for (o, n) in sequences {
-            let a = try oldEnc.forward(inputIDs: o, batch: 1, length: o.count)
+        for ((o, n), a) in zip(sequences, oldOutputs) {
             let b = try newEnc.forward(inputIDs: n, batch: 1, length: n.count)
             // The hidden states: same inputs, same shapes, same weights.
             for i in 0..<(o.count * H) {
@@ -309,8 +319,9 @@ extension VocabResizer {
 struct MeanResizingSampler {
     let mean: [Double]
     let width: Int
-    /// Lower-triangular Cholesky factor of 1e-9 · covariance, or nil.
-    let factor: [Double]?
+    /// Lower-triangular Cholesky factor of 1e-9 · covariance (row-major, in
+    /// Float for fast sampling), or nil.
+    let factor: [Float]?
 
     init(_ old: [Float], rows: Int, width: Int, mean: [Double]) {
         self.mean = mean
@@ -339,16 +350,25 @@ struct MeanResizingSampler {
                 a[i * H + j] = s / l
             }
         }
-        factor = ok ? a : nil
+        if ok { for i in 0..<H { for k in (i + 1)..<H { a[i * H + k] = 0 } } }  // keep the lower triangle only
+        factor = ok ? a.map { Float($0) } : nil
     }
 
-    func sample(_ rng: inout SplitMix64) -> [Float] {
-        guard let L = factor else { return mean.map { Float($0) } }
-        let z = (0..<width).map { _ in Double(rng.nextNormal()) }
-        return (0..<width).map { i in
-            var s = mean[i]
-            for k in 0...i { s += L[i * width + k] * z[k] }
-            return Float(s)
+    /// `count` rows, `(count, width)`: mean + z · Lᵀ with z standard normal,
+    /// drawn row by row, the product through BLAS.
+    func sample(count: Int, _ rng: inout SplitMix64) -> [Float] {
+        var out = [Float](repeating: 0, count: count * width)
+        if let L = factor {
+            let z = (0..<(count * width)).map { _ in rng.nextNormal() }
+            out.withUnsafeMutableBufferPointer { o in
+                z.withUnsafeBufferPointer { zb in
+                    L.withUnsafeBufferPointer { l in
+                        matmulTransposed(o.baseAddress!, zb.baseAddress!, l.baseAddress!, m: count, n: width, k: width)
+                    }
+                }
+            }
         }
+        for r in 0..<count { for c in 0..<width { out[r * width + c] += Float(mean[c]) } }
+        return out
     }
 }

@@ -64,3 +64,9 @@ public func gramMatrix(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Fl
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(cols), Int32(cols), Int32(rows),
                 1, x, Int32(cols), x, Int32(cols), 0, out, Int32(cols))
 }
+
+/// `out (m, n) = a (m, k) · bᵀ` for `b (n, k)`, through `cblas_sgemm`.
+public func matmulTransposed(_ out: UnsafeMutablePointer<Float>, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
+                             m: Int, n: Int, k: Int) {
+    gemm(transA: false, transB: true, m: m, n: n, k: k, alpha: 1, a: a, lda: k, b: b, ldb: k, beta: 0, c: out, ldc: n)
+}
