@@ -50,6 +50,7 @@ fixtures:
 	python3 tools/fixtures/make_tokenizer_goldens.py
 	python3 tools/fixtures/make_model_goldens.py
 	python3 tools/fixtures/make_train_goldens.py
+	python3 tools/fixtures/make_resize_fixtures.py
 	python3 tools/fixtures/make_torch_fixtures.py
 
 ## Benchmarks (print the BENCHMARKS.md tables to stdout).
@@ -60,6 +61,7 @@ bench: release
 	bash bench/forward_bench.sh
 	bash bench/train_bench.sh
 	bash bench/train_e2e_bench.sh
+	bash bench/resize_bench.sh
 
 clean:
 	rm -rf .build demo-out

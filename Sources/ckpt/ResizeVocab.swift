@@ -76,7 +76,7 @@ struct ResizeVocab: ParsableCommand {
         for m in r.movedSpecials { print("moved            \(m.role) \(m.old) → \(m.new)") }
         print("tensors          " + r.vocabTensors.joined(separator: ", "))
         if let c = r.coverage { print("corpus coverage  \(String((c * 1000).rounded() / 10)) % of \(r.corpusTokens) tokens have a copied row") }
-        print("self-check       OK: \(r.checkedSequences) sequences, \(r.checkedValues) logits at copied tokens, max relative difference \(r.maxDifference)")
+        print("self-check       OK: \(r.checkedSequences) sequences, \(r.checkedValues) hidden-state values and logits at copied tokens, largest difference \(r.maxDifference)")
         print("wrote            \(r.outputs.joined(separator: ", "))")
     }
 
