@@ -78,8 +78,17 @@ public final class MaskedLMTrainingModel: @unchecked Sendable {
     /// default), as transformers ties them on load.
     ///
     /// - Throws: `ModelError.config` for a model without the masked-LM head.
-    public convenience init(encoder: Encoder) throws {
-        guard encoder.hasMLMHead else {
+    /// A base model (no head) gets one when `initializeMissingHead` is set,
+    /// initialised as transformers does for `BertForMaskedLM` /
+    /// `DistilBertForMaskedLM` loaded from a base checkpoint: the transform's
+    /// weight from normal(0, `initializerRange`), zero biases, unit layer norm,
+    /// the decoder tied to the word embeddings (or a copy of them when untied).
+    ///
+    /// - Throws: `ModelError.config` for a model without the masked-LM head
+    ///   when `initializeMissingHead` is false.
+    public convenience init(encoder: Encoder, initializeMissingHead: Bool = false, initializerRange: Float = 0.02,
+                            seed: UInt64 = 0) throws {
+        guard encoder.hasMLMHead || initializeMissingHead else {
             throw ModelError.config(path: "model", reason: "the checkpoint has no masked-LM head to train")
         }
         self.init(config: encoder.config, tied: encoder.config.tieWordEmbeddings)
@@ -94,9 +103,17 @@ public final class MaskedLMTrainingModel: @unchecked Sendable {
             put(o.ln1W, l.ln1W); put(o.ln1B, l.ln1B); put(o.iW, l.iW); put(o.iB, l.iB)
             put(o.o2W, l.o2W); put(o.o2B, l.o2B); put(o.ln2W, l.ln2W); put(o.ln2B, l.ln2B)
         }
-        put(headW, encoder.headW); put(headB, encoder.headB); put(headLnW, encoder.headLnW); put(headLnB, encoder.headLnB)
-        if !tiedDecoder { put(decoderW, encoder.decoderW) }
-        put(decoderB, encoder.decoderB)
+        if encoder.hasMLMHead {
+            put(headW, encoder.headW); put(headB, encoder.headB); put(headLnW, encoder.headLnW); put(headLnB, encoder.headLnB)
+            if !tiedDecoder { put(decoderW, encoder.decoderW) }
+            put(decoderB, encoder.decoderB)
+        } else {
+            let H = config.hidden
+            var rng = SplitMix64(seed: seed)
+            put(headW, (0..<(H * H)).map { _ in rng.nextNormal() * initializerRange })
+            put(headLnW, [Float](repeating: 1, count: H))
+            if !tiedDecoder { put(decoderW, encoder.word) }
+        }
     }
 
     /// Lays out the arenas (weights zero) for `config`.

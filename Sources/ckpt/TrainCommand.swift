@@ -77,7 +77,7 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Micro-batches per optimizer step.") var gradAccum: Int = 1
     @Option(help: "Gradient clipping norm.") var maxGradNorm: Double = 1
     @Option(help: "Passes over the training data.") var epochs: Int = 1
-    @Option(help: "Stop after this many optimizer steps (overrides --epochs).") var maxSteps: Int?
+    @Option(help: "Stop after this many optimizer steps (overrides --epochs; 0 writes the starting model to OUT/final).") var maxSteps: Int?
     @Option(help: "Dropout for hidden states and attention (default: the config's).") var dropout: Float?
     @Option(help: "Seed of shuffling, masking, dropout and random initialisation.") var seed: UInt64 = 42
     @Option(help: "Threads (default: all cores).") var threads: Int?
@@ -99,7 +99,8 @@ struct TrainCommand: ParsableCommand {
         guard lr >= 0, weightDecay >= 0, maxGradNorm > 0, warmupRatio >= 0, warmupRatio <= 1 else {
             throw ValidationError("--lr and --weight-decay must be ≥ 0, --max-grad-norm > 0, --warmup-ratio in [0, 1]")
         }
-        for (name, v) in [("--max-steps", maxSteps), ("--eval-steps", evalSteps), ("--save-steps", saveSteps), ("--save-total-limit", saveTotalLimit)] {
+        if let m = maxSteps, m < 0 { throw ValidationError("--max-steps must be at least 0") }
+        for (name, v) in [("--eval-steps", evalSteps), ("--save-steps", saveSteps), ("--save-total-limit", saveTotalLimit)] {
             if let v, v < 1 { throw ValidationError("\(name) must be at least 1") }
         }
         if let w = warmupSteps, w < 0 { throw ValidationError("--warmup-steps must be ≥ 0") }
@@ -152,12 +153,14 @@ struct TrainCommand: ParsableCommand {
                 guard let c = ckpt.config else { throw TrainingError(path: source, reason: "no config.json beside the weights") }
                 config = c
                 encoder = try Encoder(checkpoint: ckpt)
-                guard encoder.hasMLMHead else {
-                    throw TrainingError(path: source, reason: "the checkpoint has no masked-LM head (BertForMaskedLM / DistilBertForMaskedLM)")
+                if !encoder.hasMLMHead {
+                    print("note: \(source) has no masked-LM head; it is initialised as transformers does when it loads a base checkpoint into a masked-LM model")
                 }
                 carried = ckpt.files
-                for t in ckpt.tensors where t.name.contains("pooler.") || t.name.hasPrefix("cls.seq_relationship.")
-                    || (t.name == "cls.predictions.bias" && ckpt.info("cls.predictions.decoder.bias") != nil && !config.tieWordEmbeddings) {
+                // An untied BERT head's second, unused bias is kept as it was. Pooler
+                // and next-sentence tensors are not part of a masked-LM model.
+                for t in ckpt.tensors where t.name == "cls.predictions.bias" && ckpt.info("cls.predictions.decoder.bias") != nil
+                    && !config.tieWordEmbeddings {
                     extra.append(try ckpt.data(t.name))
                 }
             }
@@ -209,7 +212,10 @@ struct TrainCommand: ParsableCommand {
             cadence.logSteps = loggingSteps; cadence.evalSteps = evalSteps; cadence.saveSteps = saveSteps
             cadence.saveTotalLimit = saveTotalLimit
 
-            let trainingModel = try MaskedLMTrainingModel(encoder: encoder)
+            let trainingModel = try MaskedLMTrainingModel(encoder: encoder, initializeMissingHead: true,
+                                                          initializerRange: Float(config.initializerRange ?? 0.02), seed: seed)
+            // What is written is a masked-LM model.
+            config.set("architectures", .array([.string(encoder.config.kind == .bert ? "BertForMaskedLM" : "DistilBertForMaskedLM")]))
             trainingModel.workerCount = threadCount
             let t = try Trainer(model: trainingModel, train: examples, eval: evalExamples, roles: roles,
                                 files: CheckpointFiles(config: config, tokenizerFiles: files, extraTensors: extra),

@@ -87,8 +87,22 @@ import Glibc
         dir.write("empty.jsonl", [])
         let e = ckpt(["train", "--model", Fixtures.path("model-goldens/bert-gelu"), "--corpus", dir.file("empty.jsonl"), "--out", dir.file("out")])
         #expect(e.status == 1 && e.err.contains("empty"), "\(e.err)")
-        let noHead = ckpt(["train", "--model", Fixtures.path("model-goldens/bert-base-model"), "--corpus", dir.file("bad.txt"), "--out", dir.file("out")])
-        #expect(noHead.status == 1 && noHead.err.contains("masked-LM"), "\(noHead.err)")
+    }
+
+    /// A base checkpoint gets a masked-LM head initialised as transformers does;
+    /// --max-steps 0 writes that starting model.
+    @Test func baseCheckpointsGetAHead() throws {
+        let dir = ScratchDirectory()
+        dir.write("c.txt", Array(String(repeating: "the cat sat on the mat. we read the token!\n", count: 40).utf8))
+        let r = ckpt(["train", "--model", Fixtures.path("model-goldens/bert-base-model"), "--corpus", dir.file("c.txt"),
+                      "--out", dir.file("out"), "--max-steps", "0"])
+        #expect(r.status == 0 && r.out.contains("no masked-LM head"), "\(r.err)")
+        let info = try JSONParser.parse(ckpt(["inspect", dir.file("out/final"), "--json"]).out)
+        let names = Set((info["tensors"]?.array ?? []).compactMap { $0["name"]?.string })
+        #expect(names.contains("cls.predictions.transform.dense.weight") && names.contains("cls.predictions.bias"))
+        #expect(!names.contains { $0.contains("pooler") } && info["config"]?["architectures"]?.array?.first?.string == "BertForMaskedLM")
+        let p = ckpt(["predict", dir.file("out/final"), "the cat [MASK] on the mat."])
+        #expect(p.status == 0, "\(p.err)")
     }
 }
 
