@@ -312,6 +312,10 @@ public final class Encoder: @unchecked Sendable {
         var x = [Float](repeating: 0, count: BT * H)          // (B, T, H)
         // Scratch buffers, reused across calls of the same shape.
         var buffers = takeScratch(tokens: BT)
+        // Products are split across the workers by rows, each single-threaded
+        // (see `linear`), and so is attention: BLAS runs on one thread here.
+        setMatmulThreads(1)
+        defer { setMatmulThreads(workerCount) }
         defer { returnScratch(buffers) }
         var states: [[Float]] = []
 
@@ -338,7 +342,7 @@ public final class Encoder: @unchecked Sendable {
         for layer in layers {
             // QKV: (BT, 3H) = x (BT, H) · qkvWᵀ + b
             linear(out: &buffers.qkv, ldOut: 3 * H, input: x, ldIn: H, weight: layer.qkvW, bias: layer.qkvB,
-                   rows: BT, outFeatures: 3 * H, inFeatures: H)
+                   rows: BT, outFeatures: 3 * H, inFeatures: H, threads: workerCount)
             // Attention, one (sequence, head) pair per task, spread over the
             // cores; each task's products are small, so BLAS runs them on one thread.
             let pairs = B * nh
@@ -349,7 +353,6 @@ public final class Encoder: @unchecked Sendable {
                 buffers.ctx.withUnsafeMutableBufferPointer { cb in
                     nonisolated(unsafe) let qkvp = qkvb.baseAddress!, ctxp = cb.baseAddress!
                     let maskRef = mask
-                    setMatmulThreads(1)
                     DispatchQueue.concurrentPerform(iterations: workers) { w in
                         let sb = scoreBuffer + w * T * T
                         var pair = w
@@ -370,20 +373,19 @@ public final class Encoder: @unchecked Sendable {
                             pair += workers
                         }
                     }
-                    setMatmulThreads(workerCount)
                 }
             }
             // Attention output, residual, layer norm.
-            linear(out: &buffers.tmp, ldOut: H, input: buffers.ctx, ldIn: H, weight: layer.oW, bias: layer.oB, rows: BT, outFeatures: H, inFeatures: H)
+            linear(out: &buffers.tmp, ldOut: H, input: buffers.ctx, ldIn: H, weight: layer.oW, bias: layer.oB, rows: BT, outFeatures: H, inFeatures: H, threads: workerCount)
             Encoder.addAndNorm(&x, &buffers.tmp, weight: layer.ln1W, bias: layer.ln1B, rows: BT, cols: H, eps: eps)
             // Feed-forward, residual, layer norm.
-            linear(out: &buffers.inter, ldOut: I, input: x, ldIn: H, weight: layer.iW, bias: layer.iB, rows: BT, outFeatures: I, inFeatures: H)
+            linear(out: &buffers.inter, ldOut: I, input: x, ldIn: H, weight: layer.iW, bias: layer.iB, rows: BT, outFeatures: I, inFeatures: H, threads: workerCount)
             buffers.inter.withUnsafeMutableBufferPointer { ib in
                 nonisolated(unsafe) let p = ib.baseAddress!
                 let act = config.activation
                 parallelRanges(BT, workerCount) { r in activationForward(p + r.lowerBound * I, count: r.count * I, act) }
             }
-            linear(out: &buffers.tmp, ldOut: H, input: buffers.inter, ldIn: I, weight: layer.o2W, bias: layer.o2B, rows: BT, outFeatures: H, inFeatures: I)
+            linear(out: &buffers.tmp, ldOut: H, input: buffers.inter, ldIn: I, weight: layer.o2W, bias: layer.o2B, rows: BT, outFeatures: H, inFeatures: I, threads: workerCount)
             Encoder.addAndNorm(&x, &buffers.tmp, weight: layer.ln2W, bias: layer.ln2B, rows: BT, cols: H, eps: eps)
             if keep { states.append(x) }
         }
@@ -391,14 +393,14 @@ public final class Encoder: @unchecked Sendable {
         var logits: [Float]? = nil
         if hasMLMHead {
             // transform: dense, activation, layer norm; then the decoder (V, H) + bias.
-            linear(out: &buffers.tmp, ldOut: H, input: x, ldIn: H, weight: headW, bias: headB, rows: BT, outFeatures: H, inFeatures: H)
+            linear(out: &buffers.tmp, ldOut: H, input: x, ldIn: H, weight: headW, bias: headB, rows: BT, outFeatures: H, inFeatures: H, threads: workerCount)
             buffers.tmp.withUnsafeMutableBufferPointer { tb in
                 activationForward(tb.baseAddress!, count: BT * H, config.activation)
                 layerNormForward(out: tb.baseAddress!, mean: nil, rstd: nil, input: tb.baseAddress!, weight: headLnW, bias: headLnB,
                                  rows: BT, cols: H, eps: eps)
             }
             var out = [Float](repeating: 0, count: BT * V)
-            linear(out: &out, ldOut: V, input: buffers.tmp, ldIn: H, weight: decoderW, bias: decoderB, rows: BT, outFeatures: V, inFeatures: H)
+            linear(out: &out, ldOut: V, input: buffers.tmp, ldIn: H, weight: decoderW, bias: decoderB, rows: BT, outFeatures: V, inFeatures: H, threads: workerCount)
             logits = out
         }
         return EncoderOutput(lastHiddenState: x, hiddenStates: states, logits: logits)

@@ -4,6 +4,7 @@
 // Shapes: row-major, `(rows, cols)`; `ld` is the distance between rows.
 
 import COpenBLAS
+import Dispatch
 
 /// `out (M, N) = a (M, K) · bᵀ` where `b` is `(N, K)` — a Linear layer with
 /// PyTorch's `(out_features, in_features)` weight — plus `bias (N)` if given.
@@ -12,8 +13,22 @@ import COpenBLAS
 func linear(out: UnsafeMutablePointer<Float>, ldOut: Int,
             input: UnsafePointer<Float>, ldIn: Int,
             weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
-            rows m: Int, outFeatures n: Int, inFeatures k: Int, accumulate: Bool = false) {
+            rows m: Int, outFeatures n: Int, inFeatures k: Int, accumulate: Bool = false, threads: Int = 1) {
     guard m > 0 && n > 0 else { return }
+    if threads > 1 && m >= 64 * threads {
+        // Rows split among the workers, each product single-threaded (BLAS
+        // must be at one thread): no BLAS thread pool spinning between calls.
+        nonisolated(unsafe) let o = out, x = input, w = weight, b = bias
+        let chunk = (m + threads - 1) / threads
+        DispatchQueue.concurrentPerform(iterations: threads) { t in
+            let lo = t * chunk, hi = min(m, lo + chunk)
+            if lo < hi {
+                linear(out: o + lo * ldOut, ldOut: ldOut, input: x + lo * ldIn, ldIn: ldIn, weight: w, bias: b,
+                       rows: hi - lo, outFeatures: n, inFeatures: k, accumulate: accumulate)
+            }
+        }
+        return
+    }
     if let bias, !accumulate {
         for r in 0..<m { (out + r * ldOut).update(from: bias, count: n) }
     }
@@ -31,8 +46,21 @@ func linear(out: UnsafeMutablePointer<Float>, ldOut: Int,
 @inline(__always)
 func gemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float,
           a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
-          beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
+          beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int, threads: Int = 1) {
     guard m > 0 && n > 0 else { return }
+    if threads > 1 && m >= 64 * threads {
+        // Rows of c split among the workers, each product single-threaded.
+        nonisolated(unsafe) let ap = a, bp = b, cp = c
+        let chunk = (m + threads - 1) / threads
+        DispatchQueue.concurrentPerform(iterations: threads) { t in
+            let lo = t * chunk, hi = min(m, lo + chunk)
+            if lo < hi {
+                gemm(transA: transA, transB: transB, m: hi - lo, n: n, k: k, alpha: alpha, a: transA ? ap + lo : ap + lo * lda,
+                     lda: lda, b: bp, ldb: ldb, beta: beta, c: cp + lo * ldc, ldc: ldc)
+            }
+        }
+        return
+    }
     cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
                 Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
 }

@@ -282,7 +282,10 @@ public final class MaskedLMTrainingModel: @unchecked Sendable {
         let bert = config.kind == .bert
         let eps = config.layerNormEps, act = config.activation
         let threads = workerCount
-        setMatmulThreads(threads)
+        // Products split across the workers by rows, each single-threaded
+        // (see `linear`); attention runs one (sequence, head) per worker.
+        setMatmulThreads(1)
+        defer { setMatmulThreads(threads) }
         let W = weights.baseAddress!, G = gradients.baseAddress!
         var rng = SplitMix64(seed: seed)
         let dropHidden = dropout.hidden, dropAttention = dropout.attention
@@ -326,7 +329,7 @@ public final class MaskedLMTrainingModel: @unchecked Sendable {
             let o = layerOffsets[l], lt = t.layers[l]
             let x = t.xs[l].pointer, out = t.xs[l + 1].reserve(N * H)
             let qkv = lt.qkv.reserve(N * 3 * H), ctx = lt.ctx.reserve(N * H), probs = lt.probs.reserve(attnTotal)
-            linear(out: qkv, ldOut: 3 * H, input: x, ldIn: H, weight: W + o.qkvW, bias: W + o.qkvB, rows: N, outFeatures: 3 * H, inFeatures: H)
+            linear(out: qkv, ldOut: 3 * H, input: x, ldIn: H, weight: W + o.qkvW, bias: W + o.qkvB, rows: N, outFeatures: 3 * H, inFeatures: H, threads: threads)
             let attnMask: UnsafeMutablePointer<UInt8>? = dropAttention > 0 ? lt.attnMask.reserve(attnTotal) : nil
             if let attnMask { fillDropoutMask(attnMask, count: attnTotal, p: dropAttention, rng: &rng) }
             forEachHead(batch.sequences, heads: nh, workers: workers) { b, h, w in
@@ -347,7 +350,7 @@ public final class MaskedLMTrainingModel: @unchecked Sendable {
                      beta: 0, c: ctx + s.lowerBound * H + h * hd, ldc: H)
             }
             // Attention output (+ dropout in BERT), residual, layer norm.
-            linear(out: tmp, ldOut: H, input: ctx, ldIn: H, weight: W + o.oW, bias: W + o.oB, rows: N, outFeatures: H, inFeatures: H)
+            linear(out: tmp, ldOut: H, input: ctx, ldIn: H, weight: W + o.oW, bias: W + o.oB, rows: N, outFeatures: H, inFeatures: H, threads: threads)
             if bert && dropHidden > 0 { applyDropout(tmp, mask: lt.aMask.reserve(N * H), count: N * H, p: dropHidden, rng: &rng) }
             let r1 = lt.r1.reserve(N * H), h1 = lt.h1.reserve(N * H)
             for i in 0..<(N * H) { r1[i] = tmp[i] + x[i] }
@@ -355,9 +358,9 @@ public final class MaskedLMTrainingModel: @unchecked Sendable {
                       weight: W + o.ln1W, bias: W + o.ln1B, rows: N, cols: H, eps: eps)
             // Feed-forward, dropout, residual, layer norm.
             let u = lt.u.reserve(N * I)
-            linear(out: u, ldOut: I, input: h1, ldIn: H, weight: W + o.iW, bias: W + o.iB, rows: N, outFeatures: I, inFeatures: H)
+            linear(out: u, ldOut: I, input: h1, ldIn: H, weight: W + o.iW, bias: W + o.iB, rows: N, outFeatures: I, inFeatures: H, threads: threads)
             activation(out: inter, input: u, count: N * I, act)
-            linear(out: tmp, ldOut: H, input: inter, ldIn: I, weight: W + o.o2W, bias: W + o.o2B, rows: N, outFeatures: H, inFeatures: I)
+            linear(out: tmp, ldOut: H, input: inter, ldIn: I, weight: W + o.o2W, bias: W + o.o2B, rows: N, outFeatures: H, inFeatures: I, threads: threads)
             if dropHidden > 0 { applyDropout(tmp, mask: lt.dMask.reserve(N * H), count: N * H, p: dropHidden, rng: &rng) }
             let r2 = lt.r2.reserve(N * H)
             for i in 0..<(N * H) { r2[i] = tmp[i] + h1[i] }
@@ -370,12 +373,12 @@ public final class MaskedLMTrainingModel: @unchecked Sendable {
         let xL = t.xs[L].pointer
         let xm = t.xm.reserve(M * H), ht = t.t.reserve(M * H), ha = t.act.reserve(M * H), z = t.z.reserve(M * H)
         for (m, n) in labelled.enumerated() { (xm + m * H).update(from: xL + n * H, count: H) }
-        linear(out: ht, ldOut: H, input: xm, ldIn: H, weight: W + headW, bias: W + headB, rows: M, outFeatures: H, inFeatures: H)
+        linear(out: ht, ldOut: H, input: xm, ldIn: H, weight: W + headW, bias: W + headB, rows: M, outFeatures: H, inFeatures: H, threads: threads)
         activation(out: ha, input: ht, count: M * H, act)
         layerNorm(out: z, mean: t.hMean.reserve(M), rstd: t.hRstd.reserve(M), input: ha,
                   weight: W + headLnW, bias: W + headLnB, rows: M, cols: H, eps: eps)
         let logits = t.logits.reserve(M * V)
-        linear(out: logits, ldOut: V, input: z, ldIn: H, weight: W + decoderW, bias: W + decoderB, rows: M, outFeatures: V, inFeatures: H)
+        linear(out: logits, ldOut: V, input: z, ldIn: H, weight: W + decoderW, bias: W + decoderB, rows: M, outFeatures: V, inFeatures: H, threads: threads)
 
         // Cross-entropy; the logits become their gradient in place.
         var lossSum = 0.0
@@ -397,18 +400,18 @@ public final class MaskedLMTrainingModel: @unchecked Sendable {
 
         // MARK: Backward — head.
         let dz = t.dxm.reserve(M * H)
-        gemm(transA: true, transB: false, m: V, n: H, k: M, alpha: 1, a: logits, lda: V, b: z, ldb: H, beta: 1, c: G + decoderW, ldc: H)
+        gemm(transA: true, transB: false, m: V, n: H, k: M, alpha: 1, a: logits, lda: V, b: z, ldb: H, beta: 1, c: G + decoderW, ldc: H, threads: threads)
         addColumnSums(G + decoderB, logits, rows: M, cols: V, ld: V)
-        gemm(transA: false, transB: false, m: M, n: H, k: V, alpha: 1, a: logits, lda: V, b: W + decoderW, ldb: H, beta: 0, c: dz, ldc: H)
+        gemm(transA: false, transB: false, m: M, n: H, k: V, alpha: 1, a: logits, lda: V, b: W + decoderW, ldb: H, beta: 0, c: dz, ldc: H, threads: threads)
         layerNormBackward(dInput: dz, dOut: dz, input: ha, mean: t.hMean.pointer, rstd: t.hRstd.pointer, weight: W + headLnW,
                           dWeight: G + headLnW, dBias: G + headLnB, rows: M, cols: H)
         activationGradient(dz, input: ht, count: M * H, act)
-        gemm(transA: true, transB: false, m: H, n: H, k: M, alpha: 1, a: dz, lda: H, b: xm, ldb: H, beta: 1, c: G + headW, ldc: H)
+        gemm(transA: true, transB: false, m: H, n: H, k: M, alpha: 1, a: dz, lda: H, b: xm, ldb: H, beta: 1, c: G + headW, ldc: H, threads: threads)
         addColumnSums(G + headB, dz, rows: M, cols: H, ld: H)
         let dx = t.dx.reserve(N * H)
         dx.update(repeating: 0, count: N * H)
         let dxm = t.xm.pointer  // xm is no longer needed: reuse it for dxm
-        gemm(transA: false, transB: false, m: M, n: H, k: H, alpha: 1, a: dz, lda: H, b: W + headW, ldb: H, beta: 0, c: dxm, ldc: H)
+        gemm(transA: false, transB: false, m: M, n: H, k: H, alpha: 1, a: dz, lda: H, b: W + headW, ldb: H, beta: 0, c: dxm, ldc: H, threads: threads)
         for (m, n) in labelled.enumerated() { (dx + n * H).update(from: dxm + m * H, count: H) }
 
         // MARK: Backward — layers, last to first. `dx` holds the gradient of
@@ -425,22 +428,22 @@ public final class MaskedLMTrainingModel: @unchecked Sendable {
             if dropHidden > 0 { dropoutBackward(tmp, dr, mask: lt.dMask.pointer, count: N * H, p: dropHidden); dd = UnsafePointer(tmp) }
             // Feed-forward: down projection, activation, up projection.
             activation(out: inter, input: u, count: N * I, act)
-            gemm(transA: true, transB: false, m: H, n: I, k: N, alpha: 1, a: dd, lda: H, b: inter, ldb: I, beta: 1, c: G + o.o2W, ldc: I)
+            gemm(transA: true, transB: false, m: H, n: I, k: N, alpha: 1, a: dd, lda: H, b: inter, ldb: I, beta: 1, c: G + o.o2W, ldc: I, threads: threads)
             addColumnSums(G + o.o2B, dd, rows: N, cols: H, ld: H)
-            gemm(transA: false, transB: false, m: N, n: I, k: H, alpha: 1, a: dd, lda: H, b: W + o.o2W, ldb: I, beta: 0, c: dinter, ldc: I)
+            gemm(transA: false, transB: false, m: N, n: I, k: H, alpha: 1, a: dd, lda: H, b: W + o.o2W, ldb: I, beta: 0, c: dinter, ldc: I, threads: threads)
             activationGradient(dinter, input: u, count: N * I, act)
-            gemm(transA: true, transB: false, m: I, n: H, k: N, alpha: 1, a: dinter, lda: I, b: h1, ldb: H, beta: 1, c: G + o.iW, ldc: H)
+            gemm(transA: true, transB: false, m: I, n: H, k: N, alpha: 1, a: dinter, lda: I, b: h1, ldb: H, beta: 1, c: G + o.iW, ldc: H, threads: threads)
             addColumnSums(G + o.iB, dinter, rows: N, cols: I, ld: I)
-            gemm(transA: false, transB: false, m: N, n: H, k: I, alpha: 1, a: dinter, lda: I, b: W + o.iW, ldb: H, beta: 1, c: dx, ldc: H)
+            gemm(transA: false, transB: false, m: N, n: H, k: I, alpha: 1, a: dinter, lda: I, b: W + o.iW, ldb: H, beta: 1, c: dx, ldc: H, threads: threads)
             // Attention layer norm; the residual passes its gradient to x.
             layerNormBackward(dInput: dr, dOut: dx, input: lt.r1.pointer, mean: lt.mean1.pointer, rstd: lt.rstd1.pointer,
                               weight: W + o.ln1W, dWeight: G + o.ln1W, dBias: G + o.ln1B, rows: N, cols: H)
             dx.update(from: dr, count: N * H)
             var da = UnsafePointer(dr)
             if bert && dropHidden > 0 { dropoutBackward(tmp, dr, mask: lt.aMask.pointer, count: N * H, p: dropHidden); da = UnsafePointer(tmp) }
-            gemm(transA: true, transB: false, m: H, n: H, k: N, alpha: 1, a: da, lda: H, b: lt.ctx.pointer, ldb: H, beta: 1, c: G + o.oW, ldc: H)
+            gemm(transA: true, transB: false, m: H, n: H, k: N, alpha: 1, a: da, lda: H, b: lt.ctx.pointer, ldb: H, beta: 1, c: G + o.oW, ldc: H, threads: threads)
             addColumnSums(G + o.oB, da, rows: N, cols: H, ld: H)
-            gemm(transA: false, transB: false, m: N, n: H, k: H, alpha: 1, a: da, lda: H, b: W + o.oW, ldb: H, beta: 0, c: dctx, ldc: H)
+            gemm(transA: false, transB: false, m: N, n: H, k: H, alpha: 1, a: da, lda: H, b: W + o.oW, ldb: H, beta: 0, c: dctx, ldc: H, threads: threads)
             // Attention, per sequence and head.
             let attnMask: UnsafeMutablePointer<UInt8>? = dropAttention > 0 ? lt.attnMask.pointer : nil
             forEachHead(batch.sequences, heads: nh, workers: workers) { b, h, w in
@@ -475,9 +478,9 @@ public final class MaskedLMTrainingModel: @unchecked Sendable {
                 gemm(transA: true, transB: false, m: len, n: hd, k: len, alpha: scale, a: dP, lda: len, b: q, ldb: 3 * H,
                      beta: 0, c: dbase + H + h * hd, ldc: 3 * H)
             }
-            gemm(transA: true, transB: false, m: 3 * H, n: H, k: N, alpha: 1, a: dqkv, lda: 3 * H, b: x, ldb: H, beta: 1, c: G + o.qkvW, ldc: H)
+            gemm(transA: true, transB: false, m: 3 * H, n: H, k: N, alpha: 1, a: dqkv, lda: 3 * H, b: x, ldb: H, beta: 1, c: G + o.qkvW, ldc: H, threads: threads)
             addColumnSums(G + o.qkvB, dqkv, rows: N, cols: 3 * H, ld: 3 * H)
-            gemm(transA: false, transB: false, m: N, n: H, k: 3 * H, alpha: 1, a: dqkv, lda: 3 * H, b: W + o.qkvW, ldb: H, beta: 1, c: dx, ldc: H)
+            gemm(transA: false, transB: false, m: N, n: H, k: 3 * H, alpha: 1, a: dqkv, lda: 3 * H, b: W + o.qkvW, ldb: H, beta: 1, c: dx, ldc: H, threads: threads)
         }
 
         // MARK: Backward — embeddings.
@@ -530,7 +533,6 @@ public final class MaskedLMTrainingModel: @unchecked Sendable {
     /// inside.
     private func forEachHead(_ sequences: [Range<Int>], heads: Int, workers: Int, _ body: (Int, Int, Int) -> Void) {
         let pairs = sequences.count * heads
-        setMatmulThreads(1)
         withoutActuallyEscaping(body) { body in
             nonisolated(unsafe) let run = body
             DispatchQueue.concurrentPerform(iterations: workers) { w in
@@ -541,7 +543,6 @@ public final class MaskedLMTrainingModel: @unchecked Sendable {
                 }
             }
         }
-        setMatmulThreads(workerCount)
     }
 }
 

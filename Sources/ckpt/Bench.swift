@@ -130,7 +130,7 @@ struct Bench: ParsableCommand {
                 guard seq <= encoder.config.maxPositions else {
                     throw ValidationError("--seq \(seq) exceeds max_position_embeddings \(encoder.config.maxPositions)")
                 }
-                let m = try MaskedLMTrainingModel(encoder: encoder)
+                let m = try MaskedLMTrainingModel(encoder: encoder, initializeMissingHead: true)
                 m.workerCount = threadCount
                 let p = dropout
                 return (m, DropoutRates(hidden: p ?? encoder.config.hiddenDropout, attention: p ?? encoder.config.attentionDropout))
