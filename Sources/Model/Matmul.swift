@@ -29,6 +29,19 @@ func linear(out: UnsafeMutablePointer<Float>, ldOut: Int,
         }
         return
     }
+    if threads > 1 && n >= 64 * threads {
+        // Few rows: split the output features instead.
+        nonisolated(unsafe) let o = out, x = input, w = weight, b = bias
+        let chunk = (n + threads - 1) / threads
+        DispatchQueue.concurrentPerform(iterations: threads) { t in
+            let lo = t * chunk, hi = min(n, lo + chunk)
+            if lo < hi {
+                linear(out: o + lo, ldOut: ldOut, input: x, ldIn: ldIn, weight: w + lo * k, bias: b.map { $0 + lo },
+                       rows: m, outFeatures: hi - lo, inFeatures: k, accumulate: accumulate)
+            }
+        }
+        return
+    }
     if let bias, !accumulate {
         for r in 0..<m { (out + r * ldOut).update(from: bias, count: n) }
     }
@@ -57,6 +70,19 @@ func gemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float,
             if lo < hi {
                 gemm(transA: transA, transB: transB, m: hi - lo, n: n, k: k, alpha: alpha, a: transA ? ap + lo : ap + lo * lda,
                      lda: lda, b: bp, ldb: ldb, beta: beta, c: cp + lo * ldc, ldc: ldc)
+            }
+        }
+        return
+    }
+    if threads > 1 && n >= 64 * threads {
+        // Few rows: split the columns of c instead.
+        nonisolated(unsafe) let ap = a, bp = b, cp = c
+        let chunk = (n + threads - 1) / threads
+        DispatchQueue.concurrentPerform(iterations: threads) { t in
+            let lo = t * chunk, hi = min(n, lo + chunk)
+            if lo < hi {
+                gemm(transA: transA, transB: transB, m: m, n: hi - lo, k: k, alpha: alpha, a: ap, lda: lda,
+                     b: transB ? bp + lo * ldb : bp + lo, ldb: ldb, beta: beta, c: cp + lo, ldc: ldc)
             }
         }
         return
