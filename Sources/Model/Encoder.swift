@@ -271,13 +271,23 @@ public final class Encoder: @unchecked Sendable {
     // MARK: - Forward
 
     /// `x = LayerNorm(sublayer + x)`: the residual connection closing each sublayer.
+    /// Rows are split across `threads` (they are independent).
     static func addAndNorm(_ x: inout [Float], _ sublayer: inout [Float], weight: [Float], bias: [Float],
-                           rows: Int, cols: Int, eps: Float) {
-        for i in 0..<(rows * cols) { sublayer[i] += x[i] }
-        sublayer.withUnsafeBufferPointer { sb in
+                           rows: Int, cols: Int, eps: Float, threads: Int = 1) {
+        sublayer.withUnsafeMutableBufferPointer { sb in
             x.withUnsafeMutableBufferPointer { xb in
-                layerNormForward(out: xb.baseAddress!, mean: nil, rstd: nil, input: sb.baseAddress!, weight: weight,
-                                 bias: bias, rows: rows, cols: cols, eps: eps)
+                nonisolated(unsafe) let s = sb.baseAddress!, xp = xb.baseAddress!
+                weight.withUnsafeBufferPointer { wb in
+                    bias.withUnsafeBufferPointer { bb in
+                        nonisolated(unsafe) let w = wb.baseAddress!, b = bb.baseAddress!
+                        parallelRanges(rows, threads) { r in
+                            let lo = r.lowerBound * cols, count = r.count * cols
+                            for i in lo..<(lo + count) { s[i] += xp[i] }
+                            layerNormForward(out: xp + lo, mean: nil, rstd: nil, input: s + lo, weight: w, bias: b,
+                                             rows: r.count, cols: cols, eps: eps)
+                        }
+                    }
+                }
             }
         }
     }
@@ -377,7 +387,7 @@ public final class Encoder: @unchecked Sendable {
             }
             // Attention output, residual, layer norm.
             linear(out: &buffers.tmp, ldOut: H, input: buffers.ctx, ldIn: H, weight: layer.oW, bias: layer.oB, rows: BT, outFeatures: H, inFeatures: H, threads: workerCount)
-            Encoder.addAndNorm(&x, &buffers.tmp, weight: layer.ln1W, bias: layer.ln1B, rows: BT, cols: H, eps: eps)
+            Encoder.addAndNorm(&x, &buffers.tmp, weight: layer.ln1W, bias: layer.ln1B, rows: BT, cols: H, eps: eps, threads: workerCount)
             // Feed-forward, residual, layer norm.
             linear(out: &buffers.inter, ldOut: I, input: x, ldIn: H, weight: layer.iW, bias: layer.iB, rows: BT, outFeatures: I, inFeatures: H, threads: workerCount)
             buffers.inter.withUnsafeMutableBufferPointer { ib in
@@ -386,7 +396,7 @@ public final class Encoder: @unchecked Sendable {
                 parallelRanges(BT, workerCount) { r in activationForward(p + r.lowerBound * I, count: r.count * I, act) }
             }
             linear(out: &buffers.tmp, ldOut: H, input: buffers.inter, ldIn: I, weight: layer.o2W, bias: layer.o2B, rows: BT, outFeatures: H, inFeatures: I, threads: workerCount)
-            Encoder.addAndNorm(&x, &buffers.tmp, weight: layer.ln2W, bias: layer.ln2B, rows: BT, cols: H, eps: eps)
+            Encoder.addAndNorm(&x, &buffers.tmp, weight: layer.ln2W, bias: layer.ln2B, rows: BT, cols: H, eps: eps, threads: workerCount)
             if keep { states.append(x) }
         }
 
