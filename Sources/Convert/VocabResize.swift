@@ -79,8 +79,11 @@ public enum VocabResizer {
         let newRoles = try TokenizerSummary(files: newFiles, directory: tokenizerDirectory)?.specialTokens ?? [:]
 
         var report = ResizeReport()
-        let tokCount = newTok.count
+        let tokCount = newTok.idCount
         guard tokCount > 0, tokCount < 10_000_000 else { throw ConvertError(path: tokenizerDirectory, reason: "a vocabulary of \(tokCount) tokens") }
+        guard newTok.count == tokCount else {
+            throw ConvertError(path: tokenizerDirectory, reason: "token ids go up to \(tokCount - 1) but only \(newTok.count) ids have a token (a repeated vocabulary entry?)")
+        }
         var newStrings: [String] = []
         for i in 0..<tokCount {
             guard let t = newTok.token(of: i) else {
@@ -104,7 +107,9 @@ public enum VocabResizer {
                 if oi != ni { report.movedSpecials.append((role.rawValue, oi, ni)) }
             }
         }
-        for i in 0..<tokCount where sourceRow[i] < 0 && !specialNew.contains(i) {
+        // By string: every other token, and specials whose role the old
+        // tokenizer does not name (a bare vocab.txt) but whose spelling it has.
+        for i in 0..<tokCount where sourceRow[i] < 0 {
             if let oi = oldTok.id(of: newStrings[i]), oi < oldV { sourceRow[i] = oi }
         }
         report.specials = specialNew.filter { sourceRow[$0] >= 0 }.count
@@ -177,8 +182,7 @@ public enum VocabResizer {
         replaced = [:]
         try selfCheck(old: source, newPath: temp, oldTok: oldTok, newTok: newTok, sourceRow: sourceRow, tokCount: tokCount,
                       specials: specialNew, options: options, report: &report, destination: dst)
-        if options.overwrite && FileSystem.exists(dst) { try FileSystem.removeDirectory(dst) }
-        try FileSystem.rename(temp, to: dst)
+        try FileSystem.publish(temp, as: dst)
         report.outputs = [dst]
 
         if !options.corpus.isEmpty {

@@ -109,7 +109,7 @@ func naiveGemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float,
 }
 
 /// Sets OpenBLAS's thread count (its own pool).
-public func setMatmulThreads(_ n: Int) { openblas_set_num_threads(Int32(max(1, n))) }
+public func setMatmulThreads(_ n: Int) { openblas_set_num_threads(Int32(min(4096, max(1, n)))) }
 
 /// `out (cols, cols) = xᵀ · x` for `x (rows, cols)`: the Gram matrix, e.g. of
 /// centred embedding rows for their covariance.

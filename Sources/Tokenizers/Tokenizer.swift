@@ -72,6 +72,17 @@ public struct Tokenizer: Sendable {
         return ids.count
     }
 
+    /// One more than the largest id the tokenizer can produce (the rows an
+    /// embedding matrix needs); equals `count` when the ids are contiguous.
+    public var idCount: Int {
+        var top = addedByID.keys.max() ?? -1
+        switch model {
+        case let .wordPiece(m): top = max(top, m.vocab.values.max() ?? -1)
+        case let .bpe(m): top = max(top, m.vocab.values.max() ?? -1)
+        }
+        return top + 1
+    }
+
     // MARK: - Loading
 
     /// Loads the tokenizer of a model directory (or a tokenizer.json / vocab.txt

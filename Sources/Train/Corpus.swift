@@ -304,8 +304,16 @@ extension Corpus {
         }
         let ids = try values("ids", Int32.self), labels = try values("labels", Int32.self)
         let lengths = try values("lengths", Int64.self), has = try values("has_labels", UInt8.self)
-        guard ids.count == labels.count, lengths.count == has.count, lengths.reduce(0, +) == Int64(ids.count),
-              lengths.allSatisfy({ $0 > 0 }) else { throw CorpusError(path: path, reason: "inconsistent cache") }
+        var total = 0
+        for n in lengths {
+            guard n > 0, n <= Int64(ids.count), !total.addingReportingOverflow(Int(n)).overflow else {
+                throw CorpusError(path: path, reason: "inconsistent cache")
+            }
+            total += Int(n)
+        }
+        guard ids.count == labels.count, lengths.count == has.count, total == ids.count else {
+            throw CorpusError(path: path, reason: "inconsistent cache")
+        }
         var out: [Example] = []
         var at = 0
         for (n, h) in zip(lengths, has) {

@@ -248,6 +248,9 @@ public final class Trainer {
         for name in (try? FileSystem.list(output)) ?? [] where name.hasPrefix(".") && name.contains(".ckpt-tmp-") {
             try? FileSystem.removeDirectory(FileSystem.join(output, name))
         }
+        // Checkpoints past the step this run continues from belong to a run
+        // that is being replaced; rotation must never see them.
+        for c in Trainer.checkpoints(in: output) where c.step > step { try FileSystem.removeDirectory(c.path) }
         try openMetrics()
         let clock = ContinuousClock()
         let started = clock.now
@@ -335,10 +338,14 @@ public final class Trainer {
             }
         }
         history = kept.compactMap { try? JSONParser.parse($0, path: path) }
-        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        // The kept lines replace the file atomically; then it is appended to.
+        let rewrite = try AtomicFile(path: path, overwrite: true)
+        try rewrite.write(Array(kept.map { $0 + "\n" }.joined().utf8), at: 0)
+        try rewrite.commit()
+        if metricsFD >= 0 { close(metricsFD) }
+        let fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC)
         guard fd >= 0 else { throw FileError.current(path, "open") }
         metricsFD = fd
-        for line in kept { try append(line) }
         if events == nil { events = try? EventFile(directory: FileSystem.join(output, "runs")) }
     }
 
@@ -380,6 +387,8 @@ public final class Trainer {
             ("whole_word_mask", .bool(o.wholeWordMask)), ("shuffle", .bool(o.shuffle)),
             ("train_examples", .number(JSONNumber(train.count))), ("eval_examples", .number(JSONNumber(eval.count))),
             ("corpus_digest", .string(corpusDigest)),
+            // Products are split by thread count: the same bits need the same count.
+            ("threads", .number(JSONNumber(model.workerCount))),
         ]
         fields.append(("mlm_schedule", o.mlmSchedule.map { .array($0.map { .number(JSONNumber($0)) }) } ?? .null))
         return .object(JSONObject(fields))
@@ -462,8 +471,8 @@ public final class Trainer {
 
     private func rotate() throws {
         guard let limit = cadence.saveTotalLimit, limit >= 1 else { return }
-        let all = Trainer.checkpoints(in: output)
-        for (_, path) in all.dropLast(limit) { try FileSystem.removeDirectory(path) }
+        let all = Trainer.checkpoints(in: output).filter { $0.step <= step }
+        for (s, path) in all.dropLast(limit) where s != step { try FileSystem.removeDirectory(path) }
     }
 
     /// The complete checkpoints in `directory`, oldest first.

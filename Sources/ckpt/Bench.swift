@@ -56,7 +56,8 @@ struct Bench: ParsableCommand {
         var json = false
 
         func validate() throws {
-            guard batch >= 1, seq >= 1, iterations >= 1 else { throw ValidationError("--batch, --seq and --iterations must be at least 1") }
+            if let t = threads, t < 1 || t > 4096 { throw ValidationError("--threads must be between 1 and 4096") }
+            guard batch >= 1, seq >= 1, iterations >= 1, batch <= 1 << 16, seq <= 1 << 20, iterations <= 1 << 30 else { throw ValidationError("--batch, --seq and --iterations must be at least 1") }
         }
 
         func run() throws {
@@ -116,7 +117,8 @@ struct Bench: ParsableCommand {
         var json = false
 
         func validate() throws {
-            guard batch >= 1, seq >= 3, steps >= 1 else { throw ValidationError("--batch and --steps must be at least 1, --seq at least 3") }
+            if let t = threads, t < 1 || t > 4096 { throw ValidationError("--threads must be between 1 and 4096") }
+            guard batch >= 1, seq >= 3, steps >= 1, batch <= 1 << 16, seq <= 1 << 20, steps <= 1 << 30 else { throw ValidationError("--batch and --steps must be at least 1, --seq at least 3") }
             guard mlmProbability > 0, mlmProbability < 1 else { throw ValidationError("--mlm-probability must be in (0, 1)") }
             if let d = dropout, !(d >= 0 && d < 1) { throw ValidationError("--dropout must be in [0, 1)") }
         }

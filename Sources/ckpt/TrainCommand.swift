@@ -37,7 +37,7 @@ struct TrainCommand: ParsableCommand {
     @Option(name: .customLong("resume-from"), help: .hidden)
     var resumeFrom: String?
 
-    @Flag(help: "Resume even when the run's settings changed; replace a non-empty --out.")
+    @Flag(help: "Resume even when the run's settings changed; without --resume, replace the run in --out.")
     var force = false
 
     @Option(help: "Tokenizer directory (default: the model's).")
@@ -90,6 +90,12 @@ struct TrainCommand: ParsableCommand {
 
     func validate() throws {
         guard !corpus.isEmpty else { throw ValidationError("--corpus needs at least one file") }
+        for (name, v, limit) in [("--batch-size", batchSize, 1 << 16), ("--grad-accum", gradAccum, 1 << 16), ("--epochs", epochs, 1 << 20),
+                                 ("--max-length", maxLength, 1 << 20), ("--group-texts", groupTexts ?? 2, 1 << 20),
+                                 ("--max-steps", maxSteps ?? 0, 1 << 40), ("--threads", threads ?? 1, 4096),
+                                 ("--logging-steps", loggingSteps, 1 << 40)] where v > limit {
+            throw ValidationError("\(name) \(v) is over the supported \(limit)")
+        }
         guard batchSize >= 1, gradAccum >= 1, epochs >= 1, maxLength >= 2, loggingSteps >= 1 else {
             throw ValidationError("--batch-size, --grad-accum, --epochs and --logging-steps must be at least 1, --max-length at least 2")
         }
@@ -133,8 +139,14 @@ struct TrainCommand: ParsableCommand {
                 } else {
                     throw TrainingError(path: outDir, reason: "no complete checkpoint-<step> directory to resume")
                 }
-            } else if !force, FileSystem.isDirectory(outDir), !Trainer.checkpoints(in: outDir).isEmpty {
-                throw TrainingError(path: outDir, reason: "already holds checkpoints: pass --resume to continue, or --force to start over")
+            } else if FileSystem.isDirectory(outDir), !Trainer.checkpoints(in: outDir).isEmpty || FileSystem.exists(FileSystem.join(outDir, "final")) {
+                guard force else {
+                    throw TrainingError(path: outDir, reason: "already holds a run: pass --resume to continue, or --force to start over")
+                }
+                // Starting over: the earlier run's checkpoints, result and logs go.
+                for name in try FileSystem.list(outDir) where name.hasPrefix("checkpoint-") || ["final", "metrics.jsonl", "runs"].contains(name) {
+                    try FileSystem.removeDirectory(FileSystem.join(outDir, name))
+                }
             }
             let source = resumePath ?? model
             let isConfig = resumePath == nil && FileSystem.isFile(model) && FileSystem.basename(model).hasSuffix(".json")
@@ -266,6 +278,9 @@ struct TrainCommand: ParsableCommand {
         func id(_ role: SpecialTokenRole) -> Int? { summary?.specialTokens[role].flatMap { tok.id(of: $0) } }
         guard let mask = id(.mask) ?? tok.id(of: "[MASK]") else {
             throw TrainingError(path: path, reason: "the tokenizer has no mask token")
+        }
+        guard mask < vocab else {
+            throw TrainingError(path: path, reason: "the mask token's id \(mask) is past the model's vocabulary (\(vocab)); resize the model first (ckpt resize-vocab)")
         }
         var specials = Set([SpecialTokenRole.cls, .sep, .pad, .bos, .eos, .mask].compactMap(id))
         for t in tok.addedTokens where t.special && t.id != id(.unk) { specials.insert(t.id) }

@@ -62,6 +62,20 @@ import Glibc
         #expect(p.status == 0 && !p.out.isEmpty, "\(p.err)")
     }
 
+    /// --force starts over: the earlier run's checkpoints do not survive to
+    /// be resumed, and rotation keeps the new run's newest checkpoint.
+    @Test func forceStartsOver() throws {
+        let dir = ScratchDirectory()
+        let c = corpus(dir)
+        #expect(ckpt(args(c, dir.file("out"))).status == 0)
+        let r = ckpt(args(c, dir.file("out")) + ["--force", "--max-steps", "6", "--save-steps", "2", "--save-total-limit", "1"])
+        #expect(r.status == 0, "\(r.err)")
+        let names = try FileSystem.list(dir.file("out")).filter { $0.hasPrefix("checkpoint-") }
+        #expect(names == ["checkpoint-6"], "\(names)")
+        let other = ckpt(args(c, dir.file("out")) + ["--resume", "--threads", "1"])
+        #expect(other.status == 1 && other.err.contains("threads"), "\(other.err)")
+    }
+
     @Test func ctrlCSavesACheckpoint() throws {
         let dir = ScratchDirectory()
         let c = corpus(dir)

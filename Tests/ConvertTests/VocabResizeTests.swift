@@ -71,6 +71,15 @@ import Tokenizers
         _ = try Encoder(checkpoint: out)
     }
 
+    /// Onto its own tokenizer (a vocab.txt model whose old files may not name
+    /// roles): every row, specials included, stays where it is.
+    @Test func ownTokenizerIsTheIdentity() throws {
+        let src = try model("bert-gelu")
+        let (r, out, _) = try resize("bert-gelu", tokenizer: Fixtures.path("bert-tied"))
+        #expect(r.added == 0 && r.copied + r.specials == 160, "\(r.copied) copied, \(r.specials) specials, \(r.added) new")
+        for t in r.vocabTensors { #expect(try rows(out, t).values == rows(src, t).values) }
+    }
+
     @Test func continuationPiecesAreTokenizedAsContinuations() throws {
         let tok = try Tokenizer(path: Fixtures.path("model-goldens/bert-gelu"))
         // "##ing" is a vocabulary piece; as a continuation it is that piece itself.

@@ -319,9 +319,32 @@ extension FileSystem {
 }
 
 extension FileSystem {
-    /// A fresh hidden name beside `path` for work in progress (`.name.ckpt-tmp-…`),
-    /// which `removeTemporaryOutputs()` does not know about: callers clean up.
-    public static func temporaryName(beside path: String) -> String { temporarySibling(of: normalized(path)) }
+    /// A fresh hidden name beside `path` for work in progress (`.name.ckpt-tmp-…`).
+    /// It is registered with `removeTemporaryOutputs()` (an interrupted run
+    /// removes it) until `publish(_:as:)` moves it into place.
+    public static func temporaryName(beside path: String) -> String {
+        let t = temporarySibling(of: normalized(path))
+        temporaries.add(t)
+        return t
+    }
+
+    /// Moves the finished temporary `temp` to `path` in one step: an existing
+    /// `path` is swapped out atomically (then removed), so a crash leaves either
+    /// the old or the new output under the name, never neither.
+    public static func publish(_ temp: String, as path: String) throws {
+        let dst = normalized(path)
+        syncDirectory(temp)
+        if exists(dst) {
+            guard ckpt_rename_exchange(temp, dst) == 0 else { throw FileError.current(dst, "rename (exchange)") }
+            temporaries.remove(temp)
+            syncDirectory(dirname(dst))
+            removeTree(temp)  // now the old output
+        } else {
+            guard Glibc.rename(temp, dst) == 0 else { throw FileError.current(dst, "rename") }
+            temporaries.remove(temp)
+            syncDirectory(dirname(dst))
+        }
+    }
 }
 
 extension FileSystem {
