@@ -27,15 +27,20 @@ final class TemporaryRegistry: @unchecked Sendable {
     func add(_ p: String) { lock.run { _ = paths.insert(p) } }
     func remove(_ p: String) { lock.run { _ = paths.remove(p) } }
     func all() -> [String] { lock.run { Array(paths) } }
+    /// Runs `body` with the registry locked: a commit (rename, then
+    /// unregister) and the interrupt cleanup never interleave.
+    func exclusive<R>(_ body: () throws -> R) rethrows -> R { try lock.run(body) }
 }
 
 /// Removes every temporary output still being written (files and directories).
 /// The command line calls this when it is interrupted (SIGINT, SIGTERM), so a
 /// stopped run leaves nothing behind.
 public func removeTemporaryOutputs() {
-    for p in temporaries.all() {
-        removeTree(p)
-        temporaries.remove(p)
+    temporaries.exclusive {
+        for p in temporaries.all() {
+            removeTree(p)
+            temporaries.remove(p)
+        }
     }
 }
 
@@ -139,6 +144,10 @@ public final class AtomicFile {
     /// fsyncs the file, renames it to `path` and fsyncs the directory. Without
     /// `overwrite`, a file that appeared at `path` meanwhile is not replaced.
     public func commit() throws {
+        try temporaries.exclusive { try commitLocked() }
+    }
+
+    private func commitLocked() throws {
         guard !finished else { return }
         guard fsync(fd) == 0 else { throw FileError.current(path, "fsync") }
         close(fd)
@@ -220,6 +229,10 @@ public final class AtomicDirectory {
     /// an empty directory at `path` is replaced, and one that appeared meanwhile
     /// is an error.
     public func commit() throws {
+        try temporaries.exclusive { try commitLocked() }
+    }
+
+    private func commitLocked() throws {
         guard !finished else { return }
         syncDirectory(temporaryPath)
         if overwrite && FileSystem.exists(path) {
@@ -332,6 +345,10 @@ extension FileSystem {
     /// `path` is swapped out atomically (then removed), so a crash leaves either
     /// the old or the new output under the name, never neither.
     public static func publish(_ temp: String, as path: String) throws {
+        try temporaries.exclusive { try publishLocked(temp, as: path) }
+    }
+
+    private static func publishLocked(_ temp: String, as path: String) throws {
         let dst = normalized(path)
         syncDirectory(temp)
         if exists(dst) {
