@@ -56,8 +56,7 @@ public struct ResizeReport: Sendable {
 }
 
 public enum VocabResizer {
-    static let tokenizerFileNames: Set<String> = ["tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt",
-                                                  "added_tokens.json", "vocab.json", "merges.txt"]
+    static let tokenizerFiles = Set(tokenizerFileNames)
 
     /// Writes `source` moved onto the tokenizer in `tokenizerDirectory` to `destination`.
     ///
@@ -68,11 +67,10 @@ public enum VocabResizer {
         let dst = FileSystem.normalized(destination)
         guard var config = source.config else { throw ConvertError(path: source.path, reason: "no config.json: cannot tell the vocabulary size") }
         guard let oldV = config.vocabSize, oldV > 0 else { throw ConvertError(path: source.path, reason: "config.json has no vocab_size") }
-        let oldTokFiles = source.files.filter { tokenizerFileNames.contains($0.name) }
+        let oldTokFiles = source.files.filter { tokenizerFiles.contains($0.name) }
         guard !oldTokFiles.isEmpty else { throw ConvertError(path: source.path, reason: "no tokenizer files: the old token strings are unknown") }
         let oldTok = try Tokenizer(files: oldTokFiles, path: source.path)
-        let newFiles = try tokenizerFileNames.sorted().filter { FileSystem.isFile(FileSystem.join(tokenizerDirectory, $0)) }
-            .map { ($0, try readFile(FileSystem.join(tokenizerDirectory, $0), limit: 1 << 28)) }
+        let newFiles = try readTokenizerFiles(in: tokenizerDirectory)
         guard !newFiles.isEmpty else { throw ConvertError(path: tokenizerDirectory, reason: "no tokenizer files (tokenizer.json or vocab.txt)") }
         let newTok = try Tokenizer(files: newFiles, path: tokenizerDirectory)
         let oldRoles = try TokenizerSummary(files: oldTokFiles, directory: source.path)?.specialTokens ?? [:]
@@ -159,7 +157,7 @@ public enum VocabResizer {
         if let pad = newRoles[.pad].flatMap({ newTok.id(of: $0) }), config.padTokenID != nil, config.padTokenID != pad {
             config.padTokenID = pad
         }
-        var files = source.files.filter { !tokenizerFileNames.contains($0.name) && $0.name != "config.json" && $0.name != "trainer_state.json" }
+        var files = source.files.filter { !tokenizerFiles.contains($0.name) && $0.name != "config.json" && $0.name != "trainer_state.json" }
         files.insert(("config.json", config.serialized()), at: 0)
         files += newFiles
 

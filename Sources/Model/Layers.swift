@@ -97,10 +97,11 @@ func softmaxRows(_ x: UnsafeMutablePointer<Float>, rows: Int, cols: Int, ld: Int
     }
 }
 
-/// Splits `0..<count` into up to `threads` contiguous ranges and runs `body` on
-/// each concurrently.
-func parallelRanges(_ count: Int, _ threads: Int, _ body: @Sendable (Range<Int>) -> Void) {
-    let n = max(1, min(threads, count / 16))
+/// Splits `0..<count` into up to `threads` contiguous ranges of at least
+/// `minimumChunk` and runs `body` on each concurrently. The split depends on
+/// the arguments only.
+public func parallelRanges(_ count: Int, _ threads: Int, minimumChunk: Int = 16, _ body: @Sendable (Range<Int>) -> Void) {
+    let n = max(1, min(threads, count / max(1, minimumChunk)))
     if n == 1 { body(0..<count); return }
     let block = (count + n - 1) / n
     DispatchQueue.concurrentPerform(iterations: n) { i in

@@ -58,9 +58,15 @@ public enum Corpus {
     ///   UTF-8, invalid JSON, ids outside the vocabulary, no examples at all.
     public static func load(_ paths: [String], tokenizer: Tokenizer, vocabSize: Int, options: CorpusOptions,
                             threads: Int = 1) throws -> [Example] {
+        try load(contents: paths.map { ($0, try readFile($0, limit: 1 << 34)) }, tokenizer: tokenizer, vocabSize: vocabSize,
+                 options: options, threads: threads)
+    }
+
+    /// `load` over files already read.
+    static func load(contents: [(path: String, bytes: [UInt8])], tokenizer: Tokenizer, vocabSize: Int, options: CorpusOptions,
+                     threads: Int) throws -> [Example] {
         var examples: [Example] = []
-        for path in paths {
-            let bytes = try readFile(path, limit: 1 << 34)
+        for (path, bytes) in contents {
             if bytes.contains(0) {
                 let line = bytes.prefix(upTo: bytes.firstIndex(of: 0)!).reduce(1) { $0 + ($1 == 0x0A ? 1 : 0) }
                 throw CorpusError(path: path, line: line, reason: "binary data (a NUL byte): not a text corpus")
@@ -74,27 +80,19 @@ public enum Corpus {
             }
         }
         guard !examples.isEmpty else {
-            throw CorpusError(path: paths.joined(separator: ", "), reason: "no examples: the corpus is empty")
+            throw CorpusError(path: contents.map(\.path).joined(separator: ", "), reason: "no examples: the corpus is empty")
         }
         return examples
     }
 
     /// Lines of a file, each checked to be UTF-8.
     static func utf8Lines(_ bytes: [UInt8], path: String) throws -> [String] {
-        var lines: [String] = []
-        var start = 0, number = 1
-        for i in 0...bytes.count where i == bytes.count || bytes[i] == 0x0A {
-            if i == bytes.count && start == i { break }
-            var end = i
-            if end > start && bytes[end - 1] == 0x0D { end -= 1 }
-            guard let s = String(validating: bytes[start..<end], as: UTF8.self) else {
-                throw CorpusError(path: path, line: number, reason: "invalid UTF-8")
+        try lineRanges(bytes).enumerated().map { number, range in
+            guard let s = String(validating: bytes[range], as: UTF8.self) else {
+                throw CorpusError(path: path, line: number + 1, reason: "invalid UTF-8")
             }
-            lines.append(s)
-            start = i + 1
-            number += 1
+            return s
         }
-        return lines
     }
 
     static func documents(_ lines: [String], separator: CorpusOptions.DocumentSeparator) -> [String] {
@@ -261,8 +259,8 @@ extension Corpus {
                                   threads: Int = 1) throws -> (examples: [Example], fromCache: Bool) {
         var d = Digest()
         for b in Array("ckpt-corpus-cache-1".utf8) { d.add(Int(b)) }
-        for path in paths {
-            let bytes = try readFile(path, limit: 1 << 34)
+        let contents = try paths.map { ($0, try readFile($0, limit: 1 << 34)) }
+        for (path, bytes) in contents {
             d.add(bytes.count)
             for b in bytes { d.add(byte: b) }
             d.add(path.hasSuffix(".jsonl") ? 1 : 0)
@@ -272,7 +270,7 @@ extension Corpus {
                   options.maxLength, vocabSize] { d.add(v) }
         let path = FileSystem.join(cacheDirectory, "corpus-\(d.hex).safetensors")
         if FileSystem.isFile(path), let cached = try? readCache(path) { return (cached, true) }
-        let examples = try load(paths, tokenizer: tokenizer, vocabSize: vocabSize, options: options, threads: threads)
+        let examples = try load(contents: contents, tokenizer: tokenizer, vocabSize: vocabSize, options: options, threads: threads)
         try FileSystem.makeDirectories(cacheDirectory)
         try writeCache(examples, to: path)
         return (examples, false)

@@ -2,7 +2,6 @@
 // arithmetic of torch.optim.AdamW (single-tensor path) and
 // torch.nn.utils.clip_grad_norm_, so weights track PyTorch's step for step.
 
-import Dispatch
 import Model
 
 #if canImport(Glibc)
@@ -59,8 +58,8 @@ public final class AdamW: @unchecked Sendable {
         nonisolated(unsafe) let m = expAvg.baseAddress!, v = expAvgSq.baseAddress!
         let decayWeights = weightDecay != 0
         for (range, decay) in decayRanges {
-            chunks(range, threads) { r in
-                for i in r {
+            parallelRanges(range.count, threads, minimumChunk: 65_536) { local in
+                for i in (range.lowerBound + local.lowerBound)..<(range.lowerBound + local.upperBound) {
                     if decay && decayWeights { p[i] *= decayScale }
                     let gi = g[i]
                     // exp_avg.lerp_(grad, 1 − β1); exp_avg_sq.mul_(β2).addcmul_(grad, grad, 1 − β2)
@@ -82,7 +81,7 @@ public func clipGradientNorm(_ model: MaskedLMTrainingModel, maxNorm: Double) ->
     let norm = gradientNorm(model)
     let coefficient = min(Float(maxNorm) / (Float(norm) + 1e-6), 1)
     nonisolated(unsafe) let g = model.gradients.baseAddress!
-    chunks(0..<model.parameterCount, model.workerCount) { r in
+    parallelRanges(model.parameterCount, model.workerCount, minimumChunk: 65_536) { r in
         for i in r { g[i] *= coefficient }
     }
     return norm
@@ -100,15 +99,4 @@ public func gradientNorm(_ model: MaskedLMTrainingModel) -> Double {
         total += n * n
     }
     return Double(Float(total.squareRoot()))
-}
-
-/// Runs `body` over up to `threads` contiguous pieces of `range`.
-func chunks(_ range: Range<Int>, _ threads: Int, _ body: @Sendable (Range<Int>) -> Void) {
-    let n = max(1, min(threads, range.count / 65_536))
-    if n == 1 { body(range); return }
-    let block = (range.count + n - 1) / n
-    DispatchQueue.concurrentPerform(iterations: n) { i in
-        let lo = range.lowerBound + i * block, hi = min(range.upperBound, lo + block)
-        if lo < hi { body(lo..<hi) }
-    }
 }

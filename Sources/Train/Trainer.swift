@@ -295,10 +295,7 @@ public final class Trainer {
                 try logEval(e)
             }
             let stop = shouldStop()
-            if let every = cadence.saveSteps, step % every == 0 || stop {
-                lastSaved = try saveCheckpoint()
-                report.savedCheckpoint = lastSaved
-            } else if stop {
+            if stop || cadence.saveSteps.map({ step % $0 == 0 }) == true {
                 lastSaved = try saveCheckpoint()
                 report.savedCheckpoint = lastSaved
             }

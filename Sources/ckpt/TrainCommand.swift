@@ -179,7 +179,8 @@ struct TrainCommand: ParsableCommand {
             // The tokenizer and its files.
             var files: [(name: String, bytes: [UInt8])]
             if let dir = tokenizerDir, resumePath == nil {
-                files = try tokenizerFiles(in: dir)
+                guard FileSystem.isDirectory(dir) else { throw TrainingError(path: dir, reason: "not a tokenizer directory") }
+                files = try readTokenizerFiles(in: dir)
             } else {
                 files = carried.filter { $0.name != "config.json" && $0.name != "trainer_state.json" }
             }
@@ -264,13 +265,6 @@ struct TrainCommand: ParsableCommand {
             print("eval loss \(fmt(e, 4)), perplexity \(fmt(exp(e), 2))" + before)
         }
         print("done: \(summary.steps) steps; model in \(summary.lastCheckpoint ?? "")")
-    }
-
-    func tokenizerFiles(in dir: String) throws -> [(name: String, bytes: [UInt8])] {
-        guard FileSystem.isDirectory(dir) else { throw TrainingError(path: dir, reason: "not a tokenizer directory") }
-        return try ["tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt", "added_tokens.json"]
-            .filter { FileSystem.isFile(FileSystem.join(dir, $0)) }
-            .map { ($0, try readFile(FileSystem.join(dir, $0), limit: 1 << 28)) }
     }
 
     func tokenRoles(_ tok: Tokenizer, files: [(name: String, bytes: [UInt8])], path: String, vocab: Int) throws -> TokenRoles {

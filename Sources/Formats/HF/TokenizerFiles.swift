@@ -112,14 +112,31 @@ public enum VocabFile {
 /// before it is dropped (as Python's universal newlines and transformers'
 /// `load_vocab` strip it), and a final empty line is not a line.
 public func textLines(_ bytes: [UInt8]) -> [String] {
-    var lines: [String] = []
+    lineRanges(bytes).map { String(decoding: bytes[$0], as: UTF8.self) }
+}
+
+/// Where the lines of `textLines` are in `bytes` (line ends excluded).
+public func lineRanges(_ bytes: [UInt8]) -> [Range<Int>] {
+    var lines: [Range<Int>] = []
     var start = 0
     for i in 0...bytes.count where i == bytes.count || bytes[i] == 0x0A {
         if i == bytes.count && start == i { break }
         var end = i
         if end > start && bytes[end - 1] == 0x0D { end -= 1 }
-        lines.append(String(decoding: bytes[start..<end], as: UTF8.self))
+        lines.append(start..<end)
         start = i + 1
     }
     return lines
+}
+
+/// The files a Hugging Face tokenizer directory may hold.
+public let tokenizerFileNames = ["tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt",
+                                 "added_tokens.json", "vocab.json", "merges.txt"]
+
+/// The tokenizer files present in `directory`, in `tokenizerFileNames` order.
+///
+/// - Throws: `FileError` for a file that cannot be read.
+public func readTokenizerFiles(in directory: String) throws -> [(name: String, bytes: [UInt8])] {
+    try tokenizerFileNames.filter { FileSystem.isFile(FileSystem.join(directory, $0)) }
+        .map { ($0, try readFile(FileSystem.join(directory, $0), limit: 1 << 28)) }
 }

@@ -363,11 +363,3 @@ extension FileSystem {
         }
     }
 }
-
-extension FileSystem {
-    /// Renames `from` to `to` (same file system) and syncs the directory.
-    public static func rename(_ from: String, to: String) throws {
-        guard Glibc.rename(from, to) == 0 else { throw FileError.current(to, "rename") }
-        syncDirectory(dirname(normalized(to)))
-    }
-}
