@@ -141,6 +141,23 @@ import Tokenizers
         #expect(try FileSystem.list(dir.path) == ["m.h5"])
     }
 
+    /// A tokenizer whose ids leave a gap cannot size the vocabulary tensors.
+    @Test func tokenizerWithAnIdGapIsRefused() throws {
+        let dir = ScratchDirectory()
+        var text = String(decoding: try readFile(Fixtures.path("bert-tied/tokenizer.json")), as: UTF8.self)
+        text = text.replacingAll("\"##ts\": 148", with: "\"##ts\": 170")
+        try FileSystem.makeDirectories(dir.file("tok"))
+        dir.write("tok/tokenizer.json", Array(text.utf8))
+        #expect(text.contains("\"##ts\": 170"))
+        do {
+            _ = try VocabResizer.resize(try model("bert-gelu"), tokenizerDirectory: dir.file("tok"), to: dir.file("out"), options: ResizeOptions())
+            Issue.record("accepted")
+        } catch let e as ConvertError {
+            #expect(e.path.hasSuffix("tok") && e.reason.contains("only"), "\(e)")
+        }
+        #expect(!FileSystem.exists(dir.file("out")))
+    }
+
     @Test func aWrongMappingFailsTheSelfCheck() throws {
         let src = try model("bert-gelu")
         let dir = ScratchDirectory()

@@ -162,6 +162,28 @@ func bytes(_ path: String) throws -> [UInt8] { try readFile(path) }
         #expect(changed.currentStep == 3)
     }
 
+    /// A checkpoint whose optimizer state or trainer state is damaged is refused by name.
+    @Test func damagedCheckpointsAreRefused() throws {
+        let dir = ScratchDirectory()
+        let corpus = writeCorpus(dir)
+        let out = dir.file("out")
+        var cadence = TrainingCadence()
+        cadence.saveSteps = 3
+        let t = try makeTrainer(modelPath: fixture, corpus: corpus, out: out, options: options, cadence: cadence)
+        _ = try t.run(shouldStop: { t.currentStep == 3 })
+        let ckpt = out + "/checkpoint-3"
+        let opt = try readFile(ckpt + "/optimizer.safetensors")
+        dir.write("out/checkpoint-3/optimizer.safetensors", Array(opt.prefix(opt.count / 2)))
+        let a = try makeTrainer(modelPath: ckpt, corpus: corpus, out: out, options: options, cadence: cadence)
+        do { try a.resume(from: ckpt, force: false); Issue.record("a truncated optimizer state was accepted") } catch {
+            #expect("\(error)".contains("optimizer.safetensors"), "\(error)")
+        }
+        dir.write("out/checkpoint-3/trainer_state.json", Array("{\"global_step\": ".utf8))
+        do { try a.resume(from: ckpt, force: false); Issue.record("a broken trainer_state.json was accepted") } catch {
+            #expect("\(error)".contains("trainer_state.json"), "\(error)")
+        }
+    }
+
     @Test func corpusErrorsNameTheFileAndLine() throws {
         let dir = ScratchDirectory()
         let tok = try Tokenizer(path: Fixtures.path("model-goldens/bert-gelu"))
