@@ -30,11 +30,13 @@ let package = Package(
 
         // copy_file_range and other _GNU_SOURCE calls Swift's Glibc module lacks.
         .target(name: "CShims"),
+        // The AVX-512 sgemm, chosen at run time (see Sources/Model/Matmul.swift).
+        .target(name: "CKernels"),
 
         // MARK: - Libraries
         .target(name: "Formats", dependencies: ["CHDF5", "CJSONC", "CShims"]),
         .target(name: "Tokenizers", dependencies: ["Formats"]),
-        .target(name: "Model", dependencies: ["Formats", "COpenBLAS"]),
+        .target(name: "Model", dependencies: ["Formats", "COpenBLAS", "CKernels"]),
         .target(name: "Verify", dependencies: ["Model", "Tokenizers", "Formats"]),
         .target(name: "Convert", dependencies: ["Formats", "Tokenizers", "Model"]),
         .target(name: "Train", dependencies: ["Model", "Tokenizers", "Formats"]),

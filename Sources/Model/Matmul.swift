@@ -1,10 +1,56 @@
-// Matrix products. Every product in the model goes through cblas_sgemm; the
-// naive version beside it is the reference the tests compare against.
+// Matrix products. Every product in the model goes through `sgemm`, which
+// runs ckpt's AVX-512 kernel (Sources/CKernels) on CPUs that have AVX-512F and
+// OpenBLAS's cblas_sgemm elsewhere; the naive version beside it is the
+// reference the tests compare both against.
 //
 // Shapes: row-major, `(rows, cols)`; `ld` is the distance between rows.
 
+import CKernels
 import COpenBLAS
 import Dispatch
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The single-precision matrix product behind every layer.
+///
+/// Chosen once per process: ``avx512`` when the CPU and the OS support
+/// AVX-512F, else ``openblas``. The environment variable `CKPT_SGEMM=openblas`
+/// forces OpenBLAS (to compare the two, or to match another machine's
+/// rounding). Products run single-threaded inside; ckpt splits them across
+/// cores itself.
+public enum SgemmKernel: String, Sendable, CaseIterable {
+    /// ckpt's blocked GEMM with an AVX-512F micro-kernel.
+    case avx512
+    /// `cblas_sgemm` from the system OpenBLAS.
+    case openblas
+
+    /// Whether this machine can run `kernel`.
+    public static func isSupported(_ kernel: SgemmKernel) -> Bool {
+        kernel == .openblas || ckpt_sgemm_avx512_supported() != 0
+    }
+
+    /// The kernel this process uses.
+    public static let current: SgemmKernel = {
+        if let v = getenv("CKPT_SGEMM"), String(cString: v).lowercased() == "openblas" { return .openblas }
+        return isSupported(.avx512) ? .avx512 : .openblas
+    }()
+}
+
+/// `c (M, N) = alpha · op(a) · op(b) + beta · c` on the calling thread, through `kernel`.
+@inline(__always)
+func sgemm(_ kernel: SgemmKernel = .current, transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float,
+           a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+           beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
+    if kernel == .avx512,
+       ckpt_sgemm_avx512(transA ? 1 : 0, transB ? 1 : 0, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc) == 0 {
+        return
+    }
+    // OpenBLAS, also when the kernel could not allocate its packing buffers.
+    cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
+                Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+}
 
 /// `out (M, N) = a (M, K) · bᵀ` where `b` is `(N, K)` — a Linear layer with
 /// PyTorch's `(out_features, in_features)` weight — plus `bias (N)` if given.
@@ -45,8 +91,8 @@ func linear(out: UnsafeMutablePointer<Float>, ldOut: Int,
     if let bias, !accumulate {
         for r in 0..<m { (out + r * ldOut).update(from: bias, count: n) }
     }
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(m), Int32(n), Int32(k),
-                1, input, Int32(ldIn), weight, Int32(k), (bias != nil || accumulate) ? 1 : 0, out, Int32(ldOut))
+    sgemm(transA: false, transB: true, m: m, n: n, k: k, alpha: 1, a: input, lda: ldIn, b: weight, ldb: k,
+          beta: (bias != nil || accumulate) ? 1 : 0, c: out, ldc: ldOut)
     if let bias, accumulate {
         for r in 0..<m {
             let row = out + r * ldOut
@@ -87,8 +133,8 @@ func gemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float,
         }
         return
     }
-    cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
-                Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+    sgemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb,
+          beta: beta, c: c, ldc: ldc)
 }
 
 /// The same product without BLAS, in Double accumulation: the reference for tests.
@@ -108,18 +154,20 @@ func naiveGemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float,
     }
 }
 
-/// Sets OpenBLAS's thread count (its own pool).
+/// Sets OpenBLAS's thread count (its own pool; used by `gramMatrix` and by
+/// callers' own BLAS work).
 public func setMatmulThreads(_ n: Int) { openblas_set_num_threads(Int32(min(4096, max(1, n)))) }
 
 /// `out (cols, cols) = xᵀ · x` for `x (rows, cols)`: the Gram matrix, e.g. of
-/// centred embedding rows for their covariance.
+/// centred embedding rows for their covariance. One call on OpenBLAS's own
+/// thread pool.
 public func gramMatrix(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, rows: Int, cols: Int) {
     guard rows > 0, cols > 0 else { return }
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(cols), Int32(cols), Int32(rows),
                 1, x, Int32(cols), x, Int32(cols), 0, out, Int32(cols))
 }
 
-/// `out (m, n) = a (m, k) · bᵀ` for `b (n, k)`, through `cblas_sgemm`.
+/// `out (m, n) = a (m, k) · bᵀ` for `b (n, k)`, on the calling thread.
 public func matmulTransposed(_ out: UnsafeMutablePointer<Float>, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
                              m: Int, n: Int, k: Int) {
     gemm(transA: false, transB: true, m: m, n: n, k: k, alpha: 1, a: a, lda: k, b: b, ldb: k, beta: 0, c: out, ldc: n)

@@ -52,7 +52,7 @@ struct Bench: ParsableCommand {
         @Option(help: "Threads (default: all cores).")
         var threads: Int?
 
-        @Flag(help: "Print one JSON object: tokens_per_s and gflop_per_s.")
+        @Flag(help: "Print one JSON object: tokens_per_s, gflop_per_s and sgemm (the kernel).")
         var json = false
 
         func validate() throws {
@@ -80,9 +80,10 @@ struct Bench: ParsableCommand {
             let tps = Double(batch * seq) / s
             let gflops = encoder.flops(batch: batch, length: seq) / s / 1e9
             if json {
-                print(JSONValue.object(JSONObject([("tokens_per_s", .number(JSONNumber(tps))), ("gflop_per_s", .number(JSONNumber(gflops)))])).serialized())
+                print(JSONValue.object(JSONObject([("tokens_per_s", .number(JSONNumber(tps))), ("gflop_per_s", .number(JSONNumber(gflops))),
+                                                   ("sgemm", .string(SgemmKernel.current.rawValue))])).serialized())
             } else {
-                print("\(batch)×\(seq) tokens: \(Int(tps)) tokens/s, \(Int(gflops)) GFLOP/s (best of \(iterations), \(threads ?? cores) threads)")
+                print("\(batch)×\(seq) tokens: \(Int(tps)) tokens/s, \(Int(gflops)) GFLOP/s (best of \(iterations), \(threads ?? cores) threads, sgemm: \(SgemmKernel.current.rawValue))")
             }
         }
     }
@@ -113,7 +114,7 @@ struct Bench: ParsableCommand {
         @Option(help: "Threads (default: all cores).")
         var threads: Int?
 
-        @Flag(help: "Print one JSON object: tokens_per_s, gflop_per_s, step_s, peak_rss_mb.")
+        @Flag(help: "Print one JSON object: tokens_per_s, gflop_per_s, step_s, peak_rss_mb, sgemm.")
         var json = false
 
         func validate() throws {
@@ -158,7 +159,7 @@ struct Bench: ParsableCommand {
                 let b = makeBatch()
                 let t0 = clock.now
                 trainer.zeroGradients()
-                try reportingErrors {
+                _ = try reportingErrors {
                     try trainer.accumulateGradients(b, lossScale: 1 / Float(max(1, b.labelledCount)), dropout: rates, seed: UInt64(step))
                 }
                 clipGradientNorm(trainer, maxNorm: 1)
@@ -174,10 +175,11 @@ struct Bench: ParsableCommand {
                 print(JSONValue.object(JSONObject([
                     ("tokens_per_s", .number(JSONNumber(tps))), ("gflop_per_s", .number(JSONNumber(gflops))),
                     ("step_s", .number(JSONNumber(s / Double(steps)))), ("peak_rss_mb", .number(JSONNumber(rss))),
+                    ("sgemm", .string(SgemmKernel.current.rawValue)),
                 ])).serialized())
             } else {
                 print("\(batch)×\(seq) tokens, \(Int(mlmProbability * 100)) % masked: \(Int(tps)) tokens/s, \(Int(gflops)) GFLOP/s, "
-                      + "\(String(format: "%.2f", s / Double(steps))) s/step (mean of \(steps), \(threadCount) threads), peak RSS \(Int(rss)) MiB")
+                      + "\(String(format: "%.2f", s / Double(steps))) s/step (mean of \(steps), \(threadCount) threads, sgemm: \(SgemmKernel.current.rawValue)), peak RSS \(Int(rss)) MiB")
             }
         }
     }

@@ -1,22 +1,53 @@
-// The BLAS path against the naive reference.
+// The matrix products (each kernel, and the threaded splits) against the naive reference.
 
 import Testing
 @testable import Model
 
 @Suite struct MatmulTests {
-    @Test func sgemmAgreesWithNaive() {
+    /// Every kernel this machine runs, against the naive product: both
+    /// transpositions, strides wider than the rows, edge tiles on every side,
+    /// alpha, and beta 0 (c not read: it holds NaN), 1 and 0.3.
+    @Test(arguments: SgemmKernel.allCases.filter { SgemmKernel.isSupported($0) })
+    func sgemmAgreesWithNaive(kernel: SgemmKernel) {
         var seed: UInt64 = 42
         func rnd() -> Float { seed = seed &* 6364136223846793005 &+ 1442695040888963407; return Float(Int64(bitPattern: seed >> 11) % 2000) / 1000 - 1 }
-        for (m, n, k) in [(1, 1, 1), (7, 5, 3), (33, 17, 64), (128, 96, 40)] {
+        let shapes = [(1, 1, 1), (7, 5, 3), (33, 17, 64), (128, 96, 40), (6, 64, 192), (13, 200, 385), (250, 130, 70), (5, 3100, 9)]
+        for (m, n, k) in shapes {
             for (ta, tb) in [(false, false), (false, true), (true, false), (true, true)] {
-                let a = (0..<(m * k)).map { _ in rnd() }, b = (0..<(k * n)).map { _ in rnd() }
-                var c1 = [Float](repeating: 0.5, count: m * n), c2 = c1
-                let lda = ta ? m : k, ldb = tb ? k : n
-                gemm(transA: ta, transB: tb, m: m, n: n, k: k, alpha: 0.7, a: a, lda: lda, b: b, ldb: ldb, beta: 0.3, c: &c1, ldc: n)
-                naiveGemm(transA: ta, transB: tb, m: m, n: n, k: k, alpha: 0.7, a: a, lda: lda, b: b, ldb: ldb, beta: 0.3, c: &c2, ldc: n)
-                let diff = zip(c1, c2).map { abs($0 - $1) }.max()!
-                #expect(diff < 1e-4, "m=\(m) n=\(n) k=\(k) ta=\(ta) tb=\(tb): \(diff)")
+                for (alpha, beta) in [(Float(1), Float(0)), (0.7, 1), (0.125, 0.3)] {
+                    let lda = (ta ? m : k) + 3, ldb = (tb ? k : n) + 5, ldc = n + 2
+                    let a = (0..<((ta ? k : m) * lda)).map { _ in rnd() }, b = (0..<((tb ? n : k) * ldb)).map { _ in rnd() }
+                    // Columns past n are sentinels no product may touch.
+                    var c1 = (0..<(m * ldc)).map { $0 % ldc >= n ? 42 : (beta == 0 ? Float.nan : rnd()) }
+                    var c2 = c1
+                    a.withUnsafeBufferPointer { ap in
+                        b.withUnsafeBufferPointer { bp in
+                            sgemm(kernel, transA: ta, transB: tb, m: m, n: n, k: k, alpha: alpha, a: ap.baseAddress!, lda: lda,
+                                  b: bp.baseAddress!, ldb: ldb, beta: beta, c: &c1, ldc: ldc)
+                        }
+                    }
+                    naiveGemm(transA: ta, transB: tb, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb,
+                              beta: beta, c: &c2, ldc: ldc)
+                    for i in 0..<m {
+                        for j in n..<ldc { c2[i * ldc + j] = 42 }
+                    }
+                    let diff = zip(c1, c2).map { abs($0 - $1) }.max()!
+                    #expect(diff < 1e-4 * Float(max(1, k / 64)), "\(kernel) m=\(m) n=\(n) k=\(k) ta=\(ta) tb=\(tb) beta=\(beta): \(diff)")
+                }
             }
+        }
+    }
+
+    /// The threaded splits (by rows, then by columns) give the single-threaded product.
+    @Test func threadedSplitsAgree() {
+        var seed: UInt64 = 7
+        func rnd() -> Float { seed = seed &* 6364136223846793005 &+ 1442695040888963407; return Float(Int64(bitPattern: seed >> 11) % 2000) / 1000 - 1 }
+        for (m, n, k) in [(300, 70, 50), (20, 300, 50)] {
+            let a = (0..<(m * k)).map { _ in rnd() }, b = (0..<(n * k)).map { _ in rnd() }
+            var c1 = [Float](repeating: 0, count: m * n), c2 = c1
+            gemm(transA: false, transB: true, m: m, n: n, k: k, alpha: 1, a: a, lda: k, b: b, ldb: k, beta: 0, c: &c1, ldc: n, threads: 2)
+            naiveGemm(transA: false, transB: true, m: m, n: n, k: k, alpha: 1, a: a, lda: k, b: b, ldb: k, beta: 0, c: &c2, ldc: n)
+            #expect(zip(c1, c2).map { abs($0 - $1) }.max()! < 1e-4)
         }
     }
 
