@@ -105,7 +105,7 @@ func linear(out: UnsafeMutablePointer<Float>, ldOut: Int,
 @inline(__always)
 func gemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float,
           a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
-          beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int, threads: Int = 1) {
+          beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int, threads: Int = 1, kernel: SgemmKernel = .current) {
     guard m > 0 && n > 0 else { return }
     if threads > 1 && m >= 64 * threads {
         // Rows of c split among the workers, each product single-threaded.
@@ -115,7 +115,7 @@ func gemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float,
             let lo = t * chunk, hi = min(m, lo + chunk)
             if lo < hi {
                 gemm(transA: transA, transB: transB, m: hi - lo, n: n, k: k, alpha: alpha, a: transA ? ap + lo : ap + lo * lda,
-                     lda: lda, b: bp, ldb: ldb, beta: beta, c: cp + lo * ldc, ldc: ldc)
+                     lda: lda, b: bp, ldb: ldb, beta: beta, c: cp + lo * ldc, ldc: ldc, kernel: kernel)
             }
         }
         return
@@ -128,13 +128,34 @@ func gemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float,
             let lo = t * chunk, hi = min(n, lo + chunk)
             if lo < hi {
                 gemm(transA: transA, transB: transB, m: m, n: hi - lo, k: k, alpha: alpha, a: ap, lda: lda,
-                     b: transB ? bp + lo * ldb : bp + lo, ldb: ldb, beta: beta, c: cp + lo, ldc: ldc)
+                     b: transB ? bp + lo * ldb : bp + lo, ldb: ldb, beta: beta, c: cp + lo, ldc: ldc, kernel: kernel)
             }
         }
         return
     }
-    sgemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb,
+    sgemm(kernel, transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb,
           beta: beta, c: c, ldc: ldc)
+}
+
+/// The best GFLOP/s of `iterations` `(size, size) · (size, size)ᵀ` products
+/// through `kernel`, split across `threads` the way the model's products are.
+public func sgemmThroughput(_ kernel: SgemmKernel, size: Int, threads: Int, iterations: Int) -> Double {
+    let n = max(1, size)
+    let a = (0..<(n * n)).map { Float($0 % 17) / 17 - 0.5 }
+    var c = [Float](repeating: 0, count: n * n)
+    setMatmulThreads(1)
+    func run() {
+        gemm(transA: false, transB: true, m: n, n: n, k: n, alpha: 1, a: a, lda: n, b: a, ldb: n, beta: 0, c: &c, ldc: n,
+             threads: threads, kernel: kernel)
+    }
+    run()  // warm-up: packing buffers, caches
+    let clock = ContinuousClock()
+    var best = Double.infinity
+    for _ in 0..<max(1, iterations) {
+        let d = clock.measure(run).components
+        best = min(best, Double(d.seconds) + Double(d.attoseconds) / 1e18)
+    }
+    return 2 * Double(n) * Double(n) * Double(n) / best / 1e9
 }
 
 /// The same product without BLAS, in Double accumulation: the reference for tests.

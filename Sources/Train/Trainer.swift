@@ -384,8 +384,10 @@ public final class Trainer {
             ("whole_word_mask", .bool(o.wholeWordMask)), ("shuffle", .bool(o.shuffle)),
             ("train_examples", .number(JSONNumber(train.count))), ("eval_examples", .number(JSONNumber(eval.count))),
             ("corpus_digest", .string(corpusDigest)),
-            // Products are split by thread count: the same bits need the same count.
+            // Products are split by thread count and rounded by the kernel's
+            // blocking: the same bits need the same count and kernel.
             ("threads", .number(JSONNumber(model.workerCount))),
+            ("sgemm", .string(SgemmKernel.current.rawValue)),
         ]
         fields.append(("mlm_schedule", o.mlmSchedule.map { .array($0.map { .number(JSONNumber($0)) }) } ?? .null))
         return .object(JSONObject(fields))

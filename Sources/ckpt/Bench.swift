@@ -11,7 +11,7 @@ import Glibc
 
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Measure throughput on this machine.", subcommands: [Forward.self, TrainStep.self])
+        abstract: "Measure throughput on this machine.", subcommands: [Forward.self, TrainStep.self, Sgemm.self])
 
     /// A model directory or weights file, or random weights from a bare config.json.
     static func loadEncoder(_ model: String, mlmHead: Bool? = nil) throws -> Encoder {
@@ -84,6 +84,48 @@ struct Bench: ParsableCommand {
                                                    ("sgemm", .string(SgemmKernel.current.rawValue))])).serialized())
             } else {
                 print("\(batch)×\(seq) tokens: \(Int(tps)) tokens/s, \(Int(gflops)) GFLOP/s (best of \(iterations), \(threads ?? cores) threads, sgemm: \(SgemmKernel.current.rawValue))")
+            }
+        }
+    }
+
+    struct Sgemm: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Matrix-product peak: GFLOP/s of a square product through each kernel this machine runs.")
+
+        @Option(help: "Rows = columns = inner dimension.")
+        var size: Int = 1024
+
+        @Option(help: "Timed products (after one warm-up).")
+        var iterations: Int = 20
+
+        @Option(help: "Threads (default: all cores).")
+        var threads: Int?
+
+        @Flag(help: "Print one JSON object: GFLOP/s by kernel, and the kernel in use.")
+        var json = false
+
+        func validate() throws {
+            if let t = threads, t < 1 || t > 4096 { throw ValidationError("--threads must be between 1 and 4096") }
+            guard size >= 1, size <= 16_384, iterations >= 1, iterations <= 1 << 20 else {
+                throw ValidationError("--size must be between 1 and 16384, --iterations at least 1")
+            }
+        }
+
+        func run() throws {
+            let threadCount = threads ?? Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
+            let results = SgemmKernel.allCases.filter { SgemmKernel.isSupported($0) }.map {
+                ($0, sgemmThroughput($0, size: size, threads: threadCount, iterations: iterations))
+            }
+            if json {
+                var fields = results.map { ($0.0.rawValue, JSONValue.number(JSONNumber($0.1))) }
+                fields.append(("in_use", .string(SgemmKernel.current.rawValue)))
+                print(JSONValue.object(JSONObject(fields)).serialized())
+            } else {
+                for (kernel, g) in results {
+                    let mark = kernel == SgemmKernel.current ? " (in use)" : ""
+                    print("\(kernel.rawValue): \(Int(g)) GFLOP/s\(mark)")
+                }
+                print("\(size)×\(size)×\(size), best of \(iterations), \(threadCount) threads")
             }
         }
     }

@@ -17,11 +17,13 @@ let ckptBinary: String = {
     return FileSystem.join(FileSystem.dirname(String(decoding: exe[0..<max(n, 0)].map { UInt8(bitPattern: $0) }, as: UTF8.self)), "ckpt")
 }()
 
-/// Runs the built `ckpt` and captures its output.
-func ckpt(_ args: [String]) -> (status: Int32, out: String, err: String) {
+/// Runs the built `ckpt` (with `environment` added to this process's) and captures its output.
+func ckpt(_ args: [String], environment: [String: String] = [:]) -> (status: Int32, out: String, err: String) {
     let bin = ckptBinary
     let scratch = ScratchDirectory()
-    let quoted = ([bin] + args).map { "'" + $0.replacingOccurrences("'", "'\\''") + "'" }.joined(separator: " ")
+    let settings = environment.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
+    let quoted = ((settings.isEmpty ? [] : ["env"] + settings) + [bin] + args)
+        .map { "'" + $0.replacingOccurrences("'", "'\\''") + "'" }.joined(separator: " ")
     let status = system("\(quoted) >\(scratch.file("out")) 2>\(scratch.file("err")) </dev/null")
     let out = String(decoding: (try? readFile(scratch.file("out"))) ?? [], as: UTF8.self)
     let err = String(decoding: (try? readFile(scratch.file("err"))) ?? [], as: UTF8.self)
@@ -231,6 +233,23 @@ extension String {
         let drift = ckpt(["verify", s.file("bf16"), model])
         #expect(drift.status == 1 && drift.out.contains("MISMATCH"))
         #expect(ckpt(["verify", model]).status == 64)
+    }
+
+    /// transformers' outputs are met with either matrix-product kernel, chosen
+    /// through `CKPT_SGEMM` as a user would.
+    @Test(arguments: ["avx512", "openblas"]) func goldensHoldWithEachKernel(kernel: String) throws {
+        for name in ["bert-gelu", "bert-gelu-new-untied", "distilbert", "bert-base-model"] {
+            let model = Fixtures.path("model-goldens/" + name)
+            let r = ckpt(["verify", model, "--reference", model + "/golden.safetensors", "--max-abs", "1e-4", "--json"],
+                         environment: ["CKPT_SGEMM": kernel])
+            #expect(r.status == 0, "\(name) with \(kernel): \(r.out)\(r.err)")
+            #expect(try JSONParser.parse(r.out)["ok"]?.bool == true)
+        }
+        let bench = ckpt(["bench", "forward", Fixtures.path("model-goldens/bert-gelu"), "--batch", "2", "--seq", "8",
+                          "--iterations", "1", "--json"], environment: ["CKPT_SGEMM": kernel])
+        #expect(bench.status == 0, "\(bench.err)")
+        let used = try JSONParser.parse(bench.out)["sgemm"]?.string
+        #expect(used == kernel || (kernel == "avx512" && used == "openblas"), "\(bench.out)")
     }
 
     @Test func predictFillsTheMask() throws {
