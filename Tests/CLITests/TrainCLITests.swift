@@ -74,6 +74,15 @@ import Glibc
         #expect(names == ["checkpoint-6"], "\(names)")
         let other = ckpt(args(c, dir.file("out")) + ["--resume", "--threads", "1"])
         #expect(other.status == 1 && other.err.contains("threads"), "\(other.err)")
+        // The matrix-product kernel is part of the run too: OpenBLAS rounds
+        // differently from the AVX-512 kernel.
+        let state = try JSONParser.parse(try readFile(dir.file("out/checkpoint-6/trainer_state.json")), path: "trainer_state.json")
+        let kernel = state["run"]?["sgemm"]?.string
+        #expect(kernel == "avx512" || kernel == "openblas")
+        if kernel == "avx512" {
+            let switched = ckpt(args(c, dir.file("out")) + ["--resume"], environment: ["CKPT_SGEMM": "openblas"])
+            #expect(switched.status == 1 && switched.err.contains("sgemm was \"avx512\", now \"openblas\""), "\(switched.err)")
+        }
     }
 
     @Test func ctrlCSavesACheckpoint() throws {

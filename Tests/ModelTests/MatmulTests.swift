@@ -11,7 +11,7 @@ import Testing
     func sgemmAgreesWithNaive(kernel: SgemmKernel) {
         var seed: UInt64 = 42
         func rnd() -> Float { seed = seed &* 6364136223846793005 &+ 1442695040888963407; return Float(Int64(bitPattern: seed >> 11) % 2000) / 1000 - 1 }
-        let shapes = [(1, 1, 1), (7, 5, 3), (33, 17, 64), (128, 96, 40), (6, 64, 192), (13, 200, 385), (250, 130, 70), (5, 3100, 9)]
+        let shapes = [(1, 1, 1), (7, 5, 3), (33, 17, 64), (128, 96, 40), (6, 64, 192), (13, 200, 385), (250, 130, 70), (5, 3100, 9), (241, 65, 193), (240, 64, 384)]
         for (m, n, k) in shapes {
             for (ta, tb) in [(false, false), (false, true), (true, false), (true, true)] {
                 for (alpha, beta) in [(Float(1), Float(0)), (0.7, 1), (0.125, 0.3)] {
