@@ -245,9 +245,6 @@ public struct Tokenizer: Sendable {
             }
             entries.append((t, id))
         }
-        var vocab: [String: Int] = [:]
-        vocab.reserveCapacity(entries.count)
-        for (t, i) in entries where vocab[t] == nil { vocab[t] = i }
         switch type {
         case "WordPiece":
             return .wordPiece(try WordPiece(entries: entries, unkToken: json["unk_token"]?.string ?? "[UNK]",
@@ -275,6 +272,9 @@ public struct Tokenizer: Sendable {
                     throw TokenizerError.invalid(path: path, reason: "merge \(m.serialized()) is not two tokens")
                 }
             }
+            var vocab: [String: Int] = [:]
+            vocab.reserveCapacity(entries.count)
+            for (t, i) in entries where vocab[t] == nil { vocab[t] = i }
             return .bpe(try BPE(vocab: vocab, merges: merges, unkToken: json["unk_token"]?.string, path: path))
         default:
             throw TokenizerError.unsupported(path: path, what: "model \"\(type)\"")

@@ -14,6 +14,10 @@ import TestSupport
         #expect(v["big"]!.int == nil)
         if case let .number(n) = v["big"]! { #expect(n.uint64 == UInt64.max) }
         #expect(v["a"]!.double == 1e-12)
+        // Integers at and around the 64-bit limits keep their value; -0 is 0,
+        // as json-c reads it.
+        let ints = #"[0,-0,9223372036854775806,9223372036854775807,9223372036854775808,-9223372036854775808,30521]"#
+        #expect(try JSONParser.parse(ints).serialized() == #"[0,0,9223372036854775806,9223372036854775807,9223372036854775808,-9223372036854775808,30521]"#)
     }
 
     @Test func configFilesRoundTripByteForByte() throws {

@@ -132,6 +132,10 @@ public enum JSONParser {
             return .null
         case json_type_boolean:
             return .bool(json_object_get_boolean(obj) != 0)
+        case json_type_int where json_object_get_int64(obj) != Int64.max:
+            // Integers print as their value (json-c parsed them exactly); the
+            // maximum also stands for an unsigned 64-bit value, written below.
+            return .number(JSONNumber(literal: String(json_object_get_int64(obj))))
         case json_type_int, json_type_double:
             // json-c keeps a parsed number's original text; PLAIN writes it back.
             let text = String(cString: json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PLAIN))
