@@ -250,6 +250,10 @@ extension String {
         #expect(bench.status == 0, "\(bench.err)")
         let used = try JSONParser.parse(bench.out)["sgemm"]?.string
         #expect(used == kernel || (kernel == "avx512" && used == "openblas"), "\(bench.out)")
+        let peak = ckpt(["bench", "sgemm", "--size", "64", "--iterations", "1", "--json"], environment: ["CKPT_SGEMM": kernel])
+        #expect(peak.status == 0, "\(peak.err)")
+        let v = try JSONParser.parse(peak.out)
+        #expect(v["in_use"]?.string == used && (v["openblas"]?.double ?? 0) > 0, "\(peak.out)")
     }
 
     @Test func predictFillsTheMask() throws {
