@@ -131,14 +131,23 @@ public struct Tokenizer: Sendable {
 
     /// Loads tokenizer.json bytes.
     public init(tokenizerJSON bytes: [UInt8], path: String) throws {
-        let json: JSONValue
-        do { json = try JSONParser.parse(bytes, path: path) } catch let e as JSONError {
+        var json: JSONValue
+        // The vocabulary, most of the file, is read on its own; json-c parses
+        // the rest (see VocabularyReader).
+        var vocabulary = VocabularyReader.split(bytes)
+        do {
+            json = try JSONParser.parse(vocabulary?.document ?? bytes, path: path)
+            if vocabulary != nil && json["model"]?["vocab"]?.object?.count != 0 {
+                vocabulary = nil
+                json = try JSONParser.parse(bytes, path: path)
+            }
+        } catch let e as JSONError {
             throw TokenizerError.invalid(path: path, reason: e.reason)
         }
         guard let modelJSON = json["model"], modelJSON.object != nil else {
             throw TokenizerError.invalid(path: path, reason: "missing \"model\"")
         }
-        let model = try Tokenizer.loadModel(modelJSON, path: path)
+        let model = try Tokenizer.loadModel(modelJSON, vocabulary: vocabulary.map { ($0.entries, $0.ids) }, path: path)
         let normalizer = try json["normalizer"].flatMap { $0.isNull ? nil : try Normalizer.load($0, path: path) }
         let pre = try json["pre_tokenizer"].flatMap { $0.isNull ? nil : try PreTokenizer.load($0, path: path) }
 
@@ -168,10 +177,7 @@ public struct Tokenizer: Sendable {
 
     /// Loads a BERT vocab.txt with transformers' BertTokenizer settings.
     public init(vocabTxt bytes: [UInt8], path: String, tokenizerConfig: [UInt8]?, specialTokensMap: [UInt8]?) throws {
-        let tokens = VocabFile.parse(bytes)
-        var vocab: [String: Int] = [:]
-        for (i, t) in tokens.enumerated() { vocab[t] = i }
-        let entries = tokens.enumerated().map { ($0.element, $0.offset) }
+        let entries = VocabFile.parse(bytes).enumerated().map { ($0.element, $0.offset) }
         let dir = FileSystem.dirname(path)
         var config = JSONObject()
         for (name, b) in [("tokenizer_config.json", tokenizerConfig), ("special_tokens_map.json", specialTokensMap)] {
@@ -187,7 +193,9 @@ public struct Tokenizer: Sendable {
         }
         let lower = config["do_lower_case"]?.bool ?? true
         let unk = token("unk_token", "[UNK]")
-        let model = Model.wordPiece(try WordPiece(entries: entries, unkToken: unk, prefix: "##", maxInputChars: 100, path: path))
+        let wordPiece = try WordPiece(entries: entries, unkToken: unk, prefix: "##", maxInputChars: 100, path: path)
+        let model = Model.wordPiece(wordPiece)
+        let vocab = wordPiece.vocab
         let normalizer = Normalizer.bert(cleanText: true, chineseChars: config["tokenize_chinese_chars"]?.bool ?? true,
                                          stripAccents: config["strip_accents"]?.bool, lowercase: lower)
         var added: [AddedToken] = []
@@ -232,22 +240,25 @@ public struct Tokenizer: Sendable {
         })
     }
 
-    static func loadModel(_ json: JSONValue, path: String) throws -> Model {
+    /// The model of tokenizer.json's `model` object; `vocabulary` holds its
+    /// `vocab` members (and token → id) when they were read apart from `json`.
+    static func loadModel(_ json: JSONValue, vocabulary: (entries: [(String, Int)], ids: [String: Int])? = nil,
+                          path: String) throws -> Model {
         let type = json["type"]?.string ?? (json["merges"] != nil ? "BPE" : "WordPiece")
         guard let vocabObj = json["vocab"]?.object else {
             throw TokenizerError.invalid(path: path, reason: "\(type) model without a \"vocab\" object")
         }
-        var entries: [(String, Int)] = []
-        entries.reserveCapacity(vocabObj.count)
-        for (t, v) in vocabObj {
-            guard let id = v.int, id >= 0, id < 1 << 24 else {
-                throw TokenizerError.invalid(path: path, reason: "vocab id of \(JSONValue.string(t).serialized()) is not a valid id")
-            }
-            entries.append((t, id))
+        var entries: [(String, Int)] = vocabulary?.entries ?? []
+        if vocabulary == nil {
+            entries.reserveCapacity(vocabObj.count)
+            for (t, v) in vocabObj { entries.append((t, v.int ?? -1)) }
+        }
+        for (t, id) in entries where !(id >= 0 && id < 1 << 24) {
+            throw TokenizerError.invalid(path: path, reason: "vocab id of \(JSONValue.string(t).serialized()) is not a valid id")
         }
         switch type {
         case "WordPiece":
-            return .wordPiece(try WordPiece(entries: entries, unkToken: json["unk_token"]?.string ?? "[UNK]",
+            return .wordPiece(try WordPiece(entries: entries, ids: vocabulary?.ids, unkToken: json["unk_token"]?.string ?? "[UNK]",
                                             prefix: json["continuing_subword_prefix"]?.string ?? "##",
                                             maxInputChars: json["max_input_chars_per_word"]?.int ?? 100, path: path))
         case "BPE":
@@ -272,9 +283,11 @@ public struct Tokenizer: Sendable {
                     throw TokenizerError.invalid(path: path, reason: "merge \(m.serialized()) is not two tokens")
                 }
             }
-            var vocab: [String: Int] = [:]
-            vocab.reserveCapacity(entries.count)
-            for (t, i) in entries where vocab[t] == nil { vocab[t] = i }
+            var vocab = vocabulary?.ids ?? [:]
+            if vocabulary == nil {
+                vocab.reserveCapacity(entries.count)
+                for (t, i) in entries where vocab[t] == nil { vocab[t] = i }
+            }
             return .bpe(try BPE(vocab: vocab, merges: merges, unkToken: json["unk_token"]?.string, path: path))
         default:
             throw TokenizerError.unsupported(path: path, what: "model \"\(type)\"")

@@ -16,6 +16,21 @@ import TestSupport
         #expect(tok.count == 160)
     }
 
+    /// vocab.txt files repeat tokens at times. The id a token encodes to, the
+    /// id `id(of:)` reports and the special tokens' ids all follow one rule
+    /// (the last listing wins, as in Hugging Face's WordPiece).
+    @Test func repeatedVocabularyTokenHasOneID() throws {
+        let lines = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "a", "[SEP]", "b", "a", "##b"]
+        let tok = try Tokenizer(vocabTxt: Array((lines.joined(separator: "\n") + "\n").utf8), path: "/v/vocab.txt",
+                                tokenizerConfig: nil, specialTokensMap: nil)
+        let e = tok.encode("a ab")
+        #expect(e.tokens == ["[CLS]", "a", "a", "##b", "[SEP]"])
+        #expect(e.ids[1] == tok.id(of: "a") && e.ids[2] == tok.id(of: "a"))
+        #expect(e.ids.last == tok.id(of: "[SEP]"))
+        #expect(tok.id(of: "a") == 8 && tok.id(of: "[SEP]") == 6)
+        #expect(tok.token(of: 8) == "a")
+    }
+
     @Test func alignmentOfInsertedCharacters() {
         var t = NormalizedText("a中b")
         Normalizer.bert(cleanText: true, chineseChars: true, stripAccents: nil, lowercase: true).apply(&t)
