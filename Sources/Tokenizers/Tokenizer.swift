@@ -131,10 +131,16 @@ public struct Tokenizer: Sendable {
 
     /// Loads tokenizer.json bytes.
     public init(tokenizerJSON bytes: [UInt8], path: String) throws {
+        try self.init(tokenizerJSON: bytes, path: path, readingVocabularyApart: true)
+    }
+
+    /// `readingVocabularyApart: false` parses the whole file with json-c (the
+    /// tests compare both ways).
+    init(tokenizerJSON bytes: [UInt8], path: String, readingVocabularyApart: Bool) throws {
         var json: JSONValue
         // The vocabulary, most of the file, is read on its own; json-c parses
         // the rest (see VocabularyReader).
-        var vocabulary = VocabularyReader.split(bytes)
+        var vocabulary = readingVocabularyApart ? VocabularyReader.split(bytes) : nil
         do {
             json = try JSONParser.parse(vocabulary?.document ?? bytes, path: path)
             if vocabulary != nil && json["model"]?["vocab"]?.object?.count != 0 {

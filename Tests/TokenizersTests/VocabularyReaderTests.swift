@@ -77,6 +77,46 @@ import TestSupport
         for c in cases { #expect(VocabularyReader.split(Array(c.utf8)) == nil, "\(c)") }
     }
 
+    /// Random byte edits of a small tokenizer.json: loading with the reader
+    /// gives what loading through json-c alone gives, the same encodings or
+    /// the same error.
+    @Test func mutatedDocumentsLoadAsWithoutTheReader() throws {
+        let base = document(vocab: ###"{"[UNK]": 0, "a": 1, "##b": 2, "caf\u00e9": 3, "é": 4, "\ud83d\ude00": 5, "x y": 16}"###)
+        let alphabet = Array(#"{}[]":,\ u0123456789abdef-.eE/*"#.utf8) + [0x00, 0x01, 0x0A, 0xC3, 0xA9, 0xFF]
+        var state: UInt64 = 0x5EED
+        func next(_ n: Int) -> Int {
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            return Int((state >> 33) % UInt64(n))
+        }
+        func load(_ doc: [UInt8], apart: Bool) -> String {
+            do {
+                let tok = try Tokenizer(tokenizerJSON: doc, path: "t.json", readingVocabularyApart: apart)
+                let ids = ["a ab café", "é x y 😀", "zzz"].map { tok.encode($0).ids.map(String.init).joined(separator: " ") }
+                return "ok " + ids.joined(separator: " | ") + " count \(tok.count)"
+            } catch {
+                return "error \(error)"
+            }
+        }
+        var taken = 0, loaded = 0
+        for _ in 0..<3000 {
+            var doc = base
+            for _ in 0...next(3) {
+                let at = next(doc.count)
+                switch next(3) {
+                case 0: doc[at] = alphabet[next(alphabet.count)]
+                case 1: doc.insert(alphabet[next(alphabet.count)], at: at)
+                default: doc.remove(at: at)
+                }
+            }
+            guard VocabularyReader.split(doc) != nil else { continue }
+            taken += 1
+            let (withReader, without) = (load(doc, apart: true), load(doc, apart: false))
+            if withReader.hasPrefix("ok") { loaded += 1 }
+            #expect(withReader == without, "\(String(decoding: doc, as: UTF8.self))")
+        }
+        #expect(taken > 300 && loaded > 100, "\(taken) \(loaded)")
+    }
+
     /// A document broken outside the vocabulary gets json-c's error for the
     /// file, at the file's byte offset.
     @Test func errorsOutsideTheVocabularyAreJSONCs() throws {
