@@ -20,7 +20,7 @@ import TestSupport
     }
 
     @Test(arguments: ["tokenizer-goldens/bert-uncased", "tokenizer-goldens/wordpiece-cased", "tokenizer-goldens/bpe-bytelevel",
-                      "tokenizers/wordpiece-uncased", "resize/domain-tokenizer", "bert-tied", "distilbert-tied"])
+                      "resize/append-tokenizer", "resize/domain-tokenizer", "bert-tied", "distilbert-tied"])
     func fixturesReadAsTheGenericParseReadsThem(dir: String) throws {
         let bytes = try readFile(Fixtures.path(dir + "/tokenizer.json"))
         let split = try #require(VocabularyReader.split(bytes))
