@@ -51,6 +51,7 @@ fixtures:
 	python3 tools/fixtures/make_model_goldens.py
 	python3 tools/fixtures/make_train_goldens.py
 	python3 tools/fixtures/make_resize_fixtures.py
+	python3 tools/fixtures/make_canonical_fixtures.py
 	python3 tools/fixtures/make_torch_fixtures.py
 
 ## Benchmarks (print the BENCHMARKS.md tables to stdout).

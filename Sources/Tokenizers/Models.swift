@@ -23,7 +23,7 @@ enum Model: Sendable {
 
     func id(of token: String) -> Int? {
         switch self {
-        case let .wordPiece(m): return m.vocab[token]
+        case let .wordPiece(m): return m.vocab[ExactString(token)]
         case let .bpe(m): return m.vocab[token]
         }
     }
@@ -139,7 +139,8 @@ struct ScalarTrie: @unchecked Sendable {
 /// Greedy longest-match-first WordPiece, as BERT tokenizes, in linear time per
 /// word (two tries: word-initial pieces and continuation pieces).
 struct WordPiece: Sendable {
-    let vocab: [String: Int]
+    /// Token → id, tokens compared by their exact scalars.
+    let vocab: [ExactString: Int]
     /// Tokens by id ("" for ids no token has).
     let tokens: [String]
     let unkToken: String
@@ -151,18 +152,18 @@ struct WordPiece: Sendable {
 
     /// `entries` are the vocabulary's (token, id) pairs as the file lists them;
     /// `ids`, when given, is token → id for entries that repeat no token.
-    /// (A Swift dictionary keyed by String would merge canonically equivalent
-    /// tokens, such as "é" and "e\u{301}"; the tries compare scalars.)
-    init(entries: [(String, Int)], ids: [String: Int]? = nil, unkToken: String, prefix: String, maxInputChars: Int,
+    /// (Tokens are compared by their exact scalars, as Hugging Face compares
+    /// them: "é" and "e\u{301}" are two tokens.)
+    init(entries: [(String, Int)], ids: [ExactString: Int]? = nil, unkToken: String, prefix: String, maxInputChars: Int,
          path: String) throws {
         var vocab = ids ?? [:]
         if ids == nil {
             vocab.reserveCapacity(entries.count)
             // A token listed twice keeps its last id, as in the tries below and in
             // Hugging Face's WordPiece (vocab.txt files do repeat tokens).
-            for (t, i) in entries { vocab[t] = i }
+            for (t, i) in entries { vocab[ExactString(t)] = i }
         }
-        guard let unk = vocab[unkToken] else {
+        guard let unk = vocab[ExactString(unkToken)] else {
             throw TokenizerError.invalid(path: path, reason: "the unknown token \(JSONValue.string(unkToken).serialized()) is not in the vocabulary")
         }
         self.vocab = vocab

@@ -202,13 +202,14 @@ public struct Tokenizer: Sendable {
         let wordPiece = try WordPiece(entries: entries, unkToken: unk, prefix: "##", maxInputChars: 100, path: path)
         let model = Model.wordPiece(wordPiece)
         let vocab = wordPiece.vocab
+        func id(_ token: String) -> Int? { vocab[ExactString(token)] }
         let normalizer = Normalizer.bert(cleanText: true, chineseChars: config["tokenize_chinese_chars"]?.bool ?? true,
                                          stripAccents: config["strip_accents"]?.bool, lowercase: lower)
         var added: [AddedToken] = []
         for (role, fallback) in [("pad_token", "[PAD]"), ("unk_token", "[UNK]"), ("cls_token", "[CLS]"),
                                  ("sep_token", "[SEP]"), ("mask_token", "[MASK]")] {
             let t = token(role, fallback)
-            guard let id = vocab[t] else {
+            guard let id = id(t) else {
                 if config[role] == nil { continue }
                 throw TokenizerError.invalid(path: path, reason: "\(role) \(JSONValue.string(t).serialized()) is not in the vocabulary")
             }
@@ -217,7 +218,7 @@ public struct Tokenizer: Sendable {
             }
         }
         let cls = token("cls_token", "[CLS]"), sep = token("sep_token", "[SEP]")
-        guard let clsID = vocab[cls], let sepID = vocab[sep] else {
+        guard let clsID = id(cls), let sepID = id(sep) else {
             throw TokenizerError.invalid(path: path, reason: "the vocabulary lacks \(cls) or \(sep)")
         }
         let c = TemplatePiece.special(ids: [clsID], tokens: [cls], typeID: 0)
@@ -248,7 +249,7 @@ public struct Tokenizer: Sendable {
 
     /// The model of tokenizer.json's `model` object; `vocabulary` holds its
     /// `vocab` members (and token → id) when they were read apart from `json`.
-    static func loadModel(_ json: JSONValue, vocabulary: (entries: [(String, Int)], ids: [String: Int])? = nil,
+    static func loadModel(_ json: JSONValue, vocabulary: (entries: [(String, Int)], ids: [ExactString: Int])? = nil,
                           path: String) throws -> Model {
         let type = json["type"]?.string ?? (json["merges"] != nil ? "BPE" : "WordPiece")
         guard let vocabObj = json["vocab"]?.object else {
@@ -289,11 +290,9 @@ public struct Tokenizer: Sendable {
                     throw TokenizerError.invalid(path: path, reason: "merge \(m.serialized()) is not two tokens")
                 }
             }
-            var vocab = vocabulary?.ids ?? [:]
-            if vocabulary == nil {
-                vocab.reserveCapacity(entries.count)
-                for (t, i) in entries where vocab[t] == nil { vocab[t] = i }
-            }
+            var vocab: [String: Int] = [:]
+            vocab.reserveCapacity(entries.count)
+            for (t, i) in entries where vocab[t] == nil { vocab[t] = i }
             return .bpe(try BPE(vocab: vocab, merges: merges, unkToken: json["unk_token"]?.string, path: path))
         default:
             throw TokenizerError.unsupported(path: path, what: "model \"\(type)\"")
@@ -450,6 +449,6 @@ public struct Tokenizer: Sendable {
 
     /// The id of a token string.
     public func id(of token: String) -> Int? {
-        addedTokens.first { $0.content == token }?.id ?? model.id(of: token)
+        addedTokens.first { ExactString($0.content) == ExactString(token) }?.id ?? model.id(of: token)
     }
 }

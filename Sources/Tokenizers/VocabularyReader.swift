@@ -13,6 +13,8 @@
 // parses the whole file generically, so what is accepted and every error
 // message stay those of the generic path.
 
+import Formats
+
 enum VocabularyReader {
     /// What the reader took out of a tokenizer.json.
     struct Split {
@@ -21,14 +23,14 @@ enum VocabularyReader {
         /// The vocabulary's members in file order.
         var entries: [(String, Int)]
         /// Token → id.
-        var ids: [String: Int]
+        var ids: [ExactString: Int]
     }
 
     /// The vocabulary, and the document without it; nil when the vocabulary
     /// is not in plain form, repeats a token, or cannot be located
     /// unambiguously.
     static func split(_ bytes: [UInt8]) -> Split? {
-        var found: (span: Range<Int>, entries: [(String, Int)], ids: [String: Int])? = nil
+        var found: (span: Range<Int>, entries: [(String, Int)], ids: [ExactString: Int])? = nil
         let ok: Bool = bytes.withUnsafeBufferPointer { b in
             var i = 0
             skipSpace(b, &i)
@@ -148,10 +150,10 @@ enum VocabularyReader {
 
     /// The members of the plain object at `start`, and its end; nil when it
     /// is not an object, a member is not plain, or a token repeats.
-    private static func read(_ b: UnsafeBufferPointer<UInt8>, at start: Int) -> ([(String, Int)], [String: Int], Int)? {
+    private static func read(_ b: UnsafeBufferPointer<UInt8>, at start: Int) -> ([(String, Int)], [ExactString: Int], Int)? {
         guard start < b.count, b[start] == openBrace else { return nil }
         var entries: [(String, Int)] = []
-        var ids: [String: Int] = [:]
+        var ids: [ExactString: Int] = [:]
         // BERT's vocabulary averages 15 bytes a member.
         let estimate = min(1 << 22, b.count / 12)
         entries.reserveCapacity(estimate)
@@ -176,9 +178,8 @@ enum VocabularyReader {
             // One digit, or no leading zero (RFC 8259); fractions and exponents
             // are left to the generic path.
             guard digits >= 1, digits == 1 || b[j - digits] != 0x30 else { return nil }
-            // A repeated token (or two canonically equivalent ones, which
-            // String keys merge) is left to the generic path.
-            guard ids.updateValue(id, forKey: token) == nil else { return nil }
+            // A repeated token is left to the generic path.
+            guard ids.updateValue(id, forKey: ExactString(token)) == nil else { return nil }
             entries.append((token, id))
             skipSpace(b, &j)
             guard j < b.count else { return nil }

@@ -175,7 +175,7 @@ enum DuplicateKeyScanner {
     /// The first key that appears twice in one object (or contains NUL), decoded.
     static func firstDuplicate(in bytes: UnsafeRawBufferPointer) -> String? {
         // Each open container: nil for arrays, the keys seen so far for objects.
-        var stack: [Set<String>?] = []
+        var stack: [Set<ExactString>?] = []
         var expectKey = false
         var i = 0
         let n = bytes.count
@@ -194,8 +194,8 @@ enum DuplicateKeyScanner {
                 let (s, next) = decodeString(bytes, from: i)
                 if expectKey, var keys = stack.last ?? nil {
                     // json-c cuts keys at NUL, so "a\u0000x" and "a\u0000y" would merge.
-                    if keys.contains(s) || s.utf8.contains(0) { return s }
-                    keys.insert(s)
+                    if keys.contains(ExactString(s)) || s.utf8.contains(0) { return s }
+                    keys.insert(ExactString(s))
                     stack[stack.count - 1] = keys
                     expectKey = false
                 }

@@ -49,12 +49,14 @@ public struct JSONNumber: Sendable, Equatable, CustomStringConvertible {
     }
 }
 
-/// A JSON object whose keys keep their insertion order.
+/// A JSON object whose keys keep their insertion order. Keys are compared by
+/// their exact scalars, as Python compares them ("é" and "e\u{301}" are two
+/// keys; see `ExactString`).
 public struct JSONObject: Sendable, Equatable, Sequence {
     /// Members in order.
     private var entries: [(key: String, value: JSONValue)] = []
     /// Position of each key in `entries`.
-    private var index: [String: Int] = [:]
+    private var index: [ExactString: Int] = [:]
 
     /// An empty object.
     public init() {}
@@ -80,18 +82,19 @@ public struct JSONObject: Sendable, Equatable, Sequence {
 
     /// Reads or sets a member; setting `nil` removes it. A new key is appended.
     public subscript(key: String) -> JSONValue? {
-        get { index[key].map { entries[$0].value } }
+        get { index[ExactString(key)].map { entries[$0].value } }
         set {
+            let exact = ExactString(key)
             if let v = newValue {
-                if let i = index[key] {
+                if let i = index[exact] {
                     entries[i].value = v
                 } else {
-                    index[key] = entries.count
+                    index[exact] = entries.count
                     entries.append((key, v))
                 }
-            } else if let i = index.removeValue(forKey: key) {
+            } else if let i = index.removeValue(forKey: exact) {
                 entries.remove(at: i)
-                for j in i..<entries.count { index[entries[j].key] = j }
+                for j in i..<entries.count { index[ExactString(entries[j].key)] = j }
             }
         }
     }
@@ -102,7 +105,7 @@ public struct JSONObject: Sendable, Equatable, Sequence {
 
     public static func == (a: JSONObject, b: JSONObject) -> Bool {
         a.entries.count == b.entries.count
-            && zip(a.entries, b.entries).allSatisfy { $0.key == $1.key && $0.value == $1.value }
+            && zip(a.entries, b.entries).allSatisfy { ExactString($0.key) == ExactString($1.key) && $0.value == $1.value }
     }
 }
 
