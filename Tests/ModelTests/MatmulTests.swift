@@ -1,6 +1,9 @@
 // The matrix products (each kernel, and the threaded splits) against the naive reference.
 
 import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
 @testable import Model
 
 @Suite struct MatmulTests {
@@ -38,6 +41,42 @@ import Testing
         }
     }
 
+    /// Random shapes around the tile and block edges, with every operand
+    /// ending exactly at an inaccessible page: a read or write past the last
+    /// element the product needs would crash the test.
+    @Test(arguments: SgemmKernel.allCases.filter { SgemmKernel.isSupported($0) })
+    func noAccessPastTheOperands(kernel: SgemmKernel) throws {
+        let dims = [1, 5, 6, 7, 16, 63, 64, 65, 191, 193, 241]
+        var state: UInt64 = 99
+        func next(_ n: Int) -> Int {
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            return Int((state >> 33) % UInt64(n))
+        }
+        var runs = 0
+        while runs < 120 {
+            let m = dims[next(dims.count)], n = dims[next(dims.count)], k = dims[next(dims.count)]
+            guard m * n * k <= 300_000 else { continue }
+            runs += 1
+            let ta = next(2) == 1, tb = next(2) == 1
+            let lda = (ta ? m : k) + next(3), ldb = (tb ? k : n) + next(3), ldc = n + next(3)
+            let beta: Float = [0, 1, 0.25][next(3)]
+            let a = try GuardedFloats((ta ? (k - 1) * lda + m : (m - 1) * lda + k))
+            let b = try GuardedFloats((tb ? (n - 1) * ldb + k : (k - 1) * ldb + n))
+            let c = try GuardedFloats((m - 1) * ldc + n)
+            for i in 0..<a.count { a.base[i] = Float(next(2000) - 1000) / 1000 }
+            for i in 0..<b.count { b.base[i] = Float(next(2000) - 1000) / 1000 }
+            for i in 0..<c.count { c.base[i] = i % ldc >= n ? 42 : (beta == 0 ? .nan : Float(next(2000) - 1000) / 1000) }
+            var expected = Array(UnsafeBufferPointer(start: c.base, count: c.count))
+            naiveGemm(transA: ta, transB: tb, m: m, n: n, k: k, alpha: 0.5, a: a.base, lda: lda, b: b.base, ldb: ldb,
+                      beta: beta, c: &expected, ldc: ldc)
+            for i in 0..<c.count where i % ldc >= n { expected[i] = 42 }
+            sgemm(kernel, transA: ta, transB: tb, m: m, n: n, k: k, alpha: 0.5, a: a.base, lda: lda, b: b.base, ldb: ldb,
+                  beta: beta, c: c.base, ldc: ldc)
+            let diff = (0..<c.count).map { abs(c.base[$0] - expected[$0]) }.max()!
+            #expect(diff < 1e-4 * Float(k / 64 + 1), "\(kernel) m=\(m) n=\(n) k=\(k) ta=\(ta) tb=\(tb) beta=\(beta): \(diff)")
+        }
+    }
+
     /// The threaded splits (by rows, then by columns) give the single-threaded product.
     @Test func threadedSplitsAgree() {
         var seed: UInt64 = 7
@@ -59,4 +98,30 @@ import Testing
         linear(out: &out, ldOut: 3, input: x, ldIn: 2, weight: w, bias: bias, rows: 2, outFeatures: 3, inFeatures: 2)
         #expect(out == [11, 22, 33, 13, 24, 37])
     }
+}
+
+/// `count` floats ending exactly where an inaccessible page begins (with
+/// another one before them).
+final class GuardedFloats {
+    let base: UnsafeMutablePointer<Float>
+    let count: Int
+    private let mapping: UnsafeMutableRawPointer
+    private let length: Int
+
+    init(_ count: Int) throws {
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let bytes = count * 4, pages = (bytes + page - 1) / page
+        length = (pages + 2) * page
+        guard let m = mmap(nil, length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), m != MAP_FAILED else {
+            throw GuardError()
+        }
+        mapping = m
+        guard mprotect(m, page, PROT_NONE) == 0, mprotect(m + (pages + 1) * page, page, PROT_NONE) == 0 else { throw GuardError() }
+        base = (m + (pages + 1) * page - bytes).bindMemory(to: Float.self, capacity: count)
+        self.count = count
+    }
+
+    deinit { munmap(mapping, length) }
+
+    struct GuardError: Error {}
 }
