@@ -35,6 +35,8 @@
 #define CKPT_NC 3072
 #endif
 enum { MR = 6, NR = 64, KC = CKPT_KC, MC = CKPT_MC, NC = CKPT_NC };
+// pack_a fills whole MR-row panels of an MC block, pack_b whole NR-column panels.
+_Static_assert(MC % MR == 0 && NC % NR == 0 && KC > 0, "block sizes must be whole panels");
 
 #define TARGET __attribute__((target("avx512f,fma")))
 
@@ -47,9 +49,10 @@ static int detect_avx512(void) {
     (void)hi;
     // XMM, YMM, opmask, upper halves of zmm0-15, zmm16-31: all saved by the OS.
     if ((lo & 0xE6u) != 0xE6u) return 0;
+    if (!(c & (1u << 12))) return 0;  // FMA, which the kernels are also compiled for
     if (__get_cpuid_max(0, NULL) < 7) return 0;
     __cpuid_count(7, 0, a, b, c, d);
-    return (b & (1u << 16)) != 0;  // AVX512F
+    return (b & (1u << 16)) != 0 && (b & (1u << 5)) != 0;  // AVX512F, and AVX2 beside it
 }
 
 static pthread_once_t detect_once = PTHREAD_ONCE_INIT;
@@ -64,10 +67,12 @@ int ckpt_sgemm_avx512_supported(void) {
 // Packing buffers, one pair per thread, kept for the thread's life.
 static pthread_key_t buffer_key;
 static pthread_once_t buffer_once = PTHREAD_ONCE_INIT;
-static void make_buffer_key(void) { pthread_key_create(&buffer_key, free); }
+static int buffer_key_ok;
+static void make_buffer_key(void) { buffer_key_ok = pthread_key_create(&buffer_key, free) == 0; }
 
 static float *thread_buffer(size_t floats) {
     pthread_once(&buffer_once, make_buffer_key);
+    if (!buffer_key_ok) return NULL;  // no key to hold a buffer: the caller falls back
     // Layout: [capacity (64 bytes)] [floats ...], 64-byte aligned.
     float *block = pthread_getspecific(buffer_key);
     if (block && *(size_t *)block >= floats) return block + 16;
