@@ -18,7 +18,8 @@ import Glibc
 /// Chosen once per process: ``avx512`` when the CPU and the OS support
 /// AVX-512F, else ``openblas``. The environment variable `CKPT_SGEMM=openblas`
 /// forces OpenBLAS (to compare the two, or to match another machine's
-/// rounding). Products run single-threaded inside; ckpt splits them across
+/// rounding); the command line refuses values other than `avx512`,
+/// `openblas` and `auto`. Products run single-threaded inside; ckpt splits them across
 /// cores itself.
 public enum SgemmKernel: String, Sendable, CaseIterable {
     /// ckpt's blocked GEMM with an AVX-512F micro-kernel.
@@ -31,9 +32,23 @@ public enum SgemmKernel: String, Sendable, CaseIterable {
         kernel == .openblas || ckpt_sgemm_avx512_supported() != 0
     }
 
-    /// The kernel this process uses.
+    /// The kernel a `CKPT_SGEMM` value asks for: nil for the default (unset,
+    /// empty or `auto`).
+    ///
+    /// - Throws: `ModelError.config` naming the variable for any other value.
+    public static func requested(by value: String?) throws -> SgemmKernel? {
+        guard let value, !value.isEmpty, value.lowercased() != "auto" else { return nil }
+        guard let kernel = SgemmKernel(rawValue: value.lowercased()) else {
+            throw ModelError.config(path: "CKPT_SGEMM", reason: "\"\(value)\" is not avx512, openblas or auto")
+        }
+        return kernel
+    }
+
+    /// The kernel this process uses: the one `CKPT_SGEMM` asks for where this
+    /// machine runs it, else ``avx512`` where supported, else ``openblas``.
     public static let current: SgemmKernel = {
-        if let v = getenv("CKPT_SGEMM"), String(cString: v).lowercased() == "openblas" { return .openblas }
+        let asked = (try? requested(by: getenv("CKPT_SGEMM").map { String(cString: $0) })) ?? nil
+        if let asked, isSupported(asked) { return asked }
         return isSupported(.avx512) ? .avx512 : .openblas
     }()
 }
@@ -52,6 +67,21 @@ func sgemm(_ kernel: SgemmKernel = .current, transA: Bool, transB: Bool, m: Int,
                 Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
 }
 
+/// Runs an `(m, n)` product as `piece(rows, cols)` calls, one per worker,
+/// each single-threaded (BLAS must be at one thread: no thread pool spinning
+/// between calls): split by rows when every worker gets at least 64, else by
+/// columns, else the whole product on the caller.
+@inline(__always)
+func splitProduct(m: Int, n: Int, threads: Int, _ piece: @Sendable (Range<Int>, Range<Int>) -> Void) {
+    let byRows = m >= 64 * threads
+    guard threads > 1, byRows || n >= 64 * threads else { piece(0..<m, 0..<n); return }
+    let count = byRows ? m : n, chunk = (count + threads - 1) / threads
+    DispatchQueue.concurrentPerform(iterations: threads) { t in
+        let part = (t * chunk)..<min(count, t * chunk + chunk)
+        if !part.isEmpty { byRows ? piece(part, 0..<n) : piece(0..<m, part) }
+    }
+}
+
 /// `out (M, N) = a (M, K) · bᵀ` where `b` is `(N, K)` — a Linear layer with
 /// PyTorch's `(out_features, in_features)` weight — plus `bias (N)` if given.
 /// `beta = 1` accumulates into `out`.
@@ -61,42 +91,20 @@ func linear(out: UnsafeMutablePointer<Float>, ldOut: Int,
             weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
             rows m: Int, outFeatures n: Int, inFeatures k: Int, accumulate: Bool = false, threads: Int = 1) {
     guard m > 0 && n > 0 else { return }
-    if threads > 1 && m >= 64 * threads {
-        // Rows split among the workers, each product single-threaded (BLAS
-        // must be at one thread): no BLAS thread pool spinning between calls.
-        nonisolated(unsafe) let o = out, x = input, w = weight, b = bias
-        let chunk = (m + threads - 1) / threads
-        DispatchQueue.concurrentPerform(iterations: threads) { t in
-            let lo = t * chunk, hi = min(m, lo + chunk)
-            if lo < hi {
-                linear(out: o + lo * ldOut, ldOut: ldOut, input: x + lo * ldIn, ldIn: ldIn, weight: w, bias: b,
-                       rows: hi - lo, outFeatures: n, inFeatures: k, accumulate: accumulate)
-            }
+    nonisolated(unsafe) let o = out, x = input, w = weight, bs = bias
+    splitProduct(m: m, n: n, threads: threads) { rows, cols in
+        let out = o + rows.lowerBound * ldOut + cols.lowerBound, bias = bs.map { $0 + cols.lowerBound }
+        let m = rows.count, n = cols.count
+        if let bias, !accumulate {
+            for r in 0..<m { (out + r * ldOut).update(from: bias, count: n) }
         }
-        return
-    }
-    if threads > 1 && n >= 64 * threads {
-        // Few rows: split the output features instead.
-        nonisolated(unsafe) let o = out, x = input, w = weight, b = bias
-        let chunk = (n + threads - 1) / threads
-        DispatchQueue.concurrentPerform(iterations: threads) { t in
-            let lo = t * chunk, hi = min(n, lo + chunk)
-            if lo < hi {
-                linear(out: o + lo, ldOut: ldOut, input: x, ldIn: ldIn, weight: w + lo * k, bias: b.map { $0 + lo },
-                       rows: m, outFeatures: hi - lo, inFeatures: k, accumulate: accumulate)
+        sgemm(transA: false, transB: true, m: m, n: n, k: k, alpha: 1, a: x + rows.lowerBound * ldIn, lda: ldIn,
+              b: w + cols.lowerBound * k, ldb: k, beta: (bias != nil || accumulate) ? 1 : 0, c: out, ldc: ldOut)
+        if let bias, accumulate {
+            for r in 0..<m {
+                let row = out + r * ldOut
+                for c in 0..<n { row[c] += bias[c] }
             }
-        }
-        return
-    }
-    if let bias, !accumulate {
-        for r in 0..<m { (out + r * ldOut).update(from: bias, count: n) }
-    }
-    sgemm(transA: false, transB: true, m: m, n: n, k: k, alpha: 1, a: input, lda: ldIn, b: weight, ldb: k,
-          beta: (bias != nil || accumulate) ? 1 : 0, c: out, ldc: ldOut)
-    if let bias, accumulate {
-        for r in 0..<m {
-            let row = out + r * ldOut
-            for c in 0..<n { row[c] += bias[c] }
         }
     }
 }
@@ -107,34 +115,14 @@ func gemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float,
           a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
           beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int, threads: Int = 1, kernel: SgemmKernel = .current) {
     guard m > 0 && n > 0 else { return }
-    if threads > 1 && m >= 64 * threads {
-        // Rows of c split among the workers, each product single-threaded.
-        nonisolated(unsafe) let ap = a, bp = b, cp = c
-        let chunk = (m + threads - 1) / threads
-        DispatchQueue.concurrentPerform(iterations: threads) { t in
-            let lo = t * chunk, hi = min(m, lo + chunk)
-            if lo < hi {
-                gemm(transA: transA, transB: transB, m: hi - lo, n: n, k: k, alpha: alpha, a: transA ? ap + lo : ap + lo * lda,
-                     lda: lda, b: bp, ldb: ldb, beta: beta, c: cp + lo * ldc, ldc: ldc, kernel: kernel)
-            }
-        }
-        return
+    nonisolated(unsafe) let ap = a, bp = b, cp = c
+    splitProduct(m: m, n: n, threads: threads) { rows, cols in
+        // Row i of op(a) starts at a + i·lda (or a + i when transposed); column j
+        // of op(b) at b + j (or b + j·ldb when transposed).
+        sgemm(kernel, transA: transA, transB: transB, m: rows.count, n: cols.count, k: k, alpha: alpha,
+              a: ap + rows.lowerBound * (transA ? 1 : lda), lda: lda, b: bp + cols.lowerBound * (transB ? ldb : 1), ldb: ldb,
+              beta: beta, c: cp + rows.lowerBound * ldc + cols.lowerBound, ldc: ldc)
     }
-    if threads > 1 && n >= 64 * threads {
-        // Few rows: split the columns of c instead.
-        nonisolated(unsafe) let ap = a, bp = b, cp = c
-        let chunk = (n + threads - 1) / threads
-        DispatchQueue.concurrentPerform(iterations: threads) { t in
-            let lo = t * chunk, hi = min(n, lo + chunk)
-            if lo < hi {
-                gemm(transA: transA, transB: transB, m: m, n: hi - lo, k: k, alpha: alpha, a: ap, lda: lda,
-                     b: transB ? bp + lo * ldb : bp + lo, ldb: ldb, beta: beta, c: cp + lo, ldc: ldc, kernel: kernel)
-            }
-        }
-        return
-    }
-    sgemm(kernel, transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb,
-          beta: beta, c: c, ldc: ldc)
 }
 
 /// The best GFLOP/s of `iterations` `(size, size) · (size, size)ᵀ` products

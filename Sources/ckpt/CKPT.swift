@@ -4,6 +4,7 @@
 import ArgumentParser
 import Dispatch
 import Formats
+import Model
 
 #if canImport(Glibc)
 import Glibc
@@ -29,6 +30,12 @@ struct CKPT: ParsableCommand {
     )
 
     static func main() {
+        do {
+            _ = try SgemmKernel.requested(by: getenv("CKPT_SGEMM").map { String(cString: $0) })
+        } catch {
+            printError("ckpt: error: \(error)")
+            Self.exit(withError: ExitCode(64))
+        }
         removeTemporariesOnInterrupt()
         main(rewritingOptionalValues(Array(CommandLine.arguments.dropFirst())))
     }

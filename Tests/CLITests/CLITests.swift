@@ -251,9 +251,16 @@ extension String {
         let used = try JSONParser.parse(bench.out)["sgemm"]?.string
         #expect(used == kernel || (kernel == "avx512" && used == "openblas"), "\(bench.out)")
         let peak = ckpt(["bench", "sgemm", "--size", "64", "--iterations", "1", "--json"], environment: ["CKPT_SGEMM": kernel])
+        #expect(ckpt(["bench", "sgemm", "--size", "0"]).status == 64)
         #expect(peak.status == 0, "\(peak.err)")
         let v = try JSONParser.parse(peak.out)
         #expect(v["in_use"]?.string == used && (v["openblas"]?.double ?? 0) > 0, "\(peak.out)")
+    }
+
+    @Test func unknownSgemmSettingIsAUsageError() {
+        let r = ckpt(["bench", "sgemm", "--size", "8", "--iterations", "1"], environment: ["CKPT_SGEMM": "fastest"])
+        #expect(r.status == 64 && r.err.contains("CKPT_SGEMM") && r.err.contains("\"fastest\""), "\(r.err)")
+        #expect(r.out.isEmpty)
     }
 
     @Test func predictFillsTheMask() throws {
