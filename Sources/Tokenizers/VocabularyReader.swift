@@ -231,11 +231,11 @@ enum VocabularyReader {
             case UInt8(ascii: "r"): scratch.append(0x0D)
             case UInt8(ascii: "t"): scratch.append(0x09)
             case UInt8(ascii: "u"):
-                guard var unit = hex4(b, k, end) else { return nil }
+                guard var unit = JSONEscape.hex4(UnsafeRawBufferPointer(b), at: k) else { return nil }
                 k += 4
                 if unit >= 0xD800 && unit < 0xDC00 {
                     guard k + 6 <= end, b[k] == backslash, b[k + 1] == UInt8(ascii: "u"),
-                          let low = hex4(b, k + 2, end), low >= 0xDC00, low < 0xE000 else { return nil }
+                          let low = JSONEscape.hex4(UnsafeRawBufferPointer(b), at: k + 2), low >= 0xDC00, low < 0xE000 else { return nil }
                     k += 6
                     unit = 0x10000 + ((unit - 0xD800) << 10) + (low - 0xDC00)
                 } else if unit >= 0xDC00 && unit < 0xE000 {
@@ -250,22 +250,5 @@ enum VocabularyReader {
         }
         j = k + 1
         return String(validating: scratch, as: UTF8.self)
-    }
-
-    private static func hex4(_ b: UnsafeBufferPointer<UInt8>, _ k: Int, _ end: Int) -> UInt32? {
-        guard k + 4 <= end else { return nil }
-        var v: UInt32 = 0
-        for n in k..<(k + 4) {
-            let c = b[n]
-            let d: UInt8
-            switch c {
-            case 0x30...0x39: d = c - 0x30
-            case 0x41...0x46: d = c - 0x41 + 10
-            case 0x61...0x66: d = c - 0x61 + 10
-            default: return nil
-            }
-            v = v << 4 | UInt32(d)
-        }
-        return v
     }
 }

@@ -29,6 +29,19 @@ struct Bench: ParsableCommand {
         return try Encoder(checkpoint: try Checkpoint(path: model))
     }
 
+    /// `--threads`, as every bench command takes it.
+    struct ThreadOption: ParsableArguments {
+        @Option(help: "Threads (default: all cores).")
+        var threads: Int?
+
+        func validate() throws {
+            if let t = threads, t < 1 || t > 4096 { throw ValidationError("--threads must be between 1 and 4096") }
+        }
+
+        /// The thread count to use.
+        var count: Int { threads ?? max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))) }
+    }
+
     static func seconds(_ d: Duration) -> Double {
         Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
     }
@@ -49,20 +62,17 @@ struct Bench: ParsableCommand {
         @Option(help: "Timed batches (after one warm-up).")
         var iterations: Int = 5
 
-        @Option(help: "Threads (default: all cores).")
-        var threads: Int?
+        @OptionGroup var threading: ThreadOption
 
         @Flag(help: "Print one JSON object: tokens_per_s, gflop_per_s and sgemm (the kernel).")
         var json = false
 
         func validate() throws {
-            if let t = threads, t < 1 || t > 4096 { throw ValidationError("--threads must be between 1 and 4096") }
             guard batch >= 1, seq >= 1, iterations >= 1, batch <= 1 << 16, seq <= 1 << 20, iterations <= 1 << 30 else { throw ValidationError("--batch, --seq and --iterations must be at least 1") }
         }
 
         func run() throws {
-            let cores = Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
-            setMatmulThreads(threads ?? cores)
+            setMatmulThreads(threading.count)
             let encoder = try reportingErrors { try Bench.loadEncoder(model) }
             guard seq <= encoder.config.maxPositions else {
                 throw ValidationError("--seq \(seq) exceeds max_position_embeddings \(encoder.config.maxPositions)")
@@ -83,7 +93,7 @@ struct Bench: ParsableCommand {
                 print(JSONValue.object(JSONObject([("tokens_per_s", .number(JSONNumber(tps))), ("gflop_per_s", .number(JSONNumber(gflops))),
                                                    ("sgemm", .string(SgemmKernel.current.rawValue))])).serialized())
             } else {
-                print("\(batch)×\(seq) tokens: \(Int(tps)) tokens/s, \(Int(gflops)) GFLOP/s (best of \(iterations), \(threads ?? cores) threads, sgemm: \(SgemmKernel.current.rawValue))")
+                print("\(batch)×\(seq) tokens: \(Int(tps)) tokens/s, \(Int(gflops)) GFLOP/s (best of \(iterations), \(threading.count) threads, sgemm: \(SgemmKernel.current.rawValue))")
             }
         }
     }
@@ -98,21 +108,19 @@ struct Bench: ParsableCommand {
         @Option(help: "Timed products (after one warm-up).")
         var iterations: Int = 20
 
-        @Option(help: "Threads (default: all cores).")
-        var threads: Int?
+        @OptionGroup var threading: ThreadOption
 
         @Flag(help: "Print one JSON object: GFLOP/s by kernel, and the kernel in use.")
         var json = false
 
         func validate() throws {
-            if let t = threads, t < 1 || t > 4096 { throw ValidationError("--threads must be between 1 and 4096") }
             guard size >= 1, size <= 16_384, iterations >= 1, iterations <= 1 << 20 else {
                 throw ValidationError("--size must be between 1 and 16384, --iterations at least 1")
             }
         }
 
         func run() throws {
-            let threadCount = threads ?? Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
+            let threadCount = threading.count
             let results = SgemmKernel.allCases.filter { SgemmKernel.isSupported($0) }.map {
                 ($0, sgemmThroughput($0, size: size, threads: threadCount, iterations: iterations))
             }
@@ -153,22 +161,19 @@ struct Bench: ParsableCommand {
         @Option(help: "Dropout for hidden states and attention (default: the config's).")
         var dropout: Float?
 
-        @Option(help: "Threads (default: all cores).")
-        var threads: Int?
+        @OptionGroup var threading: ThreadOption
 
         @Flag(help: "Print one JSON object: tokens_per_s, gflop_per_s, step_s, peak_rss_mb, sgemm.")
         var json = false
 
         func validate() throws {
-            if let t = threads, t < 1 || t > 4096 { throw ValidationError("--threads must be between 1 and 4096") }
             guard batch >= 1, seq >= 3, steps >= 1, batch <= 1 << 16, seq <= 1 << 20, steps <= 1 << 30 else { throw ValidationError("--batch and --steps must be at least 1, --seq at least 3") }
             guard mlmProbability > 0, mlmProbability < 1 else { throw ValidationError("--mlm-probability must be in (0, 1)") }
             if let d = dropout, !(d >= 0 && d < 1) { throw ValidationError("--dropout must be in [0, 1)") }
         }
 
         func run() throws {
-            let cores = Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
-            let threadCount = threads ?? cores
+            let threadCount = threading.count
             setMatmulThreads(threadCount)
             let (trainer, rates): (MaskedLMTrainingModel, DropoutRates) = try reportingErrors {
                 let encoder = try Bench.loadEncoder(model, mlmHead: true)

@@ -137,17 +137,22 @@ func bytes(_ path: String) throws -> [UInt8] { try readFile(path) }
         }
     }
 
-    @Test func changedSettingsAreRefused() throws {
-        let dir = ScratchDirectory()
+    /// A run stopped at step 3, just after its checkpoint there.
+    func runToCheckpoint3(_ dir: ScratchDirectory) throws -> (corpus: String, out: String, ckpt: String, cadence: TrainingCadence) {
         let corpus = writeCorpus(dir)
         let out = dir.file("out")
         var cadence = TrainingCadence()
         cadence.saveSteps = 3
         let t = try makeTrainer(modelPath: fixture, corpus: corpus, out: out, options: options, cadence: cadence)
         _ = try t.run(shouldStop: { t.currentStep == 3 })
+        return (corpus, out, out + "/checkpoint-3", cadence)
+    }
+
+    @Test func changedSettingsAreRefused() throws {
+        let dir = ScratchDirectory()
+        let (corpus, out, ckpt, cadence) = try runToCheckpoint3(dir)
         var other = options
         other.batchSize = 4
-        let ckpt = out + "/checkpoint-3"
         let changed = try makeTrainer(modelPath: ckpt, corpus: corpus, out: out, options: other, cadence: cadence)
         #expect(throws: TrainingError.self) { try changed.resume(from: ckpt, force: false) }
         let otherCorpus = writeCorpus(dir, lines: 100, name: "other.txt")
@@ -165,13 +170,7 @@ func bytes(_ path: String) throws -> [UInt8] { try readFile(path) }
     /// A checkpoint whose optimizer state or trainer state is damaged is refused by name.
     @Test func damagedCheckpointsAreRefused() throws {
         let dir = ScratchDirectory()
-        let corpus = writeCorpus(dir)
-        let out = dir.file("out")
-        var cadence = TrainingCadence()
-        cadence.saveSteps = 3
-        let t = try makeTrainer(modelPath: fixture, corpus: corpus, out: out, options: options, cadence: cadence)
-        _ = try t.run(shouldStop: { t.currentStep == 3 })
-        let ckpt = out + "/checkpoint-3"
+        let (corpus, out, ckpt, cadence) = try runToCheckpoint3(dir)
         let opt = try readFile(ckpt + "/optimizer.safetensors")
         dir.write("out/checkpoint-3/optimizer.safetensors", Array(opt.prefix(opt.count / 2)))
         let a = try makeTrainer(modelPath: ckpt, corpus: corpus, out: out, options: options, cadence: cadence)

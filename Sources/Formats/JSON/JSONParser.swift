@@ -213,24 +213,8 @@ enum DuplicateKeyScanner {
         var i = start + 1
         var out: [UInt8] = []
         var pendingHigh: UInt32? = nil
-        func hex(_ at: Int) -> UInt32? {
-            guard at + 4 <= b.count else { return nil }
-            var v: UInt32 = 0
-            for k in 0..<4 {
-                let c = b[at + k]
-                let d: UInt32
-                switch c {
-                case 48...57: d = UInt32(c - 48)
-                case 65...70: d = UInt32(c - 55)
-                case 97...102: d = UInt32(c - 87)
-                default: return nil
-                }
-                v = v << 4 | d
-            }
-            return v
-        }
         func append(_ scalar: UInt32) {
-            if let u = Unicode.Scalar(scalar) { out.append(contentsOf: Array(String(Character(u)).utf8)) }
+            if let u = Unicode.Scalar(scalar) { UTF8.encode(u) { out.append($0) } }
         }
         while i < b.count {
             let c = b[i]
@@ -245,7 +229,7 @@ enum DuplicateKeyScanner {
                 case UInt8(ascii: "b"): out.append(0x08)
                 case UInt8(ascii: "f"): out.append(0x0C)
                 case UInt8(ascii: "u"):
-                    guard let v = hex(i) else { continue }
+                    guard let v = JSONEscape.hex4(b, at: i) else { continue }
                     i += 4
                     if (0xD800...0xDBFF).contains(v) { pendingHigh = v; continue }
                     if (0xDC00...0xDFFF).contains(v), let h = pendingHigh {
@@ -262,5 +246,28 @@ enum DuplicateKeyScanner {
             i += 1
         }
         return (String(decoding: out, as: UTF8.self), i)
+    }
+}
+
+/// Pieces of JSON string escapes, for the readers that scan JSON bytes
+/// themselves.
+public enum JSONEscape {
+    /// The value of the four hexadecimal digits of a `\uXXXX` escape at `at`,
+    /// or nil when they are not four hex digits.
+    public static func hex4(_ b: UnsafeRawBufferPointer, at: Int) -> UInt32? {
+        guard at >= 0, at + 4 <= b.count else { return nil }
+        var v: UInt32 = 0
+        for k in 0..<4 {
+            let c = b[at + k]
+            let d: UInt32
+            switch c {
+            case 48...57: d = UInt32(c - 48)
+            case 65...70: d = UInt32(c - 55)
+            case 97...102: d = UInt32(c - 87)
+            default: return nil
+            }
+            v = v << 4 | d
+        }
+        return v
     }
 }
