@@ -199,10 +199,8 @@ public struct Tokenizer: Sendable {
         }
         let lower = config["do_lower_case"]?.bool ?? true
         let unk = token("unk_token", "[UNK]")
-        let wordPiece = try WordPiece(entries: entries, unkToken: unk, prefix: "##", maxInputChars: 100, path: path)
-        let model = Model.wordPiece(wordPiece)
-        let vocab = wordPiece.vocab
-        func id(_ token: String) -> Int? { vocab[ExactString(token)] }
+        let model = Model.wordPiece(try WordPiece(entries: entries, unkToken: unk, prefix: "##", maxInputChars: 100, path: path))
+        let id = model.id(of:)
         let normalizer = Normalizer.bert(cleanText: true, chineseChars: config["tokenize_chinese_chars"]?.bool ?? true,
                                          stripAccents: config["strip_accents"]?.bool, lowercase: lower)
         var added: [AddedToken] = []
