@@ -39,7 +39,7 @@ let package = Package(
         .target(name: "Model", dependencies: ["Formats", "COpenBLAS", "CKernels"]),
         .target(name: "Verify", dependencies: ["Model", "Tokenizers", "Formats"]),
         .target(name: "Convert", dependencies: ["Formats", "Tokenizers", "Model"]),
-        .target(name: "Train", dependencies: ["Model", "Tokenizers", "Formats"]),
+        .target(name: "Train", dependencies: ["Model", "Tokenizers", "Formats", "CShims"]),
 
         // MARK: - Command line
         .executableTarget(

@@ -1,22 +1,13 @@
-// Corpus — training examples from plain text or JSONL: documents, sentence
-// splitting, tokenization, truncation or group_texts blocks, and the eval split.
+// Corpus — training examples from plain text or JSONL, streamed: files are
+// read in blocks of lines, parsed and tokenized in parallel, and the examples
+// written in file order to memory or to a token cache (TokenCache). Memory
+// depends on the block size, not on the corpus size.
 
 import Formats
 import Model
 import Tokenizers
 
-/// A corpus file that cannot be used, with where and why.
-public struct CorpusError: Error, Equatable, CustomStringConvertible {
-    public let path: String
-    /// 1-based line, when the problem is on one line.
-    public let line: Int?
-    public let reason: String
-    public init(path: String, line: Int? = nil, reason: String) { self.path = path; self.line = line; self.reason = reason }
-    public var description: String { line.map { "\(path):\($0): \(reason)" } ?? "\(path): \(reason)" }
-}
-
-/// One training sequence: token ids with their special-token flags, and
-/// labels when the data came already masked.
+/// One training sequence: token ids, and labels when the data came already masked.
 public struct Example: Sendable, Equatable {
     public var ids: [Int]
     /// Labels given by the data (−100 where no loss); masking is then skipped.
@@ -48,69 +39,57 @@ public struct CorpusOptions: Sendable, Equatable, Codable {
     public init() {}
 }
 
+/// How far a corpus pass has come.
+public struct CorpusProgress: Sendable {
+    /// Bytes read of all files.
+    public var bytesDone: Int
+    public var bytesTotal: Int
+    public var examples: Int
+    public var tokens: Int
+}
+
 /// Reads corpus files into examples.
 public enum Corpus {
-    /// Loads and tokenizes `paths`. Plain text unless a file ends in `.jsonl`,
-    /// whose lines are objects with `text`, or with `input_ids` (and
-    /// optionally `labels`) already tokenized.
+    /// Loads and tokenizes `paths` into memory. Plain text unless a file ends
+    /// in `.jsonl`, whose lines are objects with `text`, or with `input_ids`
+    /// (and optionally `labels`) already tokenized.
     ///
     /// - Throws: `CorpusError` naming the file and line: binary data, invalid
     ///   UTF-8, invalid JSON, ids outside the vocabulary, no examples at all.
     public static func load(_ paths: [String], tokenizer: Tokenizer, vocabSize: Int, options: CorpusOptions,
                             threads: Int = 1) throws -> [Example] {
-        try load(contents: paths.map { ($0, try readFile($0, limit: 1 << 34)) }, tokenizer: tokenizer, vocabSize: vocabSize,
-                 options: options, threads: threads)
+        try load(paths, tokenizer: tokenizer, vocabSize: vocabSize, options: options, threads: threads, blockSize: 1 << 20)
     }
 
-    /// `load` over files already read.
-    static func load(contents: [(path: String, bytes: [UInt8])], tokenizer: Tokenizer, vocabSize: Int, options: CorpusOptions,
-                     threads: Int) throws -> [Example] {
-        var examples: [Example] = []
-        for (path, bytes) in contents {
-            if bytes.contains(0) {
-                let line = bytes.prefix(upTo: bytes.firstIndex(of: 0)!).reduce(1) { $0 + ($1 == 0x0A ? 1 : 0) }
-                throw CorpusError(path: path, line: line, reason: "binary data (a NUL byte): not a text corpus")
-            }
-            let lines = try utf8Lines(bytes, path: path)
-            if path.hasSuffix(".jsonl") {
-                examples += try jsonl(lines, path: path, tokenizer: tokenizer, vocabSize: vocabSize, options: options, threads: threads)
-            } else {
-                let docs = documents(lines, separator: options.documentSeparator)
-                examples += texts(docs, tokenizer: tokenizer, options: options, threads: threads)
-            }
-        }
-        guard !examples.isEmpty else {
-            throw CorpusError(path: contents.map(\.path).joined(separator: ", "), reason: "no examples: the corpus is empty")
-        }
-        return examples
+    /// `load` with another block size (tests make blocks tiny so that lines and
+    /// documents straddle them).
+    static func load(_ paths: [String], tokenizer: Tokenizer, vocabSize: Int, options: CorpusOptions, threads: Int,
+                     blockSize: Int) throws -> [Example] {
+        let writer = ExampleWriter(idWidth: 4)
+        try stream(paths, tokenizer: tokenizer, vocabSize: vocabSize, options: options, threads: threads, into: writer,
+                   blockSize: blockSize)
+        let examples = TokenizedExamples(memory: writer)
+        return (0..<examples.count).map { examples[$0] }
     }
 
-    /// Lines of a file, each checked to be UTF-8.
-    static func utf8Lines(_ bytes: [UInt8], path: String) throws -> [String] {
-        try lineRanges(bytes).enumerated().map { number, range in
-            guard let s = String(validating: bytes[range], as: UTF8.self) else {
-                throw CorpusError(path: path, line: number + 1, reason: "invalid UTF-8")
+    /// Streams `paths` into `writer`, file by file and block by block.
+    static func stream(_ paths: [String], tokenizer: Tokenizer, vocabSize: Int, options: CorpusOptions, threads: Int,
+                       into writer: ExampleWriter, progress: ((CorpusProgress) -> Void)? = nil, blockSize: Int = 1 << 20) throws {
+        let readers = try paths.map { try TextBlockReader(path: $0, blockSize: blockSize) }
+        let total = readers.reduce(0) { $0 + $1.size }
+        var before = 0
+        for reader in readers {
+            var file = CorpusFile(path: reader.path, options: options, vocabSize: vocabSize)
+            while let block = try reader.next() {
+                try file.take(block, tokenizer: tokenizer, threads: threads, into: writer)
+                progress?(CorpusProgress(bytesDone: before + block.endOffset, bytesTotal: total,
+                                         examples: writer.count, tokens: writer.tokenCount))
             }
-            return s
+            try file.finish(tokenizer: tokenizer, into: writer)
+            before += reader.size
         }
-    }
-
-    static func documents(_ lines: [String], separator: CorpusOptions.DocumentSeparator) -> [String] {
-        func blank(_ s: String) -> Bool { s.unicodeScalars.allSatisfy { $0.properties.isWhitespace } }
-        switch separator {
-        case .line:
-            return lines.filter { !blank($0) }
-        case .blank:
-            var docs: [String] = [], current: [String] = []
-            for l in lines {
-                if blank(l) {
-                    if !current.isEmpty { docs.append(current.joined(separator: " ")); current = [] }
-                } else {
-                    current.append(l)
-                }
-            }
-            if !current.isEmpty { docs.append(current.joined(separator: " ")) }
-            return docs
+        guard writer.count > 0 else {
+            throw CorpusError(path: paths.joined(separator: ", "), reason: "no examples: the corpus is empty")
         }
     }
 
@@ -134,22 +113,6 @@ public enum Corpus {
         return out.filter { !$0.isEmpty }
     }
 
-    static func texts(_ docs: [String], tokenizer: Tokenizer, options: CorpusOptions, threads: Int) -> [Example] {
-        var pieces = docs
-        if options.split == .sentences {
-            var seen = Set<String>()
-            pieces = []
-            for d in docs {
-                for s in sentences(d) where seen.insert(s).inserted { pieces.append(s) }
-            }
-        }
-        let encodings = tokenizer.encodeBatch(pieces, addSpecialTokens: true, threads: threads)
-        if let block = options.groupTexts {
-            return groupTexts(encodings.map(\.ids), block: block)
-        }
-        return encodings.map { e in Example(ids: truncate(e.ids, specials: e.specialTokensMask, to: options.maxLength)) }
-    }
-
     /// Keeps the first `n` tokens, and the closing special token when the
     /// sequence had one (as a tokenizer's truncation does).
     static func truncate(_ ids: [Int], specials: [Int], to n: Int) -> [Int] {
@@ -158,78 +121,217 @@ public enum Corpus {
         return Array(ids.prefix(n))
     }
 
-    /// Concatenates and cuts blocks of `block` tokens; the remainder is dropped.
-    static func groupTexts(_ sequences: [[Int]], block: Int) -> [Example] {
-        let all = sequences.flatMap { $0 }
-        let total = (all.count / block) * block
-        return stride(from: 0, to: total, by: block).map { Example(ids: Array(all[$0..<($0 + block)])) }
-    }
-
-    static func jsonl(_ lines: [String], path: String, tokenizer: Tokenizer, vocabSize: Int, options: CorpusOptions,
-                      threads: Int) throws -> [Example] {
-        var texts: [String] = [], examples: [Example] = []
-        for (n, line) in lines.enumerated() where !line.allSatisfy(\.isWhitespace) {
-            let value: JSONValue
-            do { value = try JSONParser.parse(line, path: path, mode: .strict) } catch {
-                throw CorpusError(path: path, line: n + 1, reason: "invalid JSON")
-            }
-            guard let obj = value.object else { throw CorpusError(path: path, line: n + 1, reason: "not a JSON object") }
-            if let text = obj["text"] {
-                guard let s = text.string else { throw CorpusError(path: path, line: n + 1, reason: "\"text\" is not a string") }
-                texts.append(s)
-                continue
-            }
-            guard let idsValue = obj["input_ids"]?.array else {
-                throw CorpusError(path: path, line: n + 1, reason: "needs a \"text\" string or an \"input_ids\" array")
-            }
-            let ids = idsValue.compactMap(\.int)
-            guard ids.count == idsValue.count, !ids.isEmpty else {
-                throw CorpusError(path: path, line: n + 1, reason: "\"input_ids\" must be a non-empty array of integers")
-            }
-            if let bad = ids.first(where: { $0 < 0 || $0 >= vocabSize }) {
-                throw CorpusError(path: path, line: n + 1, reason: "token id \(bad) is outside the vocabulary (\(vocabSize))")
-            }
-            var labels: [Int]? = nil
-            if let l = obj["labels"] {
-                let values = l.array?.compactMap(\.int) ?? []
-                guard values.count == ids.count, values.count == l.array?.count else {
-                    throw CorpusError(path: path, line: n + 1, reason: "\"labels\" must be integers, one per input id")
-                }
-                if let bad = values.first(where: { $0 != MaskedLMBatch.ignoreIndex && ($0 < 0 || $0 >= vocabSize) }) {
-                    throw CorpusError(path: path, line: n + 1, reason: "label \(bad) is outside the vocabulary (\(vocabSize))")
-                }
-                labels = values
-            }
-            guard ids.count <= options.maxLength else {
-                throw CorpusError(path: path, line: n + 1, reason: "\(ids.count) input ids exceed --max-length \(options.maxLength)")
-            }
-            examples.append(Example(ids: ids, labels: labels))
-        }
-        if !texts.isEmpty {
-            guard examples.isEmpty else {
-                throw CorpusError(path: path, reason: "mixes \"text\" lines with \"input_ids\" lines")
-            }
-            return self.texts(texts, tokenizer: tokenizer, options: options, threads: threads)
-        }
-        return examples
-    }
+    static func isBlank(_ s: String) -> Bool { s.unicodeScalars.allSatisfy { $0.properties.isWhitespace } }
 
     /// Splits off the eval examples: a seeded choice of `ratio` of them.
     public static func evalSplit(_ examples: [Example], ratio: Double, seed: UInt64) -> (train: [Example], eval: [Example]) {
-        guard ratio > 0, examples.count > 1 else { return (examples, []) }
-        let n = min(examples.count - 1, max(1, Int((Double(examples.count) * ratio).rounded(.up))))
+        let (train, eval) = evalSplit(count: examples.count, ratio: ratio, seed: seed)
+        return (train.map { examples[Int($0)] }, eval.map { examples[Int($0)] })
+    }
+
+    /// The positions of the train and eval examples, each in corpus order:
+    /// eval is a seeded choice of ⌈count × ratio⌉ (at least one, and one
+    /// short of all at most).
+    public static func evalSplit(count: Int, ratio: Double, seed: UInt64) -> (train: [UInt32], eval: [UInt32]) {
+        guard ratio > 0, count > 1 else { return (Array(0..<UInt32(truncatingIfNeeded: count)), []) }
+        let n = min(count - 1, max(1, Int((Double(count) * ratio).rounded(.up))))
         var rng = SplitMix64(seed: mix(seed, 0x4556_414C))
-        let order = permutation(examples.count, rng: &rng)
-        let evalSet = Set(order.prefix(n))
-        var train: [Example] = [], eval: [Example] = []
-        for (i, e) in examples.enumerated() { if evalSet.contains(i) { eval.append(e) } else { train.append(e) } }
+        let order = permutation(count, rng: &rng)
+        var chosen = [UInt64](repeating: 0, count: (count + 63) / 64)
+        for i in order.prefix(n) { chosen[Int(i) / 64] |= 1 << (UInt64(i) % 64) }
+        var train: [UInt32] = [], eval: [UInt32] = []
+        train.reserveCapacity(count - n)
+        eval.reserveCapacity(n)
+        for i in 0..<count {
+            if chosen[i / 64] & (1 << (UInt64(i) % 64)) != 0 { eval.append(UInt32(i)) } else { train.append(UInt32(i)) }
+        }
         return (train, eval)
     }
 }
 
-/// A Fisher–Yates permutation of `0..<n`.
-func permutation(_ n: Int, rng: inout SplitMix64) -> [Int] {
-    var p = Array(0..<n)
+// MARK: - One file
+
+/// A line of a JSONL file, parsed.
+enum JSONLItem: Sendable {
+    case blank
+    case text(String)
+    case ids([UInt32], labels: [Int32]?)
+}
+
+/// The state of one corpus file while its blocks stream through: the
+/// document being assembled across blocks, the group_texts remainder, the
+/// sentences seen, and which kind of JSONL lines the file holds.
+struct CorpusFile {
+    let path: String
+    let options: CorpusOptions
+    let vocabSize: Int
+    let isJSONL: Bool
+    /// Lines of a blank-line separated document not yet closed.
+    private var pending: [String] = []
+    /// group_texts: ids not yet cut into a block.
+    private var carry: [UInt32] = []
+    /// --split sentences: 64-bit hashes of the sentences kept (exact code points).
+    private var seen = Set<UInt64>()
+    /// JSONL: the first line with "text", and the first with "input_ids".
+    private var firstText: Int? = nil, firstIDs: Int? = nil
+
+    init(path: String, options: CorpusOptions, vocabSize: Int) {
+        self.path = path
+        self.options = options
+        self.vocabSize = vocabSize
+        self.isJSONL = path.hasSuffix(".jsonl")
+    }
+
+    /// Parses, tokenizes and writes one block.
+    mutating func take(_ block: TextBlock, tokenizer: Tokenizer, threads: Int, into writer: ExampleWriter) throws {
+        let runs = lineRuns(block, parts: max(1, threads) * 8)
+        let path = self.path, vocab = vocabSize, maxLength = options.maxLength
+        var texts: [String] = []
+        if isJSONL {
+            let parsed = parallelMap(runs.count, threads: threads) { r in
+                try runs[r].map { try CorpusFile.parseJSONL(block, $0, path: path, vocabSize: vocab, maxLength: maxLength) }
+            }
+            var line = block.firstLine
+            for result in parsed {
+                for item in try result.get() {
+                    defer { line += 1 }
+                    switch item {
+                    case .blank: continue
+                    case let .text(s):
+                        if firstText == nil { firstText = line }
+                        try checkNotMixed(line)
+                        texts.append(s)
+                    case let .ids(ids, labels):
+                        if firstIDs == nil { firstIDs = line }
+                        try checkNotMixed(line)
+                        try writer.append(ids: ids, labels: labels)
+                    }
+                }
+            }
+        } else {
+            let parsed = parallelMap(runs.count, threads: threads) { r in
+                try runs[r].map { i -> String? in
+                    let s = try block.string(i, path: path)
+                    return Corpus.isBlank(s) ? nil : s
+                }
+            }
+            for result in parsed {
+                for line in try result.get() {
+                    switch options.documentSeparator {
+                    case .line:
+                        if let line { texts.append(line) }
+                    case .blank:
+                        if let line {
+                            pending.append(line)
+                        } else if !pending.isEmpty {
+                            texts.append(pending.joined(separator: " "))
+                            pending = []
+                        }
+                    }
+                }
+            }
+        }
+        try write(texts, tokenizer: tokenizer, threads: threads, into: writer)
+    }
+
+    /// The end of the file: the last document, and the group_texts remainder dropped.
+    mutating func finish(tokenizer: Tokenizer, into writer: ExampleWriter) throws {
+        if !pending.isEmpty {
+            try write([pending.joined(separator: " ")], tokenizer: tokenizer, threads: 1, into: writer)
+            pending = []
+        }
+        carry = []
+    }
+
+    private func checkNotMixed(_ line: Int) throws {
+        if firstText != nil && firstIDs != nil {
+            throw CorpusError(path: path, line: line, reason: "mixes \"text\" lines with \"input_ids\" lines (first \"text\" on line \(firstText!), first \"input_ids\" on line \(firstIDs!))")
+        }
+    }
+
+    /// Tokenizes documents in parallel and writes their examples in order.
+    private mutating func write(_ documents: [String], tokenizer: Tokenizer, threads: Int, into writer: ExampleWriter) throws {
+        guard !documents.isEmpty else { return }
+        let per = max(1, (documents.count + threads * 8 - 1) / (threads * 8))
+        let parts = (documents.count + per - 1) / per
+        let options = self.options
+        let encoded = parallelMap(parts, threads: threads) { p -> [(hash: UInt64, ids: [UInt32])] in
+            var out: [(hash: UInt64, ids: [UInt32])] = []
+            for d in documents[(p * per)..<min(documents.count, (p + 1) * per)] {
+                let pieces = options.split == .sentences ? Corpus.sentences(d) : [d]
+                for piece in pieces {
+                    var hash: UInt64 = 0
+                    if options.split == .sentences { var h = Checksum64(); h.update(Array(piece.utf8)); hash = h.value }
+                    let e = tokenizer.encode(piece, addSpecialTokens: true)
+                    let ids = options.groupTexts == nil
+                        ? Corpus.truncate(e.ids, specials: e.specialTokensMask, to: options.maxLength) : e.ids
+                    out.append((hash, ids.map { UInt32(truncatingIfNeeded: $0) }))
+                }
+            }
+            return out
+        }
+        for result in encoded {
+            for (hash, ids) in try result.get() {
+                if options.split == .sentences && !seen.insert(hash).inserted { continue }
+                if let block = options.groupTexts {
+                    carry += ids
+                    if carry.count >= block {
+                        let whole = carry.count / block * block
+                        for start in stride(from: 0, to: whole, by: block) { try writer.append(ids: Array(carry[start..<(start + block)]), labels: nil) }
+                        carry.removeFirst(whole)
+                    }
+                } else {
+                    try writer.append(ids: ids, labels: nil)
+                }
+            }
+        }
+    }
+
+    /// One JSONL line: blank, a text, or ids (with labels) checked against the vocabulary.
+    static func parseJSONL(_ block: TextBlock, _ i: Int, path: String, vocabSize: Int, maxLength: Int) throws -> JSONLItem {
+        let line = block.firstLine + i
+        let s = try block.string(i, path: path)
+        if s.allSatisfy(\.isWhitespace) { return .blank }
+        let value: JSONValue
+        do { value = try JSONParser.parse(s, path: path, mode: .strict) } catch {
+            throw CorpusError(path: path, line: line, reason: "invalid JSON")
+        }
+        guard let obj = value.object else { throw CorpusError(path: path, line: line, reason: "not a JSON object") }
+        if let text = obj["text"] {
+            guard let s = text.string else { throw CorpusError(path: path, line: line, reason: "\"text\" is not a string") }
+            return .text(s)
+        }
+        guard let idsValue = obj["input_ids"]?.array else {
+            throw CorpusError(path: path, line: line, reason: "needs a \"text\" string or an \"input_ids\" array")
+        }
+        let ids = idsValue.compactMap(\.int)
+        guard ids.count == idsValue.count, !ids.isEmpty else {
+            throw CorpusError(path: path, line: line, reason: "\"input_ids\" must be a non-empty array of integers")
+        }
+        if let bad = ids.first(where: { $0 < 0 || $0 >= vocabSize }) {
+            throw CorpusError(path: path, line: line, reason: "token id \(bad) is outside the vocabulary (\(vocabSize))")
+        }
+        var labels: [Int32]? = nil
+        if let l = obj["labels"] {
+            let values = l.array?.compactMap(\.int) ?? []
+            guard values.count == ids.count, values.count == l.array?.count else {
+                throw CorpusError(path: path, line: line, reason: "\"labels\" must be integers, one per input id")
+            }
+            if let bad = values.first(where: { $0 != MaskedLMBatch.ignoreIndex && ($0 < 0 || $0 >= vocabSize) }) {
+                throw CorpusError(path: path, line: line, reason: "label \(bad) is outside the vocabulary (\(vocabSize))")
+            }
+            labels = values.map { Int32($0) }
+        }
+        guard ids.count <= maxLength else {
+            throw CorpusError(path: path, line: line, reason: "\(ids.count) input ids exceed --max-length \(maxLength)")
+        }
+        return .ids(ids.map { UInt32($0) }, labels: labels)
+    }
+}
+
+/// A Fisher–Yates permutation of `0..<n` (n < 2³²).
+func permutation(_ n: Int, rng: inout SplitMix64) -> [UInt32] {
+    var p = (0..<n).map { UInt32(truncatingIfNeeded: $0) }
     if n < 2 { return p }
     for i in stride(from: n - 1, to: 0, by: -1) {
         let j = Int(rng.next() % UInt64(i + 1))
@@ -247,79 +349,4 @@ func mix(_ seed: UInt64, _ parts: UInt64...) -> UInt64 {
         h = r.next()
     }
     return h
-}
-
-extension Corpus {
-    /// `load`, with the tokenized examples cached in `cacheDirectory` under a
-    /// digest of the corpus bytes, the tokenizer files and the options: a
-    /// second run on the same inputs reads the cache instead of tokenizing.
-    /// A cache file that cannot be read is ignored and rewritten.
-    public static func loadCached(_ paths: [String], tokenizer: Tokenizer, tokenizerFiles: [(name: String, bytes: [UInt8])],
-                                  vocabSize: Int, options: CorpusOptions, cacheDirectory: String,
-                                  threads: Int = 1) throws -> (examples: [Example], fromCache: Bool) {
-        var d = Digest()
-        for b in Array("ckpt-corpus-cache-1".utf8) { d.add(Int(b)) }
-        let contents = try paths.map { ($0, try readFile($0, limit: 1 << 34)) }
-        for (path, bytes) in contents {
-            d.add(bytes.count)
-            for b in bytes { d.add(byte: b) }
-            d.add(path.hasSuffix(".jsonl") ? 1 : 0)
-        }
-        for f in tokenizerFiles { d.add(f.bytes.count); for b in f.bytes { d.add(byte: b) } }
-        for v in [options.documentSeparator == .line ? 0 : 1, options.split == .none ? 0 : 1, options.groupTexts ?? -1,
-                  options.maxLength, vocabSize] { d.add(v) }
-        let path = FileSystem.join(cacheDirectory, "corpus-\(d.hex).safetensors")
-        if FileSystem.isFile(path), let cached = try? readCache(path) { return (cached, true) }
-        let examples = try load(contents: contents, tokenizer: tokenizer, vocabSize: vocabSize, options: options, threads: threads)
-        try FileSystem.makeDirectories(cacheDirectory)
-        try writeCache(examples, to: path)
-        return (examples, false)
-    }
-
-    /// `ids` (I32, all examples end to end), `lengths` (I64), `labels` (I32,
-    /// −100 where none) and `has_labels` (U8 per example).
-    static func writeCache(_ examples: [Example], to path: String) throws {
-        let ids = examples.flatMap { $0.ids.map(Int32.init) }
-        let labels = examples.flatMap { e in (e.labels ?? [Int](repeating: -100, count: e.ids.count)).map(Int32.init) }
-        let lengths = examples.map { Int64($0.ids.count) }
-        let has = examples.map { $0.labels == nil ? UInt8(0) : 1 }
-        func tensor<T>(_ name: String, _ dtype: DType, _ values: [T]) throws -> TensorData {
-            guard let info = TensorInfo(name: name, dtype: dtype, shape: [values.count]) else {
-                throw CorpusError(path: path, reason: "corpus too large to cache")
-            }
-            return TensorData(info: info) { dst in values.withUnsafeBytes { if $0.count > 0 { dst.copyMemory(from: $0) } } }
-        }
-        try SafeTensorsWriter.write([tensor("ids", .i32, ids), tensor("labels", .i32, labels), tensor("lengths", .i64, lengths),
-                                     tensor("has_labels", .u8, has)], to: path, overwrite: true)
-    }
-
-    static func readCache(_ path: String) throws -> [Example] {
-        let file = try SafeTensorsFile(path: path)
-        func values<T>(_ name: String, _ type: T.Type) throws -> [T] {
-            try file.data(name).withUnsafeBytes { raw in
-                (0..<(raw.count / MemoryLayout<T>.size)).map { raw.loadUnaligned(fromByteOffset: $0 * MemoryLayout<T>.size, as: T.self) }
-            }
-        }
-        let ids = try values("ids", Int32.self), labels = try values("labels", Int32.self)
-        let lengths = try values("lengths", Int64.self), has = try values("has_labels", UInt8.self)
-        var total = 0
-        for n in lengths {
-            guard n > 0, n <= Int64(ids.count), !total.addingReportingOverflow(Int(n)).overflow else {
-                throw CorpusError(path: path, reason: "inconsistent cache")
-            }
-            total += Int(n)
-        }
-        guard ids.count == labels.count, lengths.count == has.count, total == ids.count else {
-            throw CorpusError(path: path, reason: "inconsistent cache")
-        }
-        var out: [Example] = []
-        var at = 0
-        for (n, h) in zip(lengths, has) {
-            let r = at..<(at + Int(n))
-            out.append(Example(ids: ids[r].map(Int.init), labels: h != 0 ? labels[r].map(Int.init) : nil))
-            at += Int(n)
-        }
-        guard !out.isEmpty else { throw CorpusError(path: path, reason: "empty cache") }
-        return out
-    }
 }

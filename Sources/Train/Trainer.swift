@@ -110,7 +110,7 @@ public final class Trainer {
     public let options: TrainingOptions
     public var cadence: TrainingCadence
     public let output: String
-    let train: [Example], eval: [Example]
+    let train: ExampleSet, eval: ExampleSet
     let roles: TokenRoles
     let files: CheckpointFiles
     /// A digest of the examples, to refuse resuming on another corpus.
@@ -129,8 +129,15 @@ public final class Trainer {
     private var history: [JSONValue] = []
     private var events: EventFile?
 
+    /// Sets up a run from step 0 on examples held in memory.
+    public convenience init(model: MaskedLMTrainingModel, train: [Example], eval: [Example], roles: TokenRoles, files: CheckpointFiles,
+                            options: TrainingOptions, cadence: TrainingCadence, output: String) throws {
+        try self.init(model: model, train: ExampleSet(train), eval: ExampleSet(eval), roles: roles, files: files,
+                      options: options, cadence: cadence, output: output)
+    }
+
     /// Sets up a run from step 0.
-    public init(model: MaskedLMTrainingModel, train: [Example], eval: [Example], roles: TokenRoles, files: CheckpointFiles,
+    public init(model: MaskedLMTrainingModel, train: ExampleSet, eval: ExampleSet, roles: TokenRoles, files: CheckpointFiles,
                 options: TrainingOptions, cadence: TrainingCadence, output: String) throws {
         guard !train.isEmpty else { throw TrainingError(path: output, reason: "no training examples") }
         guard options.batchSize >= 1, options.gradAccum >= 1, options.epochs >= 1 else {
@@ -153,21 +160,19 @@ public final class Trainer {
         schedule = LearningRateSchedule(options.scheduler, warmupSteps: warmup, totalSteps: totalSteps)
         dropout = options.dropout.map { DropoutRates(hidden: $0, attention: $0) }
             ?? DropoutRates(hidden: model.config.hiddenDropout, attention: model.config.attentionDropout)
-        var h = Digest()
-        for set in [train, eval] {
-            h.add(set.count)
-            for e in set { h.add(e.ids.count); e.ids.forEach { h.add($0) }; h.add(e.labels?.count ?? -1); e.labels?.forEach { h.add($0) } }
-        }
+        var h = Checksum64()
+        h.update(train.digest)
+        h.update(eval.digest)
         corpusDigest = h.hex
     }
 
     // MARK: - Batches
 
-    private var permutationCache: (epoch: Int, order: [Int])?
+    private var permutationCache: (epoch: Int, order: [UInt32])?
 
-    private func order(epoch: Int) -> [Int] {
+    private func order(epoch: Int) -> [UInt32] {
         if let c = permutationCache, c.epoch == epoch { return c.order }
-        var order = Array(0..<train.count)
+        var order = (0..<train.count).map { UInt32(truncatingIfNeeded: $0) }
         if options.shuffle {
             var rng = SplitMix64(seed: mix(options.seed, 0x5348_5546, UInt64(epoch)))
             order = permutation(train.count, rng: &rng)
@@ -203,7 +208,7 @@ public final class Trainer {
             var rng = SplitMix64(seed: mix(options.seed, 0x4D41_534B, UInt64(epoch), UInt64(b)))
             var batch = MaskedLMBatch()
             for i in (b * options.batchSize)..<min((b + 1) * options.batchSize, train.count) {
-                let (inputs, labels) = mask(train[order[i]], probability: p, rng: &rng)
+                let (inputs, labels) = mask(train[Int(order[i])], probability: p, rng: &rng)
                 batch.append(ids: inputs, labels: labels)
             }
             out.append(batch)
@@ -211,28 +216,28 @@ public final class Trainer {
         return out
     }
 
-    /// Eval batches with masks fixed once per example.
-    private lazy var evalBatches: [MaskedLMBatch] = {
-        var out: [MaskedLMBatch] = []
+    /// Eval batch `b`, with masks fixed once per example (seeded by its index).
+    private func evalBatch(_ b: Int) -> MaskedLMBatch {
         var batch = MaskedLMBatch()
         let p = options.mlmSchedule?.first ?? options.mlmProbability
-        for (i, e) in eval.enumerated() {
+        for i in (b * options.batchSize)..<min(eval.count, (b + 1) * options.batchSize) {
             var rng = SplitMix64(seed: mix(options.seed, 0x4556_414C, UInt64(i)))
-            let (inputs, labels) = mask(e, probability: p, rng: &rng)
+            let (inputs, labels) = mask(eval[i], probability: p, rng: &rng)
             batch.append(ids: inputs, labels: labels)
-            if batch.sequences.count == options.batchSize { out.append(batch); batch = MaskedLMBatch() }
         }
-        if batch.tokenCount > 0 { out.append(batch) }
-        return out
-    }()
+        return batch
+    }
 
-    /// Mean cross-entropy over the eval set's masked tokens (nil without an eval set).
+    /// Mean cross-entropy over the eval set's masked tokens (nil without an
+    /// eval set). Batches are made one at a time from the (mapped) examples.
     public func evaluate() throws -> Double? {
         guard !eval.isEmpty else { return nil }
         var sum = 0.0, count = 0
-        for b in evalBatches {
-            sum += try model.loss(b)
-            count += b.labelledCount
+        for b in 0..<((eval.count + options.batchSize - 1) / options.batchSize) {
+            let batch = evalBatch(b)
+            guard batch.tokenCount > 0 else { continue }
+            sum += try model.loss(batch)
+            count += batch.labelledCount
         }
         return count == 0 ? nil : sum / Double(count)
     }
@@ -523,16 +528,4 @@ public final class Trainer {
     }
 
     private func seconds(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18 }
-}
-
-/// FNV-1a, 64-bit: a digest of the examples (not a security measure).
-struct Digest {
-    private var h: UInt64 = 0xcbf2_9ce4_8422_2325
-    mutating func add(_ v: Int) {
-        var x = UInt64(bitPattern: Int64(v))
-        for _ in 0..<8 { h = (h ^ (x & 0xFF)) &* 0x0000_0100_0000_01B3; x >>= 8 }
-    }
-    /// One FNV round per byte (for bulk data).
-    mutating func add(byte b: UInt8) { h = (h ^ UInt64(b)) &* 0x0000_0100_0000_01B3 }
-    var hex: String { let s = String(h, radix: 16); return String(repeating: "0", count: 16 - s.count) + s }
 }

@@ -1,4 +1,5 @@
-// ckpt tokenize — text to ids with a model's tokenizer.
+// ckpt tokenize — text to ids with a model's tokenizer. Files stream: blocks
+// of lines are tokenized and formatted in parallel and written in order.
 
 import ArgumentParser
 import Formats
@@ -12,9 +13,9 @@ struct Tokenize: ParsableCommand {
         abstract: "Tokenize text with a model's tokenizer (tokenizer.json, or vocab.txt for BERT).",
         discussion: """
             TOKENIZER is a model directory, a tokenizer.json or a vocab.txt. With --file each \
-            line is one text. --json prints one object per text: ids, tokens, offsets \
-            (Unicode code points, as Python's tokenizers reports them) and word_ids (null for \
-            special tokens).
+            line is one text; the file is read in blocks, so its size does not matter. --json \
+            prints one object per text: ids, tokens, offsets (Unicode code points, as Python's \
+            tokenizers reports them) and word_ids (null for special tokens).
             """)
 
     @Argument(help: "A model directory, tokenizer.json or vocab.txt.")
@@ -40,6 +41,13 @@ struct Tokenize: ParsableCommand {
 
     func validate() throws {
         if (text == nil) == (file == nil) { throw ValidationError("give either TEXT or --file") }
+        if let t = threads, t < 1 || t > 4096 { throw ValidationError("--threads must be in 1...4096") }
+    }
+
+    /// What one run of lines gives: the formatted output and the counts.
+    struct Piece: Sendable {
+        var output: [UInt8] = []
+        var texts = 0, tokens = 0, bytes = 0
     }
 
     func run() throws {
@@ -47,47 +55,63 @@ struct Tokenize: ParsableCommand {
         let loadStart = clock.now
         let tok = try reportingErrors { try Tokenizer(path: tokenizer) }
         let loadTime = clock.now - loadStart
-        let texts: [String]
-        if let file {
-            let bytes = try reportingErrors { try readFile(file, limit: 1 << 34) }
-            texts = textLines(bytes)
-        } else {
-            texts = [text!]
+        let special = !noSpecialTokens, json = self.json, stats = self.stats
+        let format: @Sendable (Encoding, inout Piece) -> Void = { e, piece in
+            piece.tokens += e.ids.count
+            if stats { return }
+            if json { e.appendJSONLine(to: &piece.output) } else { e.appendTextLines(to: &piece.output) }
         }
+        let out = StandardOutput()
+        var total = Piece()
         let start = clock.now
-        let cores = Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
-        let encodings = tok.encodeBatch(texts, addSpecialTokens: !noSpecialTokens, threads: threads ?? max(1, cores))
-        let elapsed = clock.now - start
-        if stats {
-            func secs(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18 }
-            let seconds = secs(elapsed)
-            let bytes = texts.reduce(0) { $0 + $1.utf8.count }
-            let tokens = encodings.reduce(0) { $0 + $1.ids.count }
-            let o = JSONObject([
-                ("texts", .number(JSONNumber(texts.count))), ("tokens", .number(JSONNumber(tokens))),
-                ("bytes", .number(JSONNumber(bytes))), ("seconds", .number(JSONNumber(seconds))),
-                ("mb_per_s", .number(JSONNumber(seconds > 0 ? Double(bytes) / 1e6 / seconds : 0))),
-                ("load_seconds", .number(JSONNumber(secs(loadTime)))),
-            ])
-            print(JSONValue.object(o).serialized())
-            return
-        }
-        var out = ""
-        for e in encodings {
-            if json {
-                let o = JSONObject([
-                    ("ids", .array(e.ids.map { .number(JSONNumber($0)) })),
-                    ("tokens", .array(e.tokens.map { .string($0) })),
-                    ("offsets", .array(e.offsets.map { .array([.number(JSONNumber($0.0)), .number(JSONNumber($0.1))]) })),
-                    ("word_ids", .array(e.wordIDs.map { $0.map { .number(JSONNumber($0)) } ?? .null })),
-                ])
-                out += JSONValue.object(o).serialized() + "\n"
-            } else {
-                out += printable(e.tokens.joined(separator: " ")) + "\n"
-                out += e.ids.map(String.init).joined(separator: " ") + "\n"
+        if let file {
+            let cores = Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
+            try reportingErrors {
+                let reader = try TextBlockReader(path: file)
+                try forEachLineRun(reader, threads: threads ?? max(1, cores)) { block, run -> Piece in
+                    var piece = Piece()
+                    for i in run {
+                        let line = try block.string(i, path: file)
+                        piece.texts += 1
+                        piece.bytes += block.lines[i].count
+                        format(tok.encode(line, addSpecialTokens: special), &piece)
+                    }
+                    return piece
+                } consume: { piece, _ in
+                    try out.write(piece.output)
+                    total.texts += piece.texts; total.tokens += piece.tokens; total.bytes += piece.bytes
+                }
             }
-            if out.utf8.count > 1 << 20 { print(out, terminator: ""); out = "" }
+        } else {
+            total.texts = 1
+            total.bytes = text!.utf8.count
+            format(tok.encode(text!, addSpecialTokens: special), &total)
+            try reportingErrors { try out.write(total.output) }
         }
-        print(out, terminator: "")
+        let elapsed = seconds(clock.now - start)
+        if stats {
+            let o = JSONObject([
+                ("texts", .number(JSONNumber(total.texts))), ("tokens", .number(JSONNumber(total.tokens))),
+                ("bytes", .number(JSONNumber(total.bytes))), ("seconds", .number(JSONNumber(elapsed))),
+                ("mb_per_s", .number(JSONNumber(elapsed > 0 ? Double(total.bytes) / 1e6 / elapsed : 0))),
+                ("load_seconds", .number(JSONNumber(seconds(loadTime)))),
+            ])
+            try reportingErrors { try out.write(Array((JSONValue.object(o).serialized() + "\n").utf8)) }
+        }
+    }
+}
+
+/// Standard output written with write(2), in whole buffers.
+final class StandardOutput {
+    func write(_ bytes: [UInt8]) throws {
+        var done = 0
+        while done < bytes.count {
+            let n = bytes.withUnsafeBytes { Glibc.write(1, $0.baseAddress! + done, $0.count - done) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw FileError.current("standard output", "write")
+            }
+            done += n
+        }
     }
 }

@@ -56,6 +56,8 @@ struct TrainCommand: ParsableCommand {
     var evalRatio: Double = 0
     @Option(parsing: .upToNextOption, help: "Evaluation corpus files (instead of --eval-ratio).")
     var evalFile: [String] = []
+    @Option(help: "Directory of the token caches (default: OUT/cache); runs that share it tokenize a corpus once.")
+    var cacheDir: String?
     @Flag(help: "Keep the corpus order instead of shuffling each epoch.")
     var noShuffle = false
 
@@ -199,20 +201,11 @@ struct TrainCommand: ParsableCommand {
                 throw ValidationError("--group-texts \(g) exceeds max_position_embeddings \(encoder.config.maxPositions)")
             }
             let V = encoder.config.vocabSize
-            let cache = FileSystem.join(outDir, "cache")
-            let loaded = try Corpus.loadCached(corpus, tokenizer: tok, tokenizerFiles: files, vocabSize: V, options: copts,
-                                               cacheDirectory: cache, threads: threadCount)
-            var examples = loaded.examples
-            if loaded.fromCache { print("corpus: \(examples.count) examples from the cache in \(cache)") }
-            var evalExamples: [Example] = []
-            if !evalFile.isEmpty {
-                evalExamples = try Corpus.loadCached(evalFile, tokenizer: tok, tokenizerFiles: files, vocabSize: V, options: copts,
-                                                     cacheDirectory: cache, threads: threadCount).examples
-            } else if evalRatio > 0 {
-                (examples, evalExamples) = Corpus.evalSplit(examples, ratio: evalRatio, seed: seed)
-            }
-            if let bad = (examples + evalExamples).lazy.flatMap(\.ids).first(where: { $0 >= V }) {
-                throw TrainingError(path: tokPath, reason: "the tokenizer produces id \(bad), past the model's vocabulary (\(V)); resize the model first (ckpt resize-vocab)")
+            let data = try TrainingData.load(corpus: corpus, evalFiles: evalFile, evalRatio: evalRatio, seed: seed, tokenizer: tok,
+                                             tokenizerFiles: files, vocabSize: V, options: copts,
+                                             cacheDirectory: cacheDir ?? FileSystem.join(outDir, "cache"), threads: threadCount)
+            if data.maxID >= V {
+                throw TrainingError(path: tokPath, reason: "the tokenizer produces id \(data.maxID), past the model's vocabulary (\(V)); resize the model first (ckpt resize-vocab)")
             }
 
             var opts = TrainingOptions()
@@ -230,7 +223,7 @@ struct TrainCommand: ParsableCommand {
             // What is written is a masked-LM model.
             config.set("architectures", .array([.string(encoder.config.kind == .bert ? "BertForMaskedLM" : "DistilBertForMaskedLM")]))
             trainingModel.workerCount = threadCount
-            let t = try Trainer(model: trainingModel, train: examples, eval: evalExamples, roles: roles,
+            let t = try Trainer(model: trainingModel, train: data.train, eval: data.eval, roles: roles,
                                 files: CheckpointFiles(config: config, tokenizerFiles: files, extraTensors: extra),
                                 options: opts, cadence: cadence, output: outDir)
             if let r = resumePath { try t.resume(from: r, force: force) }

@@ -19,3 +19,20 @@ int ckpt_rename_noreplace(const char *from, const char *to);
 
 /// Atomically swaps two existing paths (renameat2 with RENAME_EXCHANGE).
 int ckpt_rename_exchange(const char *a, const char *b);
+
+/// XXH64 (the xxHash 64-bit algorithm), streaming: a fast non-cryptographic
+/// checksum for corpus digests and token-cache integrity.
+typedef struct {
+    uint64_t total;
+    uint64_t v[4];
+    uint8_t buffer[32];
+    uint32_t buffered;
+} ckpt_xxh64_state;
+
+void ckpt_xxh64_reset(ckpt_xxh64_state *s, uint64_t seed);
+void ckpt_xxh64_update(ckpt_xxh64_state *s, const void *data, size_t count);
+uint64_t ckpt_xxh64_digest(const ckpt_xxh64_state *s);
+
+/// Scans `count` little-endian unsigned ids of `width` bytes (2 or 4) and
+/// returns the largest (0 when empty).
+uint32_t ckpt_max_id(const void *ids, size_t count, int width);

@@ -63,7 +63,7 @@ func syncDirectory(_ path: String) {
 }
 
 /// Removes a file or a directory tree; errors are ignored (used for cleanup).
-func removeTree(_ path: String) {
+public func removeTree(_ path: String) {
     var st = stat()
     guard lstat(path, &st) == 0 else { return }
     if (st.st_mode & S_IFMT) == S_IFDIR {
