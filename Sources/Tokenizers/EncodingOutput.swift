@@ -38,13 +38,21 @@ extension Encoding {
     public func appendTextLines(to out: inout [UInt8]) {
         for (i, t) in tokens.enumerated() {
             if i > 0 { out.append(0x20) }
-            for u in t.unicodeScalars {
-                if u.value < 0x20 || (u.value >= 0x7F && u.value <= 0x9F) {
-                    out.append(contentsOf: "\\u{".utf8)
-                    out.append(contentsOf: String(u.value, radix: 16, uppercase: true).utf8)
-                    out.append(0x7D)
-                } else {
-                    UTF8.encode(u) { out.append($0) }
+            var t = t
+            t.withUTF8 { bytes in
+                var k = 0
+                while k < bytes.count {
+                    let b = bytes[k]
+                    // C0 controls and DEL are one byte; C1 controls (U+0080–U+009F) are C2 80–9F.
+                    if b < 0x20 || b == 0x7F {
+                        appendEscapedScalar(UInt32(b), to: &out)
+                    } else if b == 0xC2, k + 1 < bytes.count, bytes[k + 1] >= 0x80, bytes[k + 1] <= 0x9F {
+                        appendEscapedScalar(UInt32(bytes[k + 1]), to: &out)
+                        k += 1
+                    } else {
+                        out.append(b)
+                    }
+                    k += 1
                 }
             }
         }
@@ -96,4 +104,11 @@ func appendJSONString(_ s: String, to out: inout [UInt8]) {
         }
     }
     out.append(0x22)
+}
+
+/// `\u{HEX}`, upper-case hex, as `printable` writes a control character.
+func appendEscapedScalar(_ v: UInt32, to out: inout [UInt8]) {
+    out.append(contentsOf: "\\u{".utf8)
+    out.append(contentsOf: String(v, radix: 16, uppercase: true).utf8)
+    out.append(0x7D)
 }

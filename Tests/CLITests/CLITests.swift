@@ -301,3 +301,47 @@ extension String {
         #expect(!FileSystem.exists("/tmp/ckpt-pwned-zip-evil-global"))
     }
 }
+
+@Suite struct TokenizeFileTests {
+    /// Lines with CRLF ends, an empty line, a line longer than a block and no final line end.
+    func corpus(_ dir: ScratchDirectory) -> String {
+        let text = "Hello, world!\r\nthe cat sat on the mat.\n\nnaïve café \u{85} ok\n"
+            + String(repeating: "we read the long line. ", count: 3000) + "\nlast line"
+        dir.write("c.txt", Array(text.utf8))
+        return dir.file("c.txt")
+    }
+
+    @Test func fileOutputIsEachLineInOrder() throws {
+        let dir = ScratchDirectory()
+        let file = corpus(dir)
+        let lines = textLines(try readFile(file))
+        let tok = Fixtures.path("bert-tied")
+        for mode in [["--json"], []] {
+            var expected = ""
+            for line in lines {
+                let one = ckpt(["tokenize", tok, line] + mode)
+                #expect(one.status == 0, "\(one.err)")
+                expected += one.out
+            }
+            for threads in ["1", "2"] {
+                let r = ckpt(["tokenize", tok, "--file", file, "--threads", threads] + mode)
+                #expect(r.status == 0 && r.out == expected, "\(mode) \(threads): \(r.err)")
+            }
+        }
+        let stats = ckpt(["tokenize", tok, "--file", file, "--stats"])
+        let v = try JSONParser.parse(stats.out)
+        #expect(v["texts"]?.int == lines.count && v["bytes"]?.int == lines.reduce(0) { $0 + $1.utf8.count })
+    }
+
+    @Test func badFilesAreNamedWithTheirLine() throws {
+        let dir = ScratchDirectory()
+        dir.write("bad.txt", Array("the cat\nsat\n".utf8) + [0x63, 0xE9, 0x0A])
+        let r = ckpt(["tokenize", Fixtures.path("bert-tied"), "--file", dir.file("bad.txt"), "--json"])
+        #expect(r.status == 1 && r.err.contains("bad.txt:3: invalid UTF-8"), "\(r.err)")
+        dir.write("nul.txt", Array("the cat\0\n".utf8))
+        let n = ckpt(["tokenize", Fixtures.path("bert-tied"), "--file", dir.file("nul.txt"), "--stats"])
+        #expect(n.status == 1 && n.err.contains("nul.txt:1: binary data"), "\(n.err)")
+        let missing = ckpt(["tokenize", Fixtures.path("bert-tied"), "--file", dir.file("none.txt")])
+        #expect(missing.status == 1 && missing.err.contains("none.txt"), "\(missing.err)")
+    }
+}
