@@ -11,7 +11,7 @@ and compares the values with the source:
     bytes, which must equal the source bytes;
   * the safetensors library opens each safetensors output, single and sharded.
 
-Needs numpy, h5py and safetensors (pip) and h5dump (Debian: hdf5-tools).
+Needs numpy, h5py, safetensors and xxhash (pip) and h5dump (Debian: hdf5-tools).
 Prints one line per check and closes with "crosscheck: N passed, M failed".
 
 Usage: python3 tools/crosscheck.py --ckpt .build/debug/ckpt
@@ -242,6 +242,32 @@ def check_training(ckpt, tmp):
     metrics = [json.loads(l) for l in open(os.path.join(out, "metrics.jsonl"))]
     check("train metrics.jsonl", [m["step"] for m in metrics if "loss" in m] == [1, 2, 3, 4, 5, 6]
           and any("eval_perplexity" in m for m in metrics))
+    check_token_cache(ckpt, corpus, os.path.join(out, "cache"))
+
+
+def check_token_cache(ckpt, corpus, cache_dir):
+    """The token cache `ckpt train` wrote: a safetensors file that the
+    safetensors library reads, whose XXH64 (python-xxhash) matches its metadata
+    and whose examples are `ckpt tokenize`'s ids of each line."""
+    import xxhash
+    from safetensors import safe_open
+    names = [n for n in os.listdir(cache_dir) if n.startswith("tokens-")]
+    check("token cache: one file", len(names) == 1, f"{names}")
+    path = os.path.join(cache_dir, names[0])
+    with safe_open(path, "np") as f:
+        meta = f.metadata()
+        ids, offsets = f.get_tensor("ids"), f.get_tensor("offsets")
+    data = open(path, "rb").read()
+    (n,) = struct.unpack("<Q", data[:8])
+    check("token cache: data starts on a page", 8 + n == 4096)
+    check("token cache: XXH64 of the data section (python-xxhash)",
+          xxhash.xxh64(data[4096:]).hexdigest() == meta["checksum"], f"{meta}")
+    check("token cache: u16 ids, offsets index", ids.dtype == np.uint16 and offsets.dtype == np.uint64
+          and offsets[0] == 0 and offsets[-1] == len(ids) and int(meta["examples"]) == len(offsets) - 1)
+    lines = [json.loads(l)["ids"] for l in run(ckpt, "tokenize", os.path.join(FIXTURES, "model-goldens", "bert-gelu"),
+                                                  "--file", corpus, "--json").splitlines()]
+    cached = [ids[offsets[i]:offsets[i + 1]].tolist() for i in range(len(offsets) - 1)]
+    check("token cache: each line's ids as ckpt tokenize gives them", cached == lines)
 
 
 def check_resize(ckpt, tmp):
