@@ -101,6 +101,24 @@ import Glibc
         #expect(try FileSystem.list(dir.file("out")).allSatisfy { !$0.contains("ckpt-tmp") })
     }
 
+    @Test func runsShareACacheDirectory() throws {
+        let dir = ScratchDirectory()
+        let c = corpus(dir)
+        let first = ckpt(args(c, dir.file("a")) + ["--cache-dir", dir.file("shared"), "--max-steps", "2"])
+        #expect(first.status == 0 && first.out.contains("tokenized in") && first.out.contains("120 examples"), "\(first.out)\(first.err)")
+        let second = ckpt(args(c, dir.file("b")) + ["--cache-dir", dir.file("shared"), "--max-steps", "2"])
+        #expect(second.status == 0 && second.out.contains("from the cache in \(dir.file("shared"))"), "\(second.out)")
+        #expect(!FileSystem.exists(dir.file("b/cache")))
+        #expect(try readFile(dir.file("a/final/model.safetensors")) == (try readFile(dir.file("b/final/model.safetensors"))))
+        // A damaged shared cache is reported and rebuilt.
+        let name = try #require(try FileSystem.list(dir.file("shared")).first { $0.hasPrefix("tokens-") })
+        var bytes = try readFile(dir.file("shared/\(name)"))
+        bytes[bytes.count - 1] ^= 0xFF
+        dir.write("shared/\(name)", bytes)
+        let third = ckpt(args(c, dir.file("b")) + ["--cache-dir", dir.file("shared"), "--max-steps", "2", "--force"])
+        #expect(third.status == 0 && third.out.contains("damaged token cache") && third.out.contains("tokenized in"), "\(third.out)")
+    }
+
     @Test func badCorporaAreRefused() throws {
         let dir = ScratchDirectory()
         dir.write("bad.txt", Array("the cat\n".utf8) + [0xFF, 0x0A])
