@@ -63,6 +63,7 @@ bench: release
 	bash bench/train_bench.sh
 	bash bench/train_e2e_bench.sh
 	bash bench/resize_bench.sh
+	bash bench/corpus_bench.sh
 
 clean:
 	rm -rf .build demo-out

@@ -4,7 +4,10 @@ import pkgutil, pydoc, sys, warnings
 
 warnings.simplefilter("ignore")
 out, size = sys.argv[1], int(sys.argv[2])
-names = sorted(m.name for m in pkgutil.iter_modules() if not m.name.startswith("_") and m.name not in ("antigravity", "this"))
+# Standard-library modules only: iter_modules() also lists the scripts beside this
+# one (bench/), which must not be imported.
+names = sorted(m.name for m in pkgutil.iter_modules() if m.name in sys.stdlib_module_names
+               and not m.name.startswith("_") and m.name not in ("antigravity", "this"))
 lines = []
 for name in names:
     try:

@@ -117,6 +117,7 @@ enum TokenCache {
             previous = r.upperBound
         }
         guard previous == T else { throw damaged("offsets do not end at the token count") }
+        mapped.release(offset: dataStart + idBytes, count: (N + 1) * 8)
         guard largest == maxID else { throw damaged("largest id \(largest), metadata says \(maxID)") }
         return examples
     }
