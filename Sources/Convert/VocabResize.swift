@@ -263,12 +263,15 @@ extension VocabResizer {
         var oldEnc: Encoder? = try Encoder(checkpoint: old)
         let oldConfig = oldEnc!.config
         let pairs = (0..<tokCount).filter { sourceRow[$0] >= 0 }.map { (new: $0, old: sourceRow[$0]) }
+        // Sequences of copied tokens; when only special tokens were copied,
+        // sequences of those (their rows were copied by role).
         let body = pairs.filter { !specials.contains($0.new) }
+        let pool = body.isEmpty ? pairs : body
         var sequences: [(old: [Int], new: [Int])] = []
         let length = max(1, min(14, oldConfig.maxPositions - 2))
-        if !body.isEmpty {
+        if !pool.isEmpty {
             for s in 0..<4 {
-                let picks = (0..<length).map { body[(s * 7919 + $0 * 104_729) % body.count] }
+                let picks = (0..<length).map { pool[(s * 7919 + $0 * 104_729) % pool.count] }
                 sequences.append((picks.map(\.old), picks.map(\.new)))
             }
         }

@@ -76,7 +76,11 @@ struct ResizeVocab: ParsableCommand {
         for m in r.movedSpecials { print("moved            \(m.role) \(m.old) → \(m.new)") }
         print("tensors          " + r.vocabTensors.joined(separator: ", "))
         if let c = r.coverage { print("corpus coverage  \(String((c * 1000).rounded() / 10)) % of \(r.corpusTokens) tokens have a copied row") }
-        print("self-check       OK: \(r.checkedSequences) sequences, \(r.checkedValues) hidden-state values and logits at copied tokens, largest difference \(r.maxDifference)")
+        if r.checkedSequences == 0 {
+            print("self-check       nothing to check: no token of the new tokenizer has a row in the old model, so every row is new")
+        } else {
+            print("self-check       OK: \(r.checkedSequences) sequences, \(r.checkedValues) hidden-state values and logits at copied tokens, largest difference \(r.maxDifference)")
+        }
         print("wrote            \(r.outputs.joined(separator: ", "))")
     }
 
@@ -90,7 +94,8 @@ struct ResizeVocab: ParsableCommand {
             ("moved_special_tokens", .array(r.movedSpecials.map { .object(JSONObject([("role", .string($0.role)), ("old", n($0.old)), ("new", n($0.new))])) })),
             ("vocab_tensors", .array(r.vocabTensors.map { .string($0) })),
             ("corpus_tokens", n(r.corpusTokens)), ("coverage", r.coverage.map { .number(JSONNumber($0)) } ?? .null),
-            ("self_check", .object(JSONObject([("sequences", n(r.checkedSequences)), ("values", n(r.checkedValues)),
+            ("self_check", .object(JSONObject([("checked", .bool(r.checkedSequences > 0)),
+                                               ("sequences", n(r.checkedSequences)), ("values", n(r.checkedValues)),
                                                ("max_relative_difference", .number(JSONNumber(Double(r.maxDifference))))]))),
             ("outputs", .array(r.outputs.map { .string($0) })),
         ]))

@@ -171,4 +171,29 @@ import Tokenizers
                                        specials: [0, 1, 2, 3, 4], options: ResizeOptions(), report: &report, destination: dir.file("out"))
         }
     }
+
+    /// A tokenizer that shares only its special tokens with the model is checked
+    /// on sequences of those; one that shares nothing is reported as unchecked,
+    /// never as "OK" over zero sequences.
+    @Test func aSelfCheckThatChecksNothingSaysSo() throws {
+        let dir = ScratchDirectory()
+        let strange = (0..<12).map { "ǂ\($0)ǂ" }
+        try FileSystem.makeDirectories(dir.file("specials"))
+        dir.write("specials/vocab.txt", Array((["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + strange).joined(separator: "\n").utf8))
+        let onlySpecials = try VocabResizer.resize(try model("bert-gelu"), tokenizerDirectory: dir.file("specials"), to: dir.file("a"),
+                                                   options: ResizeOptions())
+        #expect(onlySpecials.copied + onlySpecials.specials == 5)
+        #expect(onlySpecials.checkedSequences == 4 && onlySpecials.checkedValues > 0, "\(onlySpecials.checkedSequences)")
+        try FileSystem.makeDirectories(dir.file("none"))
+        let vocab = strange.enumerated().map { "\"\($0.element)\": \($0.offset)" }.joined(separator: ", ")
+        dir.write("none/tokenizer.json", Array("""
+            {"version": "1.0", "truncation": null, "padding": null, "added_tokens": [], "normalizer": null,
+             "pre_tokenizer": {"type": "WhitespaceSplit"}, "post_processor": null, "decoder": null,
+             "model": {"type": "WordPiece", "unk_token": "ǂ0ǂ", "continuing_subword_prefix": "##",
+                       "max_input_chars_per_word": 100, "vocab": {\(vocab)}}}
+            """.utf8))
+        let nothing = try VocabResizer.resize(try model("bert-gelu"), tokenizerDirectory: dir.file("none"), to: dir.file("b"),
+                                              options: ResizeOptions())
+        #expect(nothing.copied == 0 && nothing.checkedSequences == 0 && nothing.checkedValues == 0)
+    }
 }
