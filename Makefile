@@ -53,6 +53,7 @@ fixtures:
 	python3 tools/fixtures/make_resize_fixtures.py
 	python3 tools/fixtures/make_canonical_fixtures.py
 	python3 tools/fixtures/make_torch_fixtures.py
+	python3 tools/fixtures/make_tokenizer_training_fixtures.py
 
 ## Benchmarks (print the BENCHMARKS.md tables to stdout).
 bench: release

@@ -1,0 +1,87 @@
+// Tokenizer training against Hugging Face `tokenizers` 0.23 on a committed
+// multilingual corpus (goldens: tools/fixtures/make_tokenizer_training_fixtures.py).
+// Byte-level BPE must give HF's vocabulary and merges exactly; WordPiece (whose
+// HF training is not reproducible) the same specials and alphabet at the same
+// ids and at least 98 % of the same vocabulary.
+
+import Formats
+import Testing
+import TestSupport
+@testable import Tokenizers
+
+@Suite struct TokenizerTrainingTests {
+    let dir = Fixtures.path("tokenizer-training")
+
+    /// The corpus's lines with their line ends, as HF's `train_from_files` reads them.
+    func lines() throws -> [String] {
+        let text = String(decoding: try readFile(dir + "/corpus.txt"), as: UTF8.self)
+        var out: [String] = [], current = ""
+        for c in text.unicodeScalars {
+            current.unicodeScalars.append(c)
+            if c == "\n" { out.append(current); current = "" }
+        }
+        if !current.isEmpty { out.append(current) }
+        return out
+    }
+
+    func counts(_ tokenizerJSON: String) throws -> [ExactString: Int] {
+        let json = try JSONParser.parse(try readFile(tokenizerJSON), path: tokenizerJSON)
+        let pipeline = try TrainingPipeline(tokenizerJSON: json, path: tokenizerJSON)
+        var counts: [ExactString: Int] = [:]
+        for l in try lines() { pipeline.count(l, into: &counts) }
+        return counts
+    }
+
+    func model(_ tokenizerJSON: String) throws -> (vocab: [String], merges: [[String]]) {
+        let json = try JSONParser.parse(try readFile(tokenizerJSON), path: tokenizerJSON)
+        let vocab = try #require(json["model"]?["vocab"]?.object)
+        let byID = vocab.keys.sorted { vocab[$0]!.int! < vocab[$1]!.int! }
+        let merges = (json["model"]?["merges"]?.array ?? []).map { $0.array?.compactMap(\.string) ?? [] }
+        return (byID, merges)
+    }
+
+    @Test func byteLevelBPEIsHFsExactly() throws {
+        var o = BPETrainingOptions()
+        o.vocabSize = 600
+        o.minFrequency = 2
+        o.initialAlphabet = ByteLevel.byteToScalar
+        let r = BPETrainer.train(try counts(dir + "/bpe/tokenizer.json"), options: o)
+        let hf = try model(dir + "/bpe/tokenizer.json")
+        #expect(r.vocabulary.count == 600 && r.vocabulary == hf.vocab)
+        #expect(r.merges.map { [$0.0, $0.1] } == hf.merges)
+        // merges.txt as HF saves it.
+        let text = "#version: 0.2\n" + r.merges.map { "\($0.0) \($0.1)\n" }.joined()
+        #expect(Array(text.utf8) == (try readFile(dir + "/bpe/merges.txt")))
+    }
+
+    @Test func maxTokenLengthIsHFs() throws {
+        var o = BPETrainingOptions()
+        o.vocabSize = 600
+        o.minFrequency = 2
+        o.maxTokenLength = 6
+        o.initialAlphabet = ByteLevel.byteToScalar
+        let r = BPETrainer.train(try counts(dir + "/bpe-maxlen/tokenizer.json"), options: o)
+        let hf = try model(dir + "/bpe-maxlen/tokenizer.json")
+        #expect(r.vocabulary == hf.vocab && r.merges.map { [$0.0, $0.1] } == hf.merges)
+        #expect(r.vocabulary.allSatisfy { $0.unicodeScalars.count <= 6 })
+    }
+
+    @Test func wordPieceMatchesHFsSpecialsAlphabetAndVocabulary() throws {
+        var o = BPETrainingOptions()
+        o.vocabSize = 500
+        o.minFrequency = 2
+        o.limitAlphabet = 1000
+        o.specialTokens = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+        o.continuingSubwordPrefix = "##"
+        let r = BPETrainer.train(try counts(dir + "/wordpiece/tokenizer.json"), options: o)
+        let hf = try model(dir + "/wordpiece/tokenizer.json")
+        #expect(r.vocabulary.count == hf.vocab.count)
+        // Specials, then the alphabet in code-point order: the same ids.
+        let alphabet = 5 + hf.vocab.dropFirst(5).prefix { !$0.hasPrefix("##") && $0.unicodeScalars.count == 1 }.count
+        #expect(Array(r.vocabulary.prefix(alphabet)) == Array(hf.vocab.prefix(alphabet)))
+        let shared = Set(r.vocabulary).intersection(hf.vocab).count
+        #expect(Double(shared) / Double(hf.vocab.count) >= 0.98, "\(shared) of \(hf.vocab.count)")
+        // Deterministic: the same result again.
+        #expect(BPETrainer.train(try counts(dir + "/wordpiece/tokenizer.json"), options: o) == r)
+    }
+}
