@@ -32,12 +32,18 @@ public struct BPETrainingOptions: Sendable, Equatable {
     /// Longest merged token, in characters.
     public var maxTokenLength: Int? = nil
     public init() {}
+
+    /// The byte-level pre-tokenizer's 256 byte symbols, in byte order (the
+    /// initial alphabet of a byte-level BPE).
+    public static var byteLevelAlphabet: [Unicode.Scalar] { ByteLevel.byteToScalar }
 }
 
 /// A trained vocabulary (ids in order) and its merges (in rank order).
 public struct BPETrainingResult: Sendable, Equatable {
     public var vocabulary: [String]
     public var merges: [(String, String)]
+    /// Tokens before the first merge: special tokens, alphabet and its prefixed forms.
+    public var initialSize = 0
     public static func == (a: BPETrainingResult, b: BPETrainingResult) -> Bool {
         a.vocabulary == b.vocabulary && a.merges.map { [$0.0, $0.1] } == b.merges.map { [$0.0, $0.1] }
     }
@@ -100,6 +106,7 @@ public enum BPETrainer {
                 positions[p, default: []].insert(Int32(i))
             }
         }
+        let initialSize = vocab.count
         var queue = MergeQueue()
         for (p, pos) in positions where pairCounts[p]! > 0 { queue.push(Candidate(pair: p, count: UInt64(pairCounts[p]!), positions: pos)) }
         positions = [:]
@@ -138,7 +145,7 @@ public enum BPETrainer {
         for (r, m) in merges.enumerated() { lastRank[m.pair] = r }
         let ranked = merges.enumerated().filter { lastRank[$0.element.pair] == $0.offset }.map(\.element.pair)
         return BPETrainingResult(vocabulary: vocab,
-                                 merges: ranked.map { (vocab[Int($0 >> 32)], vocab[Int($0 & 0xFFFF_FFFF)]) })
+                                 merges: ranked.map { (vocab[Int($0 >> 32)], vocab[Int($0 & 0xFFFF_FFFF)]) }, initialSize: initialSize)
     }
 
     @inline(__always) static func pair(_ a: UInt32, _ b: UInt32) -> Pair { UInt64(a) << 32 | UInt64(b) }
