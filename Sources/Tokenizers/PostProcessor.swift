@@ -1,5 +1,5 @@
 // Post-processors: the special tokens around one text or a pair
-// (TemplateProcessing, BertProcessing, RobertaProcessing).
+// (TemplateProcessing, BertProcessing, RobertaProcessing, ByteLevel).
 
 import Formats
 
@@ -67,6 +67,12 @@ struct PostProcessor: Sendable {
             // RoBERTa: <s> A </s></s> B </s>, all type 0.
             return PostProcessor(single: [c, .sequence(index: 0, typeID: 0), s0],
                                  pair: [c, .sequence(index: 0, typeID: 0), s0, s0, .sequence(index: 1, typeID: 0), s0],
+                                 trimOffsets: json["trim_offsets"]?.bool ?? true,
+                                 addPrefixSpace: json["add_prefix_space"]?.bool ?? true)
+        case "ByteLevel":
+            // No special tokens; byte-level offsets trimmed of their spaces (as RoBERTa's).
+            return PostProcessor(single: [.sequence(index: 0, typeID: 0)],
+                                 pair: [.sequence(index: 0, typeID: 0), .sequence(index: 1, typeID: 1)],
                                  trimOffsets: json["trim_offsets"]?.bool ?? true,
                                  addPrefixSpace: json["add_prefix_space"]?.bool ?? true)
         case "TemplateProcessing":

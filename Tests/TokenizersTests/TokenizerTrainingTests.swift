@@ -84,4 +84,24 @@ import TestSupport
         // Deterministic: the same result again.
         #expect(BPETrainer.train(try counts(dir + "/wordpiece/tokenizer.json"), options: o) == r)
     }
+
+    /// The trained files as HF encodes with them (its ByteLevel post-processor
+    /// included): ckpt's tokenizer gives the same ids, tokens, offsets and type ids.
+    @Test(arguments: ["bpe", "bpe-maxlen", "wordpiece"])
+    func trainedFilesEncodeAsInHF(_ name: String) throws {
+        let tok = try Tokenizer(path: dir + "/\(name)")
+        var bad: [String] = []
+        let goldens = textLines(try readFile(dir + "/\(name)/golden.jsonl"))
+        for line in goldens {
+            let g = try JSONParser.parse(line, path: name)
+            let text = g["text"]?.string ?? ""
+            let e = g["pair"]?.string.map { tok.encode(text, pair: $0) } ?? tok.encode(text)
+            let offsets = g["offsets"]?.array?.map { $0.array?.compactMap(\.int) ?? [] } ?? []
+            if e.ids != g["ids"]?.array?.compactMap(\.int) || e.tokens != g["tokens"]?.array?.compactMap(\.string)
+                || e.offsets.map({ [$0.0, $0.1] }) != offsets || e.typeIDs != g["type_ids"]?.array?.compactMap(\.int) {
+                bad.append(text)
+            }
+        }
+        #expect(goldens.count == 132 && bad.isEmpty, "\(bad.prefix(3))")
+    }
 }
