@@ -4,7 +4,7 @@
 SHELL := /bin/bash
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT_PACKAGES := libopenblas-dev libhdf5-dev libjson-c-dev pkg-config hdf5-tools
-PY_MODULES := numpy h5py safetensors xxhash
+PY_MODULES := numpy h5py safetensors xxhash tokenizers transformers
 CKPT_DEBUG := .build/debug/ckpt
 CKPT_RELEASE := .build/release/ckpt
 
@@ -19,7 +19,7 @@ deps:
 	  echo "installing:$$missing"; \
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing >/dev/null; \
 	fi
-	@python3 -c "import numpy, h5py, safetensors, xxhash" 2>/dev/null || \
+	@python3 -c "import numpy, h5py, safetensors, xxhash, tokenizers, transformers" 2>/dev/null || \
 	  python3 -m pip install -q --disable-pip-version-check $(PY_MODULES)
 
 build: deps

@@ -11,7 +11,7 @@ and compares the values with the source:
     bytes, which must equal the source bytes;
   * the safetensors library opens each safetensors output, single and sharded.
 
-Needs numpy, h5py, safetensors and xxhash (pip) and h5dump (Debian: hdf5-tools).
+Needs numpy, h5py, safetensors, xxhash, tokenizers and transformers (pip; no torch) and h5dump (Debian: hdf5-tools).
 Prints one line per check and closes with "crosscheck: N passed, M failed".
 
 Usage: python3 tools/crosscheck.py --ckpt .build/debug/ckpt
@@ -270,6 +270,38 @@ def check_token_cache(ckpt, corpus, cache_dir):
     check("token cache: each line's ids as ckpt tokenize gives them", cached == lines)
 
 
+def check_train_tokenizer(ckpt, tmp):
+    """Tokenizers `ckpt train-tokenizer` wrote load in `tokenizers`, in
+    transformers' AutoTokenizer and (WordPiece) the slow BertTokenizer from
+    vocab.txt, and all of them encode as `ckpt tokenize` does."""
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    import warnings
+    warnings.filterwarnings("ignore")
+    from tokenizers import Tokenizer
+    from transformers import AutoTokenizer, BertTokenizer
+    corpus = os.path.join(FIXTURES, "tokenizer-training", "corpus.txt")
+    texts = [l.rstrip("\n") for l in open(corpus, encoding="utf-8")][:40] + [
+        "Le café est très chaud.", "東京は日本の首都です。", "naïve Straße  x", "  leading and trailing  "]
+    sample = os.path.join(tmp, "tokenizer-texts.txt")
+    with open(sample, "w", encoding="utf-8") as f:
+        f.write("\n".join(texts) + "\n")
+    runs = {"wordpiece": ["--vocab-size", "500"], "bpe": ["--vocab-size", "600", "--type", "bpe"],
+            "from-bert": ["--vocab-size", "700", "--from", os.path.join(FIXTURES, "tokenizer-goldens", "bert-uncased")]}
+    for name, args in runs.items():
+        out = os.path.join(tmp, f"tok-{name}")
+        run(ckpt, "train-tokenizer", corpus, "--out", out, *args)
+        ours = [json.loads(l)["ids"] for l in run(ckpt, "tokenize", out, "--file", sample, "--json").splitlines()]
+        fast = Tokenizer.from_file(os.path.join(out, "tokenizer.json"))
+        check(f"train-tokenizer {name}: tokenizers encodes as ckpt", [e.ids for e in fast.encode_batch(texts)] == ours)
+        auto = AutoTokenizer.from_pretrained(out)
+        check(f"train-tokenizer {name}: AutoTokenizer ({type(auto).__name__}) encodes as ckpt",
+              [auto(t)["input_ids"] for t in texts] == ours)
+        if os.path.exists(os.path.join(out, "vocab.txt")):
+            slow = BertTokenizer(os.path.join(out, "vocab.txt"), do_lower_case=True)
+            check(f"train-tokenizer {name}: BertTokenizer built from vocab.txt alone encodes as ckpt",
+                  [slow(t)["input_ids"] for t in texts] == ours)
+
+
 def check_resize(ckpt, tmp):
     from safetensors.numpy import load_file
     src_dir = os.path.join(FIXTURES, "model-goldens", "bert-gelu-new-untied")
@@ -325,6 +357,7 @@ def main():
 
         check_training(ckpt, tmp)
         check_resize(ckpt, tmp)
+        check_train_tokenizer(ckpt, tmp)
 
     print(f"crosscheck: {passed} passed, {failed} failed")
     return 1 if failed else 0
