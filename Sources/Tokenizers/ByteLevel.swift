@@ -41,9 +41,23 @@ enum ByteLevel {
         }
     }
 
+    /// The words of already normalized scalars as training counts them: the
+    /// pieces' strings, byte-mapped, without building aligned text.
+    static func trainingWords(_ scalars: [Unicode.Scalar], addPrefixSpace: Bool, useRegex: Bool) -> [String] {
+        var s = scalars
+        if addPrefixSpace && s.first != " " { s.insert(" ", at: 0) }
+        let pieces = useRegex ? gpt2Split(s) : (s.isEmpty ? [] : [0..<s.count])
+        return pieces.map { r in
+            var word = String.UnicodeScalarView()
+            for u in s[r] { UTF8.encode(u) { word.append(byteToScalar[Int($0)]) } }
+            return String(word)
+        }
+    }
+
     /// `'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+`
     static func gpt2Split(_ s: [Unicode.Scalar]) -> [Range<Int>] {
         func isL(_ c: Unicode.Scalar) -> Bool {
+            if c.value < 0x80 { return (c.value | 0x20) >= 0x61 && (c.value | 0x20) <= 0x7A }
             switch c.properties.generalCategory {
             case .uppercaseLetter, .lowercaseLetter, .titlecaseLetter, .modifierLetter, .otherLetter: return true
             default: return false

@@ -21,6 +21,13 @@ public struct TrainingPipeline: Sendable {
         var t = NormalizedText(text)
         normalizer?.apply(&t)
         guard let preTokenizer else { return t.isEmpty ? [] : [t.string] }
+        // Fast paths that build no aligned text: byte-level, and pre-tokenizers that only split.
+        if case let .byteLevel(addPrefixSpace, useRegex) = preTokenizer {
+            return ByteLevel.trainingWords(t.scalars, addPrefixSpace: addPrefixSpace, useRegex: useRegex).filter { !$0.isEmpty }
+        }
+        if let ranges = preTokenizer.ranges(t) {
+            return ranges.compactMap { $0.isEmpty ? nil : String(String.UnicodeScalarView(t.scalars[$0])) }
+        }
         return preTokenizer.apply([t]).compactMap { $0.isEmpty ? nil : $0.string }
     }
 
