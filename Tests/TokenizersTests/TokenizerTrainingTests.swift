@@ -104,4 +104,21 @@ import TestSupport
         }
         #expect(goldens.count == 132 && bad.isEmpty, "\(bad.prefix(3))")
     }
+
+    /// The ASCII fast path of BERT's pipeline gives the general pipeline's words.
+    @Test func bertASCIIFastPathIsTheGeneralPipeline() throws {
+        struct LCG { var x: UInt64; mutating func next() -> UInt64 { x = x &* 6364136223846793005 &+ 1442695040888963407; return x >> 33 } }
+        var rng = LCG(x: 3)
+        for (clean, lower) in [(true, true), (true, false), (false, true), (false, false)] {
+            let json = try JSONParser.parse(#"{"normalizer": {"type": "BertNormalizer", "clean_text": \#(clean), "handle_chinese_chars": true, "strip_accents": null, "lowercase": \#(lower)}, "pre_tokenizer": {"type": "BertPreTokenizer"}}"#, path: "t")
+            let p = try TrainingPipeline(tokenizerJSON: json, path: "t")
+            for _ in 0..<300 {
+                let text = String(String.UnicodeScalarView((0..<Int(rng.next() % 40)).map { _ in
+                    Unicode.Scalar(UInt8(rng.next() % 3 == 0 ? rng.next() % 128 : 0x61 + rng.next() % 26))
+                }))
+                #expect(TrainingPipeline.bertASCIIWords(text, clean: clean, lowercase: lower) == p.generalWords(text), "\(Array(text.utf8))")
+            }
+        }
+        #expect(TrainingPipeline.bertASCIIWords("café", clean: true, lowercase: true) == nil)
+    }
 }

@@ -18,6 +18,50 @@ public struct TrainingPipeline: Sendable {
 
     /// The words of `text`, in order.
     public func words(_ text: String) -> [String] {
+        if case let .bert(clean, _, _, lower)? = normalizer, case .bert? = preTokenizer,
+           let fast = TrainingPipeline.bertASCIIWords(text, clean: clean, lowercase: lower) {
+            return fast
+        }
+        return generalWords(text)
+    }
+
+    /// BERT's normalizer and pre-tokenizer on ASCII text, byte by byte (nil
+    /// when the text is not ASCII): controls removed and whitespace made a
+    /// space (clean_text), ASCII lowercased, then words split at whitespace
+    /// and each punctuation character a word of its own. Chinese characters
+    /// and accents do not occur in ASCII.
+    static func bertASCIIWords(_ text: String, clean: Bool, lowercase: Bool) -> [String]? {
+        var text = text
+        return text.withUTF8 { bytes -> [String]? in
+            var words: [String] = []
+            var word: [UInt8] = []
+            func flush() {
+                if !word.isEmpty { words.append(String(decoding: word, as: UTF8.self)); word.removeAll(keepingCapacity: true) }
+            }
+            for var b in bytes {
+                guard b < 0x80 else { return nil }
+                let space = b == 0x20 || (0x09...0x0D).contains(b)
+                if clean {
+                    if b == 0 || ((b < 0x20 && b != 0x09 && b != 0x0A && b != 0x0D) || b == 0x7F) { continue }
+                    if space { b = 0x20 }
+                }
+                if lowercase && b >= 0x41 && b <= 0x5A { b += 0x20 }
+                if b == 0x20 || (0x09...0x0D).contains(b) {
+                    flush()
+                } else if (0x21...0x2F).contains(b) || (0x3A...0x40).contains(b) || (0x5B...0x60).contains(b) || (0x7B...0x7E).contains(b) {
+                    flush()
+                    words.append(String(UnicodeScalar(b)))
+                } else {
+                    word.append(b)
+                }
+            }
+            flush()
+            return words
+        }
+    }
+
+    /// The words through the aligned-text pipeline.
+    func generalWords(_ text: String) -> [String] {
         var t = NormalizedText(text)
         normalizer?.apply(&t)
         guard let preTokenizer else { return t.isEmpty ? [] : [t.string] }
