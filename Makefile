@@ -65,6 +65,7 @@ bench: release
 	bash bench/train_e2e_bench.sh
 	bash bench/resize_bench.sh
 	bash bench/corpus_bench.sh
+	bash bench/train_tokenizer_bench.sh
 
 clean:
 	rm -rf .build demo-out
