@@ -16,7 +16,9 @@ public enum TokenizerTraining {
     ///
     /// - Throws: `CorpusError` naming the file and line (invalid UTF-8, a NUL
     ///   byte, a JSONL line without a `text` string), or when there is no word at all.
-    public static func countWords(_ paths: [String], pipeline: TrainingPipeline, threads: Int,
+    /// - Parameter lineEnds: count text lines with their line ends (as
+    ///   training does) or without (as `ckpt tokenize --file` encodes them).
+    public static func countWords(_ paths: [String], pipeline: TrainingPipeline, threads: Int, lineEnds: Bool = true,
                                   progress: ((Progress) -> Void)? = nil) throws -> [ExactString: Int] {
         let readers = try paths.map { try TextBlockReader(path: $0) }
         let total = readers.reduce(0) { $0 + $1.size }
@@ -31,7 +33,8 @@ public enum TokenizerTraining {
                         if let text = try jsonText(block, i, path: path) { pipeline.count(text, into: &local) }
                     } else {
                         // The line with its end: up to the next line's start.
-                        let end = i + 1 < block.lines.count ? block.lines[i + 1].lowerBound : block.bytes.count
+                        let end = !lineEnds ? block.lines[i].upperBound
+                            : i + 1 < block.lines.count ? block.lines[i + 1].lowerBound : block.bytes.count
                         guard let s = block.bytes.withUnsafeBufferPointer({
                             String(validating: UnsafeBufferPointer(rebasing: $0[block.lines[i].lowerBound..<end]), as: UTF8.self)
                         }) else { throw CorpusError(path: path, line: block.firstLine + i, reason: "invalid UTF-8") }

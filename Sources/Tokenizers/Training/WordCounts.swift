@@ -16,6 +16,12 @@ public struct TrainingPipeline: Sendable {
         preTokenizer = try json["pre_tokenizer"].flatMap { $0.isNull ? nil : try PreTokenizer.load($0, path: path) }
     }
 
+    /// The normalizer and pre-tokenizer of a loaded tokenizer.
+    public init(_ tokenizer: Tokenizer) {
+        normalizer = tokenizer.normalizer
+        preTokenizer = tokenizer.preTokenizer
+    }
+
     /// The words of `text`, in order.
     public func words(_ text: String) -> [String] {
         if case let .bert(clean, _, _, lower)? = normalizer, case .bert? = preTokenizer,

@@ -1,0 +1,339 @@
+// VocabularyExtension — a base tokenizer kept whole and extended with domain
+// tokens as real vocabulary pieces: WordPiece entries (word-initial or `##`
+// continuations) or BPE merges, never added tokens. Candidates come from the
+// base tokenizer's own segmentation of the domain words: the most frequent
+// adjacent pieces are merged, as in continued BPE training.
+//
+// BPE: the base merges are kept and new merges appended, so a new token fires
+// wherever its pair remains after the base merges, and no text can get longer.
+// WordPiece encodes by greedy longest match, where a new entry can change how
+// other words split: each candidate is tried on every domain word that holds
+// its text, and kept only if it fires and makes no word longer.
+
+import Formats
+import Foundation
+
+/// How to choose the new tokens.
+public struct ExtensionOptions: Sendable {
+    public enum Criterion: String, Sendable, CaseIterable {
+        /// Tokens saved on the domain corpus (pair count).
+        case compression
+        /// Adaptive Tokenization's score: how much more frequent the pair is in
+        /// the domain than in the base corpus, weighted by its domain count.
+        case divergence
+    }
+    public var add = 1000
+    public var criterion = Criterion.compression
+    /// Pairs seen fewer times are not merged.
+    public var minFrequency = 2
+    /// Fill BERT's `[unusedN]` slots first (their ids are reused).
+    public var reuseUnused = false
+    public init() {}
+}
+
+/// One token added.
+public struct AddedPiece: Sendable {
+    public var token: String
+    public var id: Int
+    /// How the base tokenizer split it.
+    public var oldPieces: [String]
+    /// Its count on the domain corpus when it was chosen.
+    public var count: Int
+}
+
+/// What an extension did.
+public struct ExtensionResult: Sendable {
+    /// The extended vocabulary, by id ("" for ids no token has).
+    public var vocabulary: [String]
+    /// BPE: the merges appended.
+    public var newMerges: [(String, String)] = []
+    public var added: [AddedPiece] = []
+    /// Corpus statistics: word occurrences, their UTF-8 bytes, tokens before and after.
+    public var words = 0, bytes = 0, tokensBefore = 0, tokensAfter = 0
+    /// Candidates dropped because they would have made a word longer or never fired (WordPiece).
+    public var rejected = 0
+}
+
+public enum VocabularyExtension {
+    /// Extends `tokenizer` (WordPiece or BPE) with tokens for `domain` words.
+    ///
+    /// - Parameters:
+    ///   - domain: word counts of the domain corpus (`TrainingPipeline` of the base tokenizer).
+    ///   - base: word counts of a general corpus, for `.divergence`.
+    ///   - merges: the base BPE merges (BPE only).
+    public static func extend(_ tokenizer: Tokenizer, domain: [ExactString: Int], base: [ExactString: Int]?, merges: [(String, String)],
+                              options: ExtensionOptions) -> ExtensionResult {
+        switch tokenizer.model {
+        case let .wordPiece(m):
+            var e = WordPieceExtension(m, options: options)
+            return e.run(domain: domain, base: base)
+        case let .bpe(m): return extendBPE(m, merges: merges, domain: domain, base: base, options: options)
+        }
+    }
+
+    /// The score of a pair seen `count` times in the domain and `baseCount` in the base corpus.
+    static func score(_ count: Int, _ baseCount: Int, domainTotal: Int, baseTotal: Int, _ c: ExtensionOptions.Criterion) -> Double {
+        switch c {
+        case .compression: return Double(count)
+        case .divergence:
+            let p = (Double(count) + 0.5) / Double(max(1, domainTotal)), q = (Double(baseCount) + 0.5) / Double(max(1, baseTotal))
+            return Double(count) * log(p / q)
+        }
+    }
+
+    // MARK: - BPE
+
+    static func extendBPE(_ m: BPE, merges: [(String, String)], domain: [ExactString: Int], base: [ExactString: Int]?,
+                          options o: ExtensionOptions) -> ExtensionResult {
+        var vocab = m.tokens
+        var ids: [ExactString: Int] = [:]
+        for (t, i) in m.vocab { ids[ExactString(t)] = i }
+        var existing = Set(merges.map { "\($0.0) \($0.1)" })
+        func segment(_ w: String) -> [Int] { m.tokenize(Array(w.unicodeScalars)).map(\.id) }
+        let words = domain.keys.sorted { $0.string.unicodeScalars.lexicographicallyPrecedes($1.string.unicodeScalars) }
+        var segs = words.map { segment($0.string) }
+        let counts = words.map { domain[$0]! }
+        var result = ExtensionResult(vocabulary: [])
+        for (w, c) in zip(words, counts) { result.words += c; result.bytes += c * w.string.utf8.count }
+        result.tokensBefore = zip(segs, counts).reduce(0) { $0 + $1.0.count * $1.1 }
+        let baseTable = base.map { pairTable(Dictionary(uniqueKeysWithValues: $0.map { ($0.key, segment($0.key.string)) }), $0) }
+        let baseTotal = baseTable?.values.reduce(0, +) ?? 0
+        var unused = o.reuseUnused ? unusedSlots(vocab) : []
+        while result.added.count < o.add {
+            // Pair counts over the current segmentation (words are few enough to recount).
+            var pairs: [UInt64: Int] = [:]
+            for (s, c) in zip(segs, counts) where s.count > 1 {
+                for k in 0..<(s.count - 1) { pairs[UInt64(s[k]) << 32 | UInt64(s[k + 1]), default: 0] += c }
+            }
+            let total = pairs.values.reduce(0, +)
+            let best = pairs.filter { $0.value >= max(1, o.minFrequency) && !existing.contains(pairName($0.key, vocab)) }
+                .max { a, b in
+                    let sa = score(a.value, baseTable?[a.key] ?? 0, domainTotal: total, baseTotal: baseTotal, o.criterion)
+                    let sb = score(b.value, baseTable?[b.key] ?? 0, domainTotal: total, baseTotal: baseTotal, o.criterion)
+                    return sa != sb ? sa < sb : a.key > b.key
+                }
+            guard let (p, count) = best else { break }
+            let a = Int(p >> 32), b = Int(p & 0xFFFF_FFFF)
+            let token = vocab[a] + vocab[b]
+            let newID: Int
+            if let known = ids[ExactString(token)] {
+                newID = known
+            } else {
+                newID = unused.isEmpty ? vocab.count : unused.removeFirst()
+                if newID == vocab.count { vocab.append(token) } else { ids[ExactString(vocab[newID])] = nil; vocab[newID] = token }
+                ids[ExactString(token)] = newID
+                result.added.append(AddedPiece(token: token, id: newID, oldPieces: [vocab[a], vocab[b]], count: count))
+            }
+            existing.insert("\(vocab[a]) \(vocab[b])")
+            result.newMerges.append((vocab[a], vocab[b]))
+            for i in segs.indices where segs[i].count > 1 {
+                var s = segs[i], k = 0
+                while k < s.count - 1 {
+                    if s[k] == a && s[k + 1] == b { s.replaceSubrange(k...(k + 1), with: [newID]) }
+                    k += 1
+                }
+                segs[i] = s
+            }
+        }
+        result.vocabulary = vocab
+        result.tokensAfter = zip(segs, counts).reduce(0) { $0 + $1.0.count * $1.1 }
+        return result
+    }
+
+    static func pairName(_ p: UInt64, _ vocab: [String]) -> String { "\(vocab[Int(p >> 32)]) \(vocab[Int(p & 0xFFFF_FFFF)])" }
+
+    static func pairTable(_ segs: [ExactString: [Int]], _ counts: [ExactString: Int]) -> [UInt64: Int] {
+        var t: [UInt64: Int] = [:]
+        for (w, s) in segs where s.count > 1 {
+            for k in 0..<(s.count - 1) { t[UInt64(s[k]) << 32 | UInt64(s[k + 1]), default: 0] += counts[w]! }
+        }
+        return t
+    }
+
+    /// The ids of `[unusedN]` tokens, in id order.
+    static func unusedSlots(_ vocab: [String]) -> [Int] {
+        vocab.indices.filter { i in
+            let t = vocab[i]
+            return t.hasPrefix("[unused") && t.hasSuffix("]") && Int(t.dropFirst(7).dropLast()) != nil
+        }
+    }
+}
+
+// MARK: - WordPiece
+
+/// The WordPiece extension: greedy longest-match segmentation over a
+/// vocabulary that grows, as the WordPiece model encodes.
+struct WordPieceExtension {
+    var vocab: [String]
+    var initial: Set<ExactString>
+    var continuation: Set<ExactString>
+    let prefix: String
+    let maxInputChars: Int
+    let options: ExtensionOptions
+    let longest: Int
+
+    init(_ m: WordPiece, options: ExtensionOptions) {
+        vocab = m.tokens
+        prefix = m.prefix
+        maxInputChars = m.maxInputChars
+        self.options = options
+        initial = Set(m.vocab.keys)
+        continuation = Set(m.vocab.keys.compactMap { k in
+            k.string.hasPrefix(m.prefix) && k.string.unicodeScalars.count > m.prefix.unicodeScalars.count
+                ? ExactString(String(k.string.unicodeScalars.dropFirst(m.prefix.unicodeScalars.count))) : nil
+        })
+        longest = m.vocab.keys.map { $0.string.unicodeScalars.count }.max() ?? 1
+    }
+
+    /// The word's pieces by greedy longest match (nil: the unknown token).
+    func segment(_ w: [Unicode.Scalar]) -> [String]? {
+        if w.count > maxInputChars { return nil }
+        var out: [String] = []
+        var start = 0
+        while start < w.count {
+            var end = min(w.count, start + longest + 8)
+            var found: String? = nil
+            while end > start {
+                let piece = String(String.UnicodeScalarView(w[start..<end]))
+                if start == 0 ? initial.contains(ExactString(piece)) : continuation.contains(ExactString(piece)) {
+                    found = start == 0 ? piece : prefix + piece
+                    break
+                }
+                end -= 1
+            }
+            guard let f = found else { return nil }
+            out.append(f)
+            start = end
+        }
+        return out
+    }
+
+    /// The text a piece stands for (without the prefix).
+    func surface(_ piece: String) -> String {
+        piece.hasPrefix(prefix) && piece.unicodeScalars.count > prefix.unicodeScalars.count
+            ? String(String.UnicodeScalarView(piece.unicodeScalars.dropFirst(prefix.unicodeScalars.count))) : piece
+    }
+
+    mutating func run(domain: [ExactString: Int], base: [ExactString: Int]?) -> ExtensionResult {
+        let words = domain.keys.sorted { $0.string.unicodeScalars.lexicographicallyPrecedes($1.string.unicodeScalars) }
+        let scalars = words.map { Array($0.string.unicodeScalars) }
+        let utf8 = words.map { Array($0.string.utf8) }
+        let counts = words.map { domain[$0]! }
+        var segs = scalars.map { segment($0) }
+        var result = ExtensionResult(vocabulary: [])
+        for (w, c) in zip(utf8, counts) { result.words += c; result.bytes += c * w.count }
+        func length(_ s: [String]?) -> Int { s?.count ?? 1 }
+        result.tokensBefore = zip(segs, counts).reduce(0) { $0 + length($1.0) * $1.1 }
+        var baseTable: [String: Int] = [:]
+        if let base {
+            for (w, c) in base {
+                guard let s = segment(Array(w.string.unicodeScalars)), s.count > 1 else { continue }
+                for k in 0..<(s.count - 1) { baseTable[candidate(s[k], s[k + 1]), default: 0] += c }
+            }
+        }
+        let baseTotal = baseTable.values.reduce(0, +)
+        // Reused [unusedN] slots leave the vocabulary before anything is chosen.
+        if options.reuseUnused { for i in VocabularyExtension.unusedSlots(vocab) { remove(vocab[i]) } }
+        var tried = Set<String>()
+        var kept: [AddedPiece] = []
+        while kept.count < options.add {
+            let before = kept.count
+            while kept.count < options.add, let piece = nextPiece(words: words, scalars: scalars, utf8: utf8, counts: counts, segs: &segs,
+                                                                   baseTable: baseTable, baseTotal: baseTotal, tried: &tried, result: &result) {
+                kept.append(piece)
+            }
+            // A token that a later, longer one superseded no longer fires: it
+            // goes (greedy matching never chose it, so no word changes).
+            var fired = Set<String>()
+            for s in segs { for t in s ?? [] { fired.insert(t) } }
+            let gone = kept.filter { !fired.contains($0.token) }
+            for g in gone { remove(g.token) }
+            result.rejected += gone.count
+            kept.removeAll { !fired.contains($0.token) }
+            if kept.count == before || kept.count >= options.add { break }
+        }
+        // Ids: [unusedN] slots first (with --reuse-unused), then appended.
+        var unused = options.reuseUnused ? VocabularyExtension.unusedSlots(vocab) : []
+        for var piece in kept {
+            let id = unused.isEmpty ? vocab.count : unused.removeFirst()
+            if id == vocab.count { vocab.append(piece.token) } else { vocab[id] = piece.token }
+            piece.id = id
+            result.added.append(piece)
+        }
+        result.vocabulary = vocab
+        result.tokensAfter = zip(segs, counts).reduce(0) { $0 + length($1.0) * $1.1 }
+        return result
+    }
+
+    /// The best candidate that fires and makes no word longer, added to the
+    /// vocabulary, with the words' segmentations updated; nil when none is left.
+    mutating func nextPiece(words: [ExactString], scalars: [[Unicode.Scalar]], utf8: [[UInt8]], counts: [Int], segs: inout [[String]?],
+                            baseTable: [String: Int], baseTotal: Int, tried: inout Set<String>, result: inout ExtensionResult) -> AddedPiece? {
+        func length(_ s: [String]?) -> Int { s?.count ?? 1 }
+        while true {
+            var pairs: [String: (count: Int, a: String, b: String)] = [:]
+            for (s, c) in zip(segs, counts) {
+                guard let s, s.count > 1 else { continue }
+                for k in 0..<(s.count - 1) {
+                    let t = candidate(s[k], s[k + 1])
+                    pairs[t, default: (0, s[k], s[k + 1])].count += c
+                }
+            }
+            let total = pairs.values.reduce(0) { $0 + $1.count }
+            let ranked = pairs.filter { $0.value.count >= max(1, options.minFrequency) && !tried.contains($0.key) }
+                .map { (token: $0.key, info: $0.value,
+                        score: VocabularyExtension.score($0.value.count, baseTable[$0.key] ?? 0, domainTotal: total, baseTotal: baseTotal, options.criterion)) }
+                .sorted { $0.score != $1.score ? $0.score > $1.score : $0.token.utf8.lexicographicallyPrecedes($1.token.utf8) }
+            guard !ranked.isEmpty else { return nil }
+            // Candidates best first; the first accepted is taken (then pairs are recounted).
+            for cand in ranked.prefix(64) {
+                tried.insert(cand.token)
+                if initial.contains(ExactString(cand.token)) { continue }
+                // Every word that holds its text may split differently.
+                let text = Array(surface(cand.token).utf8)
+                add(cand.token)
+                var changed: [(Int, [String]?)] = []
+                var fires = false, longer = false
+                for i in words.indices where contains(utf8[i], text) {
+                    let s = segment(scalars[i])
+                    if length(s) > length(segs[i]) { longer = true; break }
+                    if let s, s.contains(cand.token) { fires = true }
+                    if s != segs[i] { changed.append((i, s)) }
+                }
+                guard fires && !longer else {
+                    remove(cand.token)
+                    result.rejected += 1
+                    continue
+                }
+                for (i, s) in changed { segs[i] = s }
+                return AddedPiece(token: cand.token, id: -1, oldPieces: [cand.info.a, cand.info.b], count: cand.info.count)
+            }
+            if ranked.count <= 64 { return nil }
+        }
+    }
+
+    /// The token two adjacent pieces make: the left's form (word-initial or
+    /// continuation) with the right's text.
+    func candidate(_ a: String, _ b: String) -> String { a + surface(b) }
+
+    mutating func add(_ token: String) {
+        initial.insert(ExactString(token))
+        if token != surface(token) { continuation.insert(ExactString(surface(token))) }
+    }
+
+    mutating func remove(_ token: String) {
+        initial.remove(ExactString(token))
+        if token != surface(token) { continuation.remove(ExactString(surface(token))) }
+    }
+
+    func contains(_ haystack: [UInt8], _ needle: [UInt8]) -> Bool {
+        guard let first = needle.first, needle.count <= haystack.count else { return needle.isEmpty }
+        var i = 0
+        let last = haystack.count - needle.count
+        while i <= last {
+            if haystack[i] == first && haystack[i..<(i + needle.count)].elementsEqual(needle) { return true }
+            i += 1
+        }
+        return false
+    }
+}
