@@ -95,6 +95,7 @@ struct ExtendTokenizer: ParsableCommand {
             let reused = r.added.filter { $0.id < tok.idCount }.count
             print("base             \(dir): \(grouped(tok.idCount)) tokens")
             print("added            \(grouped(r.added.count)) tokens" + (reused > 0 ? " (\(reused) in [unused] slots)" : "")
+                  + (r.added.count < add ? " of \(add) asked: no other candidate is seen \(minFrequency) times, fires and lengthens no word" : "")
                   + (r.rejected > 0 ? "; \(r.rejected) candidates dropped (they would not fire or would lengthen a word)" : ""))
             print("tokens per word  \(fmt(Double(r.tokensBefore) / Double(r.words), 3)) → \(fmt(Double(r.tokensAfter) / Double(r.words), 3))"
                   + "  (\(grouped(r.tokensBefore)) → \(grouped(r.tokensAfter)) tokens on the corpus, "
