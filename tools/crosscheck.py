@@ -301,6 +301,28 @@ def check_train_tokenizer(ckpt, tmp):
             check(f"train-tokenizer {name}: BertTokenizer built from vocab.txt alone encodes as ckpt",
                   [slow(t)["input_ids"] for t in texts] == ours)
 
+    # extend-tokenizer: the extended files encode in tokenizers and transformers as
+    # in ckpt, old tokens keep their ids, and no text gets longer.
+    domain = os.path.join(ROOT, "samples", "corpus", "python-docs.txt")
+    bases = {"wordpiece": os.path.join(FIXTURES, "tokenizer-goldens", "bert-uncased"),
+             "bpe": os.path.join(FIXTURES, "tokenizer-training", "bpe")}
+    for name, base in bases.items():
+        out = os.path.join(tmp, f"ext-{name}")
+        run(ckpt, "extend-tokenizer", base, "--corpus", domain, "--add", "60", "--out", out)
+        ours = [json.loads(l)["ids"] for l in run(ckpt, "tokenize", out, "--file", sample, "--json").splitlines()]
+        fast = Tokenizer.from_file(os.path.join(out, "tokenizer.json"))
+        check(f"extend-tokenizer {name}: tokenizers encodes as ckpt", [e.ids for e in fast.encode_batch(texts)] == ours)
+        auto = AutoTokenizer.from_pretrained(out)
+        check(f"extend-tokenizer {name}: AutoTokenizer encodes as ckpt", [auto(t)["input_ids"] for t in texts] == ours)
+        old = Tokenizer.from_file(os.path.join(base, "tokenizer.json")).get_vocab()
+        new = fast.get_vocab()
+        check(f"extend-tokenizer {name}: old ids kept, 60 tokens appended",
+              all(new.get(k) == v for k, v in old.items()) and len(new) == len(old) + 60)
+        longer = [json.loads(l)["ids"] for l in run(ckpt, "tokenize", out, "--file", domain, "--json").splitlines()]
+        shorter = [json.loads(l)["ids"] for l in run(ckpt, "tokenize", base, "--file", domain, "--json").splitlines()]
+        check(f"extend-tokenizer {name}: no line of the domain corpus longer, fewer tokens in all",
+              all(len(a) <= len(b) for a, b in zip(longer, shorter)) and sum(map(len, longer)) < sum(map(len, shorter)))
+
 
 def check_resize(ckpt, tmp):
     from safetensors.numpy import load_file
