@@ -9,7 +9,8 @@
 # Environment (the defaults are the real job; the test suite runs it on tiny
 # fixtures): CKPT, DEMO_OUT, DEMO_MODEL (a model directory instead of the
 # fetched one), DEMO_CORPUS, DEMO_VOCAB (the domain tokenizer's size),
-# DEMO_TOKENIZER (a tokenizer directory instead of training one), DEMO_STEPS,
+# DEMO_TOKENIZER (a tokenizer directory instead of training one), DEMO_EXTEND
+# (tokens the extension route adds), DEMO_STEPS,
 # DEMO_MASK_TEXT, DEMO_THREADS.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,6 +18,7 @@ CKPT=${CKPT:-.build/release/ckpt}
 OUT=${DEMO_OUT:-demo-out}
 CORPUS=${DEMO_CORPUS:-samples/corpus/python-docs.txt}
 VOCAB=${DEMO_VOCAB:-8000}
+EXTEND=${DEMO_EXTEND:-500}
 STEPS=${DEMO_STEPS:-240}
 MASK_TEXT=${DEMO_MASK_TEXT:-"This function returns a [MASK] of the elements in the list."}
 THREADS=${DEMO_THREADS:-$(nproc)}
@@ -49,6 +51,9 @@ if [ -z "$TOKENIZER" ]; then
   step "Train a domain tokenizer on the corpus (WordPiece, as tokenizers' trainer; min frequency 0 as WordPieceTrainer)" \
     "$CKPT" train-tokenizer "$CORPUS" --out "$TOKENIZER" --vocab-size "$VOCAB" --min-frequency 0 --threads "$THREADS"
 fi
+step "The other route: keep the model's tokenizer and append domain tokens as vocabulary pieces" \
+  "$CKPT" extend-tokenizer "$MODEL" --corpus "$CORPUS" --add "$EXTEND" --out "$OUT/extended-tokenizer" \
+  --report "$OUT/extend-report.json" --threads "$THREADS"
 step "The domain corpus, under the model's tokenizer and under the domain tokenizer" \
   bash -c "'$CKPT' tokenize '$MODEL' --file '$CORPUS' --stats | tail -n 3; '$CKPT' tokenize '$TOKENIZER' --file '$CORPUS' --stats | tail -n 3"
 step "Move the model onto the domain tokenizer (rows by token string; self-checked)" \
@@ -77,12 +82,15 @@ import json, math, subprocess, sys
 out, text, ckpt, seconds = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
 evals = [json.loads(l) for l in open(f"{out}/run/metrics.jsonl") if "eval_loss" in l]
 report = json.load(open(f"{out}/resize-report.json"))
+ext = json.load(open(f"{out}/extend-report.json"))
 def top(model):
     r = json.loads(subprocess.run([ckpt, "predict", model, text, "--json"], capture_output=True, text=True).stdout.splitlines()[0])
     return ", ".join(c["token_str"] for c in r[:3])
 print("\n\033[1m== Summary\033[0m")
 print(f"vocabulary          {report['old_vocab_size']} → {report['new_vocab_size']} tokens; {report['copied'] + report['special']} rows copied, "
       f"{report['new']} new; corpus coverage by copied rows {100 * report['coverage']:.1f} %")
+print(f"extension route     +{ext['added']} tokens appended to the model's own; corpus tokens {ext['tokens_before']} → {ext['tokens_after']} "
+      f"({100 * (1 - ext['tokens_after'] / ext['tokens_before']):.1f} % fewer), every old row kept")
 print(f"eval perplexity     {math.exp(evals[0]['eval_loss']):.1f} before training → {math.exp(evals[-1]['eval_loss']):.1f} after {evals[-1]['step']} steps")
 print(f"fill-mask           \"{text}\"")
 print(f"  before            {top(out + '/start/final')}")

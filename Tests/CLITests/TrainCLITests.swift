@@ -182,14 +182,14 @@ import Glibc
         let dir = ScratchDirectory()
         let env = [
             "CKPT=\(ckptBinary)", "DEMO_OUT=\(dir.file("demo"))", "DEMO_MODEL=\(Fixtures.path("model-goldens/bert-base-model"))",
-            "DEMO_VOCAB=191", "DEMO_CORPUS=\(Fixtures.path("resize/domain-corpus.txt"))",
+            "DEMO_VOCAB=191", "DEMO_EXTEND=3", "DEMO_CORPUS=\(Fixtures.path("resize/domain-corpus.txt"))",
             "DEMO_STEPS=8", "DEMO_THREADS=2", "DEMO_MASK_TEXT='the locomotive [MASK] the junction.'",
         ].joined(separator: " ")
         let script = Fixtures.root + "/samples/demo.sh"
         let status = (system("\(env) bash '\(script)' >'\(dir.file("log"))' 2>&1") >> 8) & 0xFF
         let log = String(decoding: (try? readFile(dir.file("log"))) ?? [], as: UTF8.self)
         #expect(status == 0, "\(log.suffix(3000))")
-        for expected in ["Train a domain tokenizer", "191 tokens", "self-check       OK", "Fill-mask after training", "eval perplexity", "before", "after", "corpus coverage"] {
+        for expected in ["Train a domain tokenizer", "191 tokens", "extension route", "self-check       OK", "Fill-mask after training", "eval perplexity", "before", "after", "corpus coverage"] {
             #expect(log.contains(expected), "missing \(expected)")
         }
         #expect(FileSystem.isFile(dir.file("demo/run/final/model.safetensors")))
