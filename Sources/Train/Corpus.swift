@@ -75,10 +75,11 @@ public enum Corpus {
     /// Streams `paths` into `writer`, file by file and block by block.
     static func stream(_ paths: [String], tokenizer: Tokenizer, vocabSize: Int, options: CorpusOptions, threads: Int,
                        into writer: ExampleWriter, progress: ((CorpusProgress) -> Void)? = nil, blockSize: Int = 1 << 20) throws {
-        let readers = try paths.map { try TextBlockReader(path: $0, blockSize: blockSize) }
-        let total = readers.reduce(0) { $0 + $1.size }
+        // Sizes first (for progress); each file is opened only when its turn comes.
+        let total = try paths.reduce(0) { $0 + (try fileSize($1)) }
         var before = 0
-        for reader in readers {
+        for path in paths {
+            let reader = try TextBlockReader(path: path, blockSize: blockSize)
             var file = CorpusFile(path: reader.path, options: options, vocabSize: vocabSize)
             while let block = try reader.next() {
                 try file.take(block, tokenizer: tokenizer, threads: threads, into: writer)
@@ -170,8 +171,8 @@ struct CorpusFile {
     private var pending: [String] = []
     /// group_texts: ids not yet cut into a block.
     private var carry: [UInt32] = []
-    /// --split sentences: 64-bit hashes of the sentences kept (exact code points).
-    private var seen = Set<UInt64>()
+    /// --split sentences: 128-bit hashes of the sentences kept (exact code points).
+    private var seen = Set<SentenceHash>()
     /// JSONL: the first line with "text", and the first with "input_ids".
     private var firstText: Int? = nil, firstIDs: Int? = nil
 
@@ -255,13 +256,13 @@ struct CorpusFile {
         let per = max(1, (documents.count + threads * 8 - 1) / (threads * 8))
         let parts = (documents.count + per - 1) / per
         let options = self.options
-        let encoded = parallelMap(parts, threads: threads) { p -> [(hash: UInt64, ids: [UInt32])] in
-            var out: [(hash: UInt64, ids: [UInt32])] = []
+        let encoded = parallelMap(parts, threads: threads) { p -> [(hash: SentenceHash, ids: [UInt32])] in
+            var out: [(hash: SentenceHash, ids: [UInt32])] = []
             for d in documents[(p * per)..<min(documents.count, (p + 1) * per)] {
                 let pieces = options.split == .sentences ? Corpus.sentences(d) : [d]
                 for piece in pieces {
-                    var hash: UInt64 = 0
-                    if options.split == .sentences { var h = Checksum64(); h.update(Array(piece.utf8)); hash = h.value }
+                    var hash = SentenceHash(a: 0, b: 0)
+                    if options.split == .sentences { hash = SentenceHash(piece) }
                     let e = tokenizer.encode(piece, addSpecialTokens: true)
                     let ids = options.groupTexts == nil
                         ? Corpus.truncate(e.ids, specials: e.specialTokensMask, to: options.maxLength) : e.ids
@@ -326,6 +327,20 @@ struct CorpusFile {
             throw CorpusError(path: path, line: line, reason: "\(ids.count) input ids exceed --max-length \(maxLength)")
         }
         return .ids(ids.map { UInt32($0) }, labels: labels)
+    }
+}
+
+/// A sentence's identity for de-duplication: two XXH64s of its UTF-8 bytes
+/// (different seeds), 128 bits, so that a collision among even 10¹² sentences
+/// is improbable (about 10⁻¹⁵).
+struct SentenceHash: Hashable, Sendable {
+    let a: UInt64, b: UInt64
+    init(a: UInt64, b: UInt64) { self.a = a; self.b = b }
+    init(_ s: String) {
+        let bytes = Array(s.utf8)
+        var x = Checksum64(seed: 0), y = Checksum64(seed: 0x9E37_79B9_7F4A_7C15)
+        x.update(bytes); y.update(bytes)
+        a = x.value; b = y.value
     }
 }
 

@@ -39,7 +39,7 @@ extension Corpus {
     public static func loadCached(_ paths: [String], tokenizer: Tokenizer, tokenizerFiles: [(name: String, bytes: [UInt8])],
                                   vocabSize: Int, options: CorpusOptions, cacheDirectory: String, threads: Int = 1,
                                   progress: ((CorpusProgress) -> Void)? = nil,
-                                  note: (String) -> Void = { _ in }) throws -> (examples: TokenizedExamples, fromCache: Bool) {
+                                  note: (String) -> Void = { _ in }) throws -> (examples: TokenizedExamples, fromCache: Bool, path: String) {
         let key = try cacheKey(paths, tokenizerFiles: tokenizerFiles, vocabSize: vocabSize, options: options)
         // Directories made here are removed again if the corpus turns out unusable.
         var created: [String] = []
@@ -48,9 +48,10 @@ extension Corpus {
         try FileSystem.makeDirectories(cacheDirectory)
         removeAbandonedTemporaries(in: cacheDirectory)
         let path = FileSystem.join(cacheDirectory, "tokens-\(key).safetensors")
+        let longest = max(options.maxLength, options.groupTexts ?? 0)
         if FileSystem.exists(path) {
             do {
-                return (try TokenCache.open(path: path, key: key, vocabSize: vocabSize), true)
+                return (try TokenCache.open(path: path, key: key, vocabSize: vocabSize, maxLength: longest), true, path)
             } catch let e as CorpusError {
                 note("\(e); rebuilding it")
                 removeTree(path)
@@ -58,25 +59,23 @@ extension Corpus {
         }
         let width = max(vocabSize, tokenizer.idCount) <= 1 << 16 ? 2 : 4
         do {
-            let examples = try TokenCache.write(path: path, key: key, vocabSize: vocabSize, idWidth: width) { writer in
-                try stream(paths, tokenizer: tokenizer, vocabSize: vocabSize, options: options, threads: threads, into: writer,
+            let examples = try TokenCache.write(path: path, key: key, vocabSize: vocabSize, maxLength: longest, idWidth: width) { writer in
+                try stream(paths, tokenizer: tokenizer, vocabSize: vocabSize, options: options, threads: max(1, threads), into: writer,
                            progress: progress)
             }
-            return (examples, false)
+            return (examples, false, path)
         } catch {
             for dir in created { rmdir(dir) }
             throw error
         }
     }
 
-    /// Removes temporary files of cache builds whose process is gone (killed
-    /// before it could clean up). Those of running builds are left alone.
+    /// Removes temporary files of cache builds that no process is writing
+    /// (killed before it could clean up): a live build holds a lock on its file.
     static func removeAbandonedTemporaries(in directory: String) {
-        for name in (try? FileSystem.list(directory)) ?? [] where name.hasPrefix(".") {
-            guard let r = name.range(of: ".ckpt-tmp-") else { continue }
-            let rest = name[r.upperBound...].split(separator: "-")
-            guard let pid = rest.first.flatMap({ Int32($0) }), pid > 0 else { continue }
-            if kill(pid, 0) != 0 && errno == ESRCH { removeTree(FileSystem.join(directory, name)) }
+        for name in (try? FileSystem.list(directory)) ?? [] where name.hasPrefix(".tokens-") && name.contains(".ckpt-tmp-") {
+            let path = FileSystem.join(directory, name)
+            if isAbandonedTemporary(path) { removeTree(path) }
         }
     }
 }

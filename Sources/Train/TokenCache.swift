@@ -20,10 +20,14 @@ enum TokenCache {
 
     /// Builds a cache at `path`: `fill` appends the examples to the writer.
     /// Nothing appears at `path` unless `fill` and the write succeed.
-    static func write(path: String, key: String, vocabSize: Int, idWidth: Int,
+    static func write(path: String, key: String, vocabSize: Int, maxLength: Int, idWidth: Int,
                       fill: (ExampleWriter) throws -> Void) throws -> TokenizedExamples {
         let file = try AtomicFile(path: path, overwrite: true)
+        // Held while the file is written: another run that shares the cache
+        // directory sees the temporary is alive (Corpus.removeAbandonedTemporaries).
+        file.lock()
         let writer = try ExampleWriter(idWidth: idWidth, file: file, dataStart: dataStart, spillDirectory: FileSystem.dirname(path))
+        writer.path = path
         try fill(writer)
         try writer.ids.flush()
         var sum = writer.ids.checksum
@@ -42,7 +46,7 @@ enum TokenCache {
         root["__metadata__"] = .object(JSONObject([
             ("format", .string(format)), ("version", .string(version)), ("key", .string(key)),
             ("examples", .string(String(N))), ("tokens", .string(String(T))), ("max_id", .string(String(writer.maxID))),
-            ("vocab_size", .string(String(vocabSize))), ("checksum", .string(hex(sum.value))),
+            ("vocab_size", .string(String(vocabSize))), ("max_length", .string(String(maxLength))), ("checksum", .string(hex(sum.value))),
         ]))
         var offset = 0
         for (name, dtype, n) in tensors {
@@ -57,25 +61,31 @@ enum TokenCache {
         guard header.count <= dataStart - 8 else { throw CorpusError(path: path, reason: "token cache header too large") }
         header += [UInt8](repeating: 0x20, count: dataStart - 8 - header.count)
         try file.write(withUnsafeBytes(of: UInt64(dataStart - 8).littleEndian) { Array($0) } + header, at: 0)
+        // Mapped before the rename: the map holds this file, whatever later happens to the name.
+        let examples = try open(path: file.temporaryPath, key: key, vocabSize: vocabSize, maxLength: maxLength, verify: false)
         try file.commit()
-        return try open(path: path, key: key, vocabSize: vocabSize, verify: false)
+        return examples
     }
 
     /// Maps the cache at `path` and checks it: layout, key, counts, checksum,
     /// offsets and ids within the vocabulary.
     ///
     /// - Throws: `CorpusError` saying what is wrong with the file.
-    static func open(path: String, key: String, vocabSize: Int, verify: Bool = true) throws -> TokenizedExamples {
+    /// - Parameter maxLength: the longest example the options allow.
+    /// - Throws: `CorpusError` ("damaged token cache: …") for a file that is
+    ///   not what this format writes; `FileError` when it cannot be read at all
+    ///   (permissions, I/O), which says nothing about its contents.
+    static func open(path: String, key: String, vocabSize: Int, maxLength: Int, verify: Bool = true) throws -> TokenizedExamples {
         func damaged(_ why: String) -> CorpusError { CorpusError(path: path, reason: "damaged token cache: \(why)") }
         let file: SafeTensorsFile
-        do { file = try SafeTensorsFile(path: path) } catch { throw damaged("\(error)") }
+        do { file = try SafeTensorsFile(path: path) } catch let e as SafeTensorsError { throw damaged("\(e)") }
         let m = file.metadata ?? [:]
         guard m["format"] == format, m["version"] == version else { throw damaged("not a ckpt token cache of version \(version)") }
         guard m["key"] == key else { throw damaged("written for other inputs (key \(m["key"] ?? "none"))") }
         guard let N = m["examples"].flatMap({ Int($0) }), let T = m["tokens"].flatMap({ Int($0) }),
               let maxID = m["max_id"].flatMap({ Int($0) }), let sumText = m["checksum"], m["vocab_size"] == String(vocabSize),
-              N >= 0, T >= 0
-        else { throw damaged("metadata incomplete") }
+              N >= 0, T >= 0, N < Int(UInt32.max), T < 1 << 48, m["max_length"] == String(maxLength)
+        else { throw damaged("metadata incomplete or out of range") }
         guard let ids = file.info("ids"), [.u16, .u32].contains(ids.dtype), ids.shape == [T],
               let offsets = file.info("offsets"), offsets.dtype == .u64, offsets.shape == [N + 1]
         else { throw damaged("ids or offsets missing or mis-shaped") }
@@ -110,15 +120,27 @@ enum TokenCache {
             at += n
         }
         guard hex(sum.value) == sumText else { throw damaged("checksum mismatch (the file was changed or cut)") }
-        var previous = 0
-        for i in 0..<N {
-            let r = examples.tokenRange(i)
-            guard r.lowerBound == previous, r.upperBound > r.lowerBound else { throw damaged("offsets out of order at example \(i)") }
-            previous = r.upperBound
+        // Offsets: compared as the stored integers, before any range is made of them.
+        let offsetsAt = region.baseAddress! + idBytes
+        var previous: UInt64 = 0
+        for i in 0...N {
+            let o = UInt64(littleEndian: offsetsAt.loadUnaligned(fromByteOffset: i * 8, as: UInt64.self))
+            guard i == 0 ? o == 0 : (o > previous && o - previous <= UInt64(maxLength) && o <= UInt64(T)) else {
+                throw damaged("offsets out of order or an example longer than \(maxLength) at example \(max(0, i - 1))")
+            }
+            previous = o
         }
-        guard previous == T else { throw damaged("offsets do not end at the token count") }
+        guard previous == UInt64(T) else { throw damaged("offsets do not end at the token count") }
         mapped.release(offset: dataStart + idBytes, count: (N + 1) * 8)
-        guard largest == maxID else { throw damaged("largest id \(largest), metadata says \(maxID)") }
+        if labels != nil {
+            let at = region.baseAddress! + idBytes + (N + 1) * 8
+            for i in 0..<T {
+                let l = Int(Int32(littleEndian: at.loadUnaligned(fromByteOffset: i * 4, as: Int32.self)))
+                guard l == MaskedLMBatch.ignoreIndex || (l >= 0 && l < vocabSize) else { throw damaged("label \(l) outside the vocabulary") }
+            }
+            mapped.release(offset: dataStart + idBytes + (N + 1) * 8, count: T * 4)
+        }
+        guard largest == maxID, maxID < max(vocabSize, 1 << 16) || width == 4 else { throw damaged("largest id \(largest), metadata says \(maxID)") }
         return examples
     }
 

@@ -60,11 +60,14 @@ public final class TokenizedExamples: @unchecked Sendable, Equatable {
     }
 
     /// Where example `i`'s tokens are among all tokens.
+    /// (Clamped to the tokens: the offsets were checked when the cache was
+    /// opened, but a mapped file can still be changed underneath.)
     @inline(__always)
     public func tokenRange(_ i: Int) -> Range<Int> {
-        let a = offsets.loadUnaligned(fromByteOffset: i * 8, as: UInt64.self)
-        let b = offsets.loadUnaligned(fromByteOffset: (i + 1) * 8, as: UInt64.self)
-        return Int(UInt64(littleEndian: a))..<Int(UInt64(littleEndian: b))
+        let a = UInt64(littleEndian: offsets.loadUnaligned(fromByteOffset: i * 8, as: UInt64.self))
+        let b = UInt64(littleEndian: offsets.loadUnaligned(fromByteOffset: (i + 1) * 8, as: UInt64.self))
+        let lo = Int(min(a, UInt64(tokenCount))), hi = Int(min(max(b, UInt64(lo)), UInt64(tokenCount)))
+        return lo..<hi
     }
 
     /// Example `i`'s ids.
@@ -128,6 +131,8 @@ final class GrowableBytes {
 /// file being written), the other sections to memory or to spill files.
 final class ExampleWriter {
     let idWidth: Int
+    /// Named in errors: the corpus being written.
+    var path = "examples"
     private(set) var count = 0
     private(set) var tokenCount = 0
     private(set) var maxID = -1
@@ -166,9 +171,15 @@ final class ExampleWriter {
     /// Appends one example (examples without tokens are skipped).
     func append(ids values: [UInt32], labels given: [Int32]?) throws {
         guard !values.isEmpty else { return }
+        guard given.map({ $0.count == values.count }) ?? true else {
+            throw CorpusError(path: path, reason: "an example's labels (\(given!.count)) and ids (\(values.count)) differ in number")
+        }
+        guard count < Int(UInt32.max) - 1 else { throw CorpusError(path: path, reason: "more than 4,294,967,293 examples") }
         if given != nil, labels == nil { try startLabels() }
         if let m = values.max(), Int(m) > maxID {
-            guard idWidth == 4 || m <= UInt32(UInt16.max) else { throw CorpusError(path: "", reason: "token id \(m) does not fit the cache's 16-bit ids") }
+            guard idWidth == 4 || m <= UInt32(UInt16.max) else {
+                throw CorpusError(path: path, reason: "token id \(m) does not fit the cache's 16-bit ids (the tokenizer produces ids past its vocabulary)")
+            }
             maxID = Int(m)
         }
         if idWidth == 2 {

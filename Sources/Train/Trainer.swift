@@ -172,10 +172,13 @@ public final class Trainer {
 
     private func order(epoch: Int) -> [UInt32] {
         if let c = permutationCache, c.epoch == epoch { return c.order }
-        var order = (0..<train.count).map { UInt32(truncatingIfNeeded: $0) }
+        permutationCache = nil  // the old order goes before the new one is made
+        let order: [UInt32]
         if options.shuffle {
             var rng = SplitMix64(seed: mix(options.seed, 0x5348_5546, UInt64(epoch)))
             order = permutation(train.count, rng: &rng)
+        } else {
+            order = (0..<train.count).map { UInt32(truncatingIfNeeded: $0) }
         }
         permutationCache = (epoch, order)
         return order

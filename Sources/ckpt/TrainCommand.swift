@@ -202,11 +202,8 @@ struct TrainCommand: ParsableCommand {
             }
             let V = encoder.config.vocabSize
             let data = try TrainingData.load(corpus: corpus, evalFiles: evalFile, evalRatio: evalRatio, seed: seed, tokenizer: tok,
-                                             tokenizerFiles: files, vocabSize: V, options: copts,
+                                             tokenizerFiles: files, vocabSize: V, tokenizerPath: tokPath, options: copts,
                                              cacheDirectory: cacheDir ?? FileSystem.join(outDir, "cache"), threads: threadCount)
-            if data.maxID >= V {
-                throw TrainingError(path: tokPath, reason: "the tokenizer produces id \(data.maxID), past the model's vocabulary (\(V)); resize the model first (ckpt resize-vocab)")
-            }
 
             var opts = TrainingOptions()
             opts.learningRate = lr; opts.weightDecay = weightDecay; opts.warmupSteps = warmupSteps; opts.warmupRatio = warmupRatio

@@ -4,6 +4,9 @@
 import Formats
 import Tokenizers
 import Train
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Where the examples of a run come from.
 struct TrainingData {
@@ -12,9 +15,36 @@ struct TrainingData {
 
     /// Maps (or first builds) the token cache of `corpus`, and of `evalFiles`
     /// or a seeded `evalRatio` share of the corpus.
+    /// On failure, caches this call built and directories it made are removed
+    /// again, so a refused run leaves nothing behind.
+    ///
+    /// - Throws: `TrainingError` when the tokenizer produces ids past the
+    ///   model's vocabulary; corpus and file errors.
     static func load(corpus: [String], evalFiles: [String], evalRatio: Double, seed: UInt64, tokenizer: Tokenizer,
-                     tokenizerFiles: [(name: String, bytes: [UInt8])], vocabSize: Int, options: CorpusOptions,
+                     tokenizerFiles: [(name: String, bytes: [UInt8])], vocabSize: Int, tokenizerPath: String, options: CorpusOptions,
                      cacheDirectory: String, threads: Int) throws -> TrainingData {
+        var missing: [String] = []
+        var d = FileSystem.normalized(cacheDirectory)
+        while !d.isEmpty && d != "/" && d != "." && !FileSystem.exists(d) { missing.append(d); d = FileSystem.dirname(d) }
+        var built: [String] = []
+        do {
+            let data = try loadChecked(corpus: corpus, evalFiles: evalFiles, evalRatio: evalRatio, seed: seed, tokenizer: tokenizer,
+                                       tokenizerFiles: tokenizerFiles, vocabSize: vocabSize, options: options,
+                                       cacheDirectory: cacheDirectory, threads: threads, built: &built)
+            if data.maxID >= vocabSize {
+                throw TrainingError(path: tokenizerPath, reason: "the tokenizer produces id \(data.maxID), past the model's vocabulary (\(vocabSize)); resize the model first (ckpt resize-vocab)")
+            }
+            return data
+        } catch {
+            for p in built { removeTree(p) }
+            for dir in missing { rmdir(dir) }
+            throw error
+        }
+    }
+
+    private static func loadChecked(corpus: [String], evalFiles: [String], evalRatio: Double, seed: UInt64, tokenizer: Tokenizer,
+                                    tokenizerFiles: [(name: String, bytes: [UInt8])], vocabSize: Int, options: CorpusOptions,
+                                    cacheDirectory: String, threads: Int, built: inout [String]) throws -> TrainingData {
         func cached(_ paths: [String], what: String) throws -> TokenizedExamples {
             let bar = ProgressLine()
             let clock = ContinuousClock()
@@ -29,6 +59,7 @@ struct TrainingData {
                          + "\(fmt(rate, 1)) MB/s, \(grouped(p.examples)) examples, ETA \(eta)")
             }, note: { print("note: \($0)") })
             bar.finish()
+            if !loaded.fromCache { built.append(loaded.path) }
             let e = loaded.examples
             let what = "\(what): \(grouped(e.count)) examples, \(grouped(e.tokenCount)) tokens"
             if loaded.fromCache {

@@ -125,6 +125,12 @@ import Glibc
         let r = ckpt(["train", "--model", Fixtures.path("model-goldens/bert-gelu"), "--corpus", dir.file("bad.txt"), "--out", dir.file("out")])
         #expect(r.status == 1 && r.err.contains("bad.txt:2") && r.err.contains("UTF-8"), "\(r.err)")
         #expect(!FileSystem.exists(dir.file("out")))
+        // A bad eval file after a good corpus: the corpus's cache goes too.
+        let good = corpus(dir)
+        let evalBad = ckpt(["train", "--model", Fixtures.path("model-goldens/bert-gelu"), "--corpus", good, "--eval-file", dir.file("bad.txt"),
+                            "--out", dir.file("out")])
+        #expect(evalBad.status == 1 && evalBad.err.contains("bad.txt:2"), "\(evalBad.err)")
+        #expect(!FileSystem.exists(dir.file("out")))
         dir.write("empty.jsonl", [])
         let e = ckpt(["train", "--model", Fixtures.path("model-goldens/bert-gelu"), "--corpus", dir.file("empty.jsonl"), "--out", dir.file("out")])
         #expect(e.status == 1 && e.err.contains("empty"), "\(e.err)")

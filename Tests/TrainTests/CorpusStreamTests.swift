@@ -9,6 +9,9 @@ import Testing
 import TestSupport
 import Tokenizers
 @testable import Train
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The whole-file reading of a text corpus, kept as the reference.
 func referenceExamples(_ bytes: [UInt8], tokenizer: Tokenizer, options: CorpusOptions) -> [Example] {
@@ -181,7 +184,7 @@ func referenceExamples(_ bytes: [UInt8], tokenizer: Tokenizer, options: CorpusOp
         // A build that fails half-way leaves no file under the cache's name.
         struct Stop: Error {}
         do {
-            _ = try TokenCache.write(path: path, key: "0123456789abcdef", vocabSize: 160, idWidth: 2) { w in
+            _ = try TokenCache.write(path: path, key: "0123456789abcdef", vocabSize: 160, maxLength: 128, idWidth: 2) { w in
                 try w.append(ids: [2, 5, 3], labels: nil)
                 throw Stop()
             }
@@ -210,4 +213,74 @@ func referenceExamples(_ bytes: [UInt8], tokenizer: Tokenizer, options: CorpusOp
             #expect(Set(ti).isDisjoint(with: ei) && ti.count + ei.count == 37 && ti == ti.sorted() && ei == ei.sorted())
         }
     }
+
+    /// A cache edited by someone who also fixes its checksum is still refused, never trapped on.
+    @Test func craftedCachesAreRefused() throws {
+        let dir = ScratchDirectory()
+        dir.write("c.txt", messyCorpus())
+        dir.write("labelled.jsonl", Array("{\"input_ids\": [2, 9, 3]}\n{\"input_ids\": [2, 4, 50, 3], \"labels\": [-100, 77, -100, -100]}\n".utf8))
+        var notes: [String] = []
+        _ = try load(dir, "c.txt", notes: &notes)
+        _ = try load(dir, "labelled.jsonl", cache: "cache2", notes: &notes)
+        /// Applies `edit` to the data section and writes the matching checksum (and metadata edits) back.
+        func forge(_ path: String, metadata: [(String, String)] = [], _ edit: (inout [UInt8], _ tokens: Int, _ examples: Int) -> Void) throws {
+            var bytes = try readFile(path)
+            var header = String(decoding: bytes[8..<4096], as: UTF8.self)
+            let meta = try JSONParser.parse(header.trimmingSuffixSpaces, path: path)["__metadata__"]!
+            let T = Int(meta["tokens"]!.string!)!, N = Int(meta["examples"]!.string!)!
+            var data = Array(bytes[4096...])
+            edit(&data, T, N)
+            var sum = Checksum64()
+            sum.update(data)
+            header = header.replacingAll(meta["checksum"]!.string!, with: sum.hex)
+            for (k, v) in metadata { header = header.replacingAll("\"\(k)\":\"\(meta[k]!.string!)\"", with: "\"\(k)\":\"\(v)\"") }
+            var h = Array(header.utf8)
+            h += [UInt8](repeating: 0x20, count: max(0, 4088 - h.count))
+            bytes = Array(bytes[0..<8]) + h.prefix(4088) + data
+            dir.write(String(path.dropFirst(dir.path.count + 1)), bytes)
+        }
+        let path = try cacheFile(dir), labelled = try cacheFile(dir, "cache2")
+        let good = try readFile(path), goodLabelled = try readFile(labelled)
+        let cases: [(String, String, [(String, String)], (inout [UInt8], Int, Int) -> Void)] = [
+            ("offsets going down", path, [], { d, T, _ in
+                let at = T * 2 + 8  // offsets[1]
+                let v = UInt64(T - 1).littleEndian
+                withUnsafeBytes(of: v) { for k in 0..<8 { d[at + k] = $0[k] } } }),
+            ("an offset past 2^63", path, [], { d, T, _ in for k in 0..<8 { d[T * 2 + 8 + k] = 0xFF } }),
+            ("examples near Int.max", path, [("examples", "9223372036854775807")], { _, _, _ in }),
+            ("a label outside the vocabulary", labelled, [], { d, T, N in
+                let at = T * 2 + (N + 1) * 8 + 4  // labels[1]
+                withUnsafeBytes(of: Int32(0x7FFF_FFFF).littleEndian) { for k in 0..<4 { d[at + k] = $0[k] } } }),
+        ]
+        for (what, file, metadata, edit) in cases {
+            try forge(file, metadata: metadata, edit)
+            notes = []
+            _ = try load(dir, file == path ? "c.txt" : "labelled.jsonl", cache: file == path ? "cache" : "cache2", notes: &notes)
+            // Refused for what was forged, not for the checksum (which was made to match).
+            #expect(notes.count == 1 && notes[0].contains("damaged token cache") && !notes[0].contains("checksum"), "\(what): \(notes)")
+            #expect(try readFile(file) == (file == path ? good : goodLabelled), "\(what): rebuilt")
+        }
+    }
+
+    /// A temporary file that a live build holds locked is left alone, even
+    /// though its name's process id means nothing here.
+    @Test func aLiveBuildsTemporaryIsKept() throws {
+        let dir = ScratchDirectory()
+        dir.write("c.txt", messyCorpus())
+        try FileSystem.makeDirectories(dir.file("cache"))
+        let name = "cache/.tokens-0123456789abcdef.safetensors.ckpt-tmp-1-abc"
+        dir.write(name, [1, 2, 3])
+        let fd = open(dir.file(name), O_RDONLY)
+        #expect(fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) == 0)
+        var notes: [String] = []
+        _ = try load(dir, "c.txt", notes: &notes)
+        #expect(FileSystem.exists(dir.file(name)), "a locked temporary was removed")
+        close(fd)
+        _ = try load(dir, "c.txt", notes: &notes)
+        #expect(!FileSystem.exists(dir.file(name)), "an abandoned temporary was kept")
+    }
+}
+
+extension String {
+    var trimmingSuffixSpaces: String { var s = self; while s.last == " " { s.removeLast() }; return s }
 }

@@ -62,6 +62,16 @@ func syncDirectory(_ path: String) {
     if fd >= 0 { _ = fsync(fd); close(fd) }
 }
 
+/// Whether a temporary file is abandoned: no process holds the lock that
+/// `AtomicFile.lock()` takes. Unlike a process id, a lock is seen across PID
+/// namespaces and after a process id is reused.
+public func isAbandonedTemporary(_ path: String) -> Bool {
+    let fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
+    guard fd >= 0 else { return false }
+    defer { close(fd) }
+    return flock(fd, LOCK_EX | LOCK_NB) == 0
+}
+
 /// Removes a file or a directory tree; errors are ignored (used for cleanup).
 public func removeTree(_ path: String) {
     var st = stat()
@@ -135,6 +145,11 @@ public final class AtomicFile {
         guard count > 0 else { return }
         _ = ckpt_start_writeback(fd, Int64(offset), Int64(count))
     }
+
+    /// Takes an exclusive `flock` on the temporary file, held until it is
+    /// committed or dropped, so that other processes can tell a temporary that
+    /// is being written from one left by a killed process (`isAbandonedTemporary`).
+    public func lock() { _ = flock(fd, LOCK_EX | LOCK_NB) }
 
     /// Sets the file's size.
     public func truncate(to size: Int) throws {

@@ -20,6 +20,17 @@ public struct CorpusError: Error, Equatable, CustomStringConvertible {
     public var description: String { line.map { "\(path):\($0): \(reason)" } ?? "\(path): \(reason)" }
 }
 
+/// The size of a regular file, in bytes.
+///
+/// - Throws: `FileError` when it cannot be opened or is not a regular file.
+public func fileSize(_ path: String) throws -> Int {
+    let fd = try openRegularFile(path)
+    defer { close(fd) }
+    var st = stat()
+    guard fstat(fd, &st) == 0 else { throw FileError.current(path, "stat") }
+    return Int(st.st_size)
+}
+
 /// A run of whole lines of a text file.
 public struct TextBlock: Sendable {
     /// The block's bytes, line ends included.
@@ -161,13 +172,18 @@ public func parallelMap<R>(_ count: Int, threads: Int, _ body: @Sendable (Int) t
 /// A counter shared by the workers of `parallelMap`.
 final class AtomicCounter: @unchecked Sendable {
     private var value = 0
-    private var m = pthread_mutex_t()
-    init() { pthread_mutex_init(&m, nil) }
-    deinit { pthread_mutex_destroy(&m) }
+    /// Allocated, so that the mutex never moves.
+    private let m: UnsafeMutablePointer<pthread_mutex_t>
+    init() {
+        m = .allocate(capacity: 1)
+        m.initialize(to: pthread_mutex_t())
+        pthread_mutex_init(m, nil)
+    }
+    deinit { pthread_mutex_destroy(m); m.deallocate() }
     /// Returns the value before the increment.
     func increment() -> Int {
-        pthread_mutex_lock(&m)
-        defer { pthread_mutex_unlock(&m) }
+        pthread_mutex_lock(m)
+        defer { pthread_mutex_unlock(m) }
         value += 1
         return value - 1
     }

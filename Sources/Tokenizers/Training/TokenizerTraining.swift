@@ -20,11 +20,11 @@ public enum TokenizerTraining {
     ///   training does) or without (as `ckpt tokenize --file` encodes them).
     public static func countWords(_ paths: [String], pipeline: TrainingPipeline, threads: Int, lineEnds: Bool = true,
                                   progress: ((Progress) -> Void)? = nil) throws -> [ExactString: Int] {
-        let readers = try paths.map { try TextBlockReader(path: $0) }
-        let total = readers.reduce(0) { $0 + $1.size }
+        let total = try paths.reduce(0) { $0 + (try fileSize($1)) }
         var counts: [ExactString: Int] = [:]
         var before = 0
-        for reader in readers {
+        for file in paths {
+            let reader = try TextBlockReader(path: file)
             let path = reader.path, jsonl = path.hasSuffix(".jsonl")
             try forEachLineRun(reader, threads: threads) { block, run -> [ExactString: Int] in
                 var local: [ExactString: Int] = [:]
