@@ -19,7 +19,7 @@ let ckptVersion = "0.1.0"
 struct CKPT: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ckpt",
-        abstract: "Inspect, convert, resize, verify and train BERT-family checkpoints.",
+        abstract: "Inspect, convert, resize, verify and train BERT-family checkpoints, and train or extend their tokenizers.",
         discussion: """
             Paths are weights files (.safetensors, a shard index, a ckpt-hdf5 .h5 store) \
             or Hugging Face model directories; formats are recognised by content. \
