@@ -236,10 +236,15 @@ struct WordPieceExtension {
         if options.reuseUnused { for i in VocabularyExtension.unusedSlots(vocab) { remove(vocab[i]) } }
         var tried = Set<String>()
         var kept: [AddedPiece] = []
+        var book = PairBook(criterion: options.criterion, baseTable: baseTable, baseTotal: baseTotal)
+        var ignored = Set<String>()
+        for (s, c) in zip(segs, counts) { book.record(s, c, touched: &ignored, candidate: candidate) }
+        book.domainTotal = book.count.values.reduce(0, +)
+        for t in book.count.keys { book.push(t) }
         while kept.count < options.add {
             let before = kept.count
             while kept.count < options.add, let piece = nextPiece(words: words, scalars: scalars, utf8: utf8, counts: counts, segs: &segs,
-                                                                   baseTable: baseTable, baseTotal: baseTotal, tried: &tried, result: &result) {
+                                                                   book: &book, tried: &tried, result: &result) {
                 kept.append(piece)
             }
             // A token that a later, longer one superseded no longer fires: it
@@ -266,50 +271,48 @@ struct WordPieceExtension {
     }
 
     /// The best candidate that fires and makes no word longer, added to the
-    /// vocabulary, with the words' segmentations updated; nil when none is left.
+    /// vocabulary, with the words' segmentations and the pair counts updated;
+    /// nil when none is left.
     mutating func nextPiece(words: [ExactString], scalars: [[Unicode.Scalar]], utf8: [[UInt8]], counts: [Int], segs: inout [[String]?],
-                            baseTable: [String: Int], baseTotal: Int, tried: inout Set<String>, result: inout ExtensionResult) -> AddedPiece? {
+                            book: inout PairBook, tried: inout Set<String>, result: inout ExtensionResult) -> AddedPiece? {
         func length(_ s: [String]?) -> Int { s?.count ?? 1 }
-        while true {
-            var pairs: [String: (count: Int, a: String, b: String)] = [:]
-            for (s, c) in zip(segs, counts) {
-                guard let s, s.count > 1 else { continue }
-                for k in 0..<(s.count - 1) {
-                    let t = candidate(s[k], s[k + 1])
-                    pairs[t, default: (0, s[k], s[k + 1])].count += c
-                }
+        while let top = book.pop() {
+            let current = book.count[top.token] ?? 0
+            let score = book.score(top.token)
+            if score != top.score {
+                if current > 0 { book.push(top.token) }
+                continue
             }
-            let total = pairs.values.reduce(0) { $0 + $1.count }
-            let ranked = pairs.filter { $0.value.count >= max(1, options.minFrequency) && !tried.contains($0.key) }
-                .map { (token: $0.key, info: $0.value,
-                        score: VocabularyExtension.score($0.value.count, baseTable[$0.key] ?? 0, domainTotal: total, baseTotal: baseTotal, options.criterion)) }
-                .sorted { $0.score != $1.score ? $0.score > $1.score : $0.token.utf8.lexicographicallyPrecedes($1.token.utf8) }
-            guard !ranked.isEmpty else { return nil }
-            // Candidates best first; the first accepted is taken (then pairs are recounted).
-            for cand in ranked.prefix(64) {
-                tried.insert(cand.token)
-                if initial.contains(ExactString(cand.token)) { continue }
-                // Every word that holds its text may split differently.
-                let text = Array(surface(cand.token).utf8)
-                add(cand.token)
-                var changed: [(Int, [String]?)] = []
-                var fires = false, longer = false
-                for i in words.indices where contains(utf8[i], text) {
-                    let s = segment(scalars[i])
-                    if length(s) > length(segs[i]) { longer = true; break }
-                    if let s, s.contains(cand.token) { fires = true }
-                    if s != segs[i] { changed.append((i, s)) }
-                }
-                guard fires && !longer else {
-                    remove(cand.token)
-                    result.rejected += 1
-                    continue
-                }
-                for (i, s) in changed { segs[i] = s }
-                return AddedPiece(token: cand.token, id: -1, oldPieces: [cand.info.a, cand.info.b], count: cand.info.count)
+            if tried.contains(top.token) || current < max(1, options.minFrequency) { continue }
+            tried.insert(top.token)
+            if initial.contains(ExactString(top.token)) { continue }
+            // Every word that holds its text may split differently.
+            let text = Array(surface(top.token).utf8)
+            add(top.token)
+            var changed: [(Int, [String]?)] = []
+            var fires = false, longer = false
+            for i in words.indices where contains(utf8[i], text) {
+                let s = segment(scalars[i])
+                if length(s) > length(segs[i]) { longer = true; break }
+                if let s, s.contains(top.token) { fires = true }
+                if s != segs[i] { changed.append((i, s)) }
             }
-            if ranked.count <= 64 { return nil }
+            guard fires && !longer else {
+                remove(top.token)
+                result.rejected += 1
+                continue
+            }
+            var touched = Set<String>()
+            for (i, s) in changed {
+                book.record(segs[i], -counts[i], touched: &touched, candidate: candidate)
+                book.record(s, counts[i], touched: &touched, candidate: candidate)
+                segs[i] = s
+            }
+            for t in touched where (book.count[t] ?? 0) > 0 { book.push(t) }
+            let parts = book.parts[top.token] ?? (top.token, "")
+            return AddedPiece(token: top.token, id: -1, oldPieces: [parts.0, parts.1], count: current)
         }
+        return nil
     }
 
     /// The token two adjacent pieces make: the left's form (word-initial or
@@ -328,12 +331,88 @@ struct WordPieceExtension {
 
     func contains(_ haystack: [UInt8], _ needle: [UInt8]) -> Bool {
         guard let first = needle.first, needle.count <= haystack.count else { return needle.isEmpty }
-        var i = 0
-        let last = haystack.count - needle.count
-        while i <= last {
-            if haystack[i] == first && haystack[i..<(i + needle.count)].elementsEqual(needle) { return true }
-            i += 1
+        return haystack.withUnsafeBufferPointer { h in
+            needle.withUnsafeBufferPointer { n in
+                let last = h.count - n.count
+                var i = 0
+                while i <= last {
+                    if h[i] == first {
+                        var k = 1
+                        while k < n.count && h[i + k] == n[k] { k += 1 }
+                        if k == n.count { return true }
+                    }
+                    i += 1
+                }
+                return false
+            }
         }
-        return false
+    }
+}
+
+/// Candidate tokens of adjacent pieces, counted over the words' current
+/// segmentations and kept up to date as words change, with a max-heap by
+/// score (then token) whose stale entries are re-validated when popped.
+struct PairBook {
+    var count: [String: Int] = [:]
+    /// The two pieces a candidate was first seen as.
+    var parts: [String: (String, String)] = [:]
+    let criterion: ExtensionOptions.Criterion
+    let baseTable: [String: Int]
+    let baseTotal: Int
+    /// All pairs of the domain corpus at the start (the divergence's denominator).
+    var domainTotal = 1
+    private var heap: [(score: Double, token: String)] = []
+
+    init(criterion: ExtensionOptions.Criterion, baseTable: [String: Int], baseTotal: Int) {
+        self.criterion = criterion
+        self.baseTable = baseTable
+        self.baseTotal = baseTotal
+    }
+
+    func score(_ token: String) -> Double {
+        VocabularyExtension.score(count[token] ?? 0, baseTable[token] ?? 0, domainTotal: domainTotal, baseTotal: baseTotal, criterion)
+    }
+
+    /// Adds (or with a negative count removes) a word's pairs.
+    mutating func record(_ seg: [String]?, _ c: Int, touched: inout Set<String>, candidate: (String, String) -> String) {
+        guard let seg, seg.count > 1 else { return }
+        for k in 0..<(seg.count - 1) {
+            let t = candidate(seg[k], seg[k + 1])
+            count[t, default: 0] += c
+            if parts[t] == nil { parts[t] = (seg[k], seg[k + 1]) }
+            touched.insert(t)
+        }
+    }
+
+    private func before(_ a: (score: Double, token: String), _ b: (score: Double, token: String)) -> Bool {
+        a.score != b.score ? a.score > b.score : a.token.utf8.lexicographicallyPrecedes(b.token.utf8)
+    }
+
+    mutating func push(_ token: String) {
+        heap.append((score(token), token))
+        var i = heap.count - 1
+        while i > 0 {
+            let p = (i - 1) / 2
+            guard before(heap[i], heap[p]) else { break }
+            heap.swapAt(i, p)
+            i = p
+        }
+    }
+
+    mutating func pop() -> (score: Double, token: String)? {
+        guard !heap.isEmpty else { return nil }
+        heap.swapAt(0, heap.count - 1)
+        let top = heap.removeLast()
+        var i = 0
+        while true {
+            let l = 2 * i + 1, r = l + 1
+            var best = i
+            if l < heap.count && before(heap[l], heap[best]) { best = l }
+            if r < heap.count && before(heap[r], heap[best]) { best = r }
+            if best == i { break }
+            heap.swapAt(i, best)
+            i = best
+        }
+        return top
     }
 }
