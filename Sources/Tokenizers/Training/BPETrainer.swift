@@ -96,50 +96,12 @@ public enum BPETrainer {
             symbols.append(word)
             counts.append(wordCounts[key]!)
         }
-        // 4. Pair counts, where each pair occurs, and the merge loop.
-        var pairCounts: [Pair: Int32] = [:]
-        var positions: [Pair: Set<Int32>] = [:]
-        for (i, word) in symbols.enumerated() where word.count > 1 {
-            for k in 0..<(word.count - 1) {
-                let p = pair(word[k].id, word[k + 1].id)
-                pairCounts[p, default: 0] &+= Int32(truncatingIfNeeded: counts[i])
-                positions[p, default: []].insert(Int32(i))
-            }
-        }
+        // 4. Pair counts and the merge loop.
         let initialSize = vocab.count
-        var queue = MergeQueue()
-        for (p, pos) in positions where pairCounts[p]! > 0 { queue.push(Candidate(pair: p, count: UInt64(pairCounts[p]!), positions: pos)) }
-        positions = [:]
-        let maxLength = o.maxTokenLength ?? Int.max
-        var merges: [(pair: Pair, id: UInt32)] = []
-        while vocab.count < o.vocabSize, var top = queue.pop() {
-            let current = UInt64(max(0, pairCounts[top.pair]!))
-            if top.count != current {
-                top.count = current
-                queue.push(top)
-                continue
-            }
-            if top.count < 1 || UInt64(max(0, o.minFrequency)) > top.count { break }
-            let a = vocab[Int(top.pair >> 32)]
-            var b = vocab[Int(top.pair & 0xFFFF_FFFF)]
-            if let p = o.continuingSubwordPrefix, b.unicodeScalars.starts(with: p.unicodeScalars) {
-                b = String(String.UnicodeScalarView(b.unicodeScalars.dropFirst(p.unicodeScalars.count)))
-            }
-            let token = a + b
-            add(token)
-            let newID = ids[ExactString(token)]!
-            merges.append((top.pair, newID))
-            var touched: [Pair: Set<Int32>] = [:]
-            for i in top.positions {
-                for (p, change) in merge(&symbols[Int(i)], top.pair, newID, maxLength: maxLength) {
-                    pairCounts[p, default: 0] &+= Int32(change) &* Int32(truncatingIfNeeded: counts[Int(i)])
-                    if change > 0 { touched[p, default: []].insert(i) }
-                }
-            }
-            for (p, pos) in touched where pairCounts[p]! > 0 {
-                queue.push(Candidate(pair: p, count: UInt64(pairCounts[p]!), positions: pos))
-            }
-        }
+        var state = MergeState(vocab: vocab, ids: ids, symbols: symbols, counts: counts)
+        let merges = state.run(until: o.vocabSize, minFrequency: o.minFrequency, stopBelowMinimum: true,
+                               prefix: o.continuingSubwordPrefix, maxLength: o.maxTokenLength ?? Int.max) { count, _ in Double(count) }
+        vocab = state.vocab
         // A pair merged twice (its token reached again through another merge) keeps its last rank, as in HF.
         var lastRank: [Pair: Int] = [:]
         for (r, m) in merges.enumerated() { lastRank[m.pair] = r }
@@ -185,9 +147,80 @@ public enum BPETrainer {
     struct Candidate {
         var pair: Pair
         var count: UInt64
+        /// The order of the queue: the count when training (HF's order), a
+        /// criterion's score when extending.
+        var score: Double
         var positions: Set<Int32>
-        /// Pops first: the higher count, then the smaller pair.
-        func before(_ o: Candidate) -> Bool { count != o.count ? count > o.count : pair < o.pair }
+        /// Pops first: the higher score, then the smaller pair.
+        func before(_ o: Candidate) -> Bool { score != o.score ? score > o.score : pair < o.pair }
+    }
+
+    /// Words as symbol ids over a vocabulary, merged pair by pair.
+    struct MergeState {
+        var vocab: [String]
+        var ids: [ExactString: UInt32]
+        var symbols: [[Symbol]]
+        let counts: [Int]
+
+        /// Merges the best pair, again and again, until the vocabulary has
+        /// `target` tokens, no pair is left, or (with `stopBelowMinimum`) the
+        /// best count is below `minFrequency` (else such pairs are skipped).
+        /// Returns the merges in order with their new ids and counts.
+        mutating func run(until target: Int, minFrequency: Int, stopBelowMinimum: Bool, prefix: String?, maxLength: Int,
+                          score: (Int, Pair) -> Double) -> [(pair: Pair, id: UInt32, count: Int)] {
+            var pairCounts: [Pair: Int32] = [:]
+            var positions: [Pair: Set<Int32>] = [:]
+            for (i, word) in symbols.enumerated() where word.count > 1 {
+                for k in 0..<(word.count - 1) {
+                    let p = pair(word[k].id, word[k + 1].id)
+                    pairCounts[p, default: 0] &+= Int32(truncatingIfNeeded: counts[i])
+                    positions[p, default: []].insert(Int32(i))
+                }
+            }
+            var queue = MergeQueue()
+            func candidate(_ p: Pair, _ pos: Set<Int32>) -> Candidate {
+                let c = Int(pairCounts[p]!)
+                return Candidate(pair: p, count: UInt64(c), score: score(c, p), positions: pos)
+            }
+            for (p, pos) in positions where pairCounts[p]! > 0 { queue.push(candidate(p, pos)) }
+            positions = [:]
+            var merges: [(pair: Pair, id: UInt32, count: Int)] = []
+            while vocab.count < target, var top = queue.pop() {
+                let current = UInt64(max(0, pairCounts[top.pair]!))
+                if top.count != current {
+                    top.count = current
+                    top.score = score(Int(current), top.pair)
+                    queue.push(top)
+                    continue
+                }
+                if top.count < 1 { break }
+                if UInt64(max(0, minFrequency)) > top.count {
+                    if stopBelowMinimum { break }
+                    continue
+                }
+                let a = vocab[Int(top.pair >> 32)]
+                var b = vocab[Int(top.pair & 0xFFFF_FFFF)]
+                if let p = prefix, b.unicodeScalars.starts(with: p.unicodeScalars) {
+                    b = String(String.UnicodeScalarView(b.unicodeScalars.dropFirst(p.unicodeScalars.count)))
+                }
+                let token = a + b
+                if ids[ExactString(token)] == nil {
+                    ids[ExactString(token)] = UInt32(vocab.count)
+                    vocab.append(token)
+                }
+                let newID = ids[ExactString(token)]!
+                merges.append((top.pair, newID, Int(top.count)))
+                var touched: [Pair: Set<Int32>] = [:]
+                for i in top.positions {
+                    for (p, change) in merge(&symbols[Int(i)], top.pair, newID, maxLength: maxLength) {
+                        pairCounts[p, default: 0] &+= Int32(change) &* Int32(truncatingIfNeeded: counts[Int(i)])
+                        if change > 0 { touched[p, default: []].insert(i) }
+                    }
+                }
+                for (p, pos) in touched where pairCounts[p]! > 0 { queue.push(candidate(p, pos)) }
+            }
+            return merges
+        }
     }
 
     /// A binary max-heap of candidates.

@@ -85,62 +85,50 @@ public enum VocabularyExtension {
 
     static func extendBPE(_ m: BPE, merges: [(String, String)], domain: [ExactString: Int], base: [ExactString: Int]?,
                           options o: ExtensionOptions) -> ExtensionResult {
+        // Continued BPE training: the words as the base model splits them, then
+        // the trainer's merge loop. No two adjacent pieces form a base merge any
+        // more (the base model applied them all), so every merge found is new.
         var vocab = m.tokens
-        var ids: [ExactString: Int] = [:]
-        for (t, i) in m.vocab { ids[ExactString(t)] = i }
-        var existing = Set(merges.map { "\($0.0) \($0.1)" })
+        var ids: [ExactString: UInt32] = [:]
+        for (t, i) in m.vocab { ids[ExactString(t)] = UInt32(i) }
         func segment(_ w: String) -> [Int] { m.tokenize(Array(w.unicodeScalars)).map(\.id) }
         let words = domain.keys.sorted { $0.string.unicodeScalars.lexicographicallyPrecedes($1.string.unicodeScalars) }
-        var segs = words.map { segment($0.string) }
         let counts = words.map { domain[$0]! }
         var result = ExtensionResult(vocabulary: [])
         for (w, c) in zip(words, counts) { result.words += c; result.bytes += c * w.string.utf8.count }
+        let segs = words.map { segment($0.string) }
         result.tokensBefore = zip(segs, counts).reduce(0) { $0 + $1.0.count * $1.1 }
+        // [unusedN] slots: filled after the loop (ids are only names to it).
+        let unused = o.reuseUnused ? unusedSlots(vocab) : []
         let baseTable = base.map { pairTable(Dictionary(uniqueKeysWithValues: $0.map { ($0.key, segment($0.key.string)) }), $0) }
         let baseTotal = baseTable?.values.reduce(0, +) ?? 0
-        var unused = o.reuseUnused ? unusedSlots(vocab) : []
-        while result.added.count < o.add {
-            // Pair counts over the current segmentation (words are few enough to recount).
-            var pairs: [UInt64: Int] = [:]
-            for (s, c) in zip(segs, counts) where s.count > 1 {
-                for k in 0..<(s.count - 1) { pairs[UInt64(s[k]) << 32 | UInt64(s[k + 1]), default: 0] += c }
-            }
-            let total = pairs.values.reduce(0, +)
-            let best = pairs.filter { $0.value >= max(1, o.minFrequency) && !existing.contains(pairName($0.key, vocab)) }
-                .max { a, b in
-                    let sa = score(a.value, baseTable?[a.key] ?? 0, domainTotal: total, baseTotal: baseTotal, o.criterion)
-                    let sb = score(b.value, baseTable?[b.key] ?? 0, domainTotal: total, baseTotal: baseTotal, o.criterion)
-                    return sa != sb ? sa < sb : a.key > b.key
-                }
-            guard let (p, count) = best else { break }
-            let a = Int(p >> 32), b = Int(p & 0xFFFF_FFFF)
-            let token = vocab[a] + vocab[b]
-            let newID: Int
-            if let known = ids[ExactString(token)] {
-                newID = known
-            } else {
-                newID = unused.isEmpty ? vocab.count : unused.removeFirst()
-                if newID == vocab.count { vocab.append(token) } else { ids[ExactString(vocab[newID])] = nil; vocab[newID] = token }
-                ids[ExactString(token)] = newID
-                result.added.append(AddedPiece(token: token, id: newID, oldPieces: [vocab[a], vocab[b]], count: count))
-            }
-            existing.insert("\(vocab[a]) \(vocab[b])")
+        let domainTotal = zip(segs, counts).reduce(0) { $0 + max(0, $1.0.count - 1) * $1.1 }
+        var state = BPETrainer.MergeState(vocab: vocab, ids: ids,
+                                          symbols: segs.map { $0.map { BPETrainer.Symbol(id: UInt32($0), length: 1) } }, counts: counts)
+        let start = vocab.count
+        let found = state.run(until: start + o.add, minFrequency: max(1, o.minFrequency), stopBelowMinimum: o.criterion == .compression,
+                              prefix: nil, maxLength: Int.max) { count, pair in
+            score(count, baseTable?[pair] ?? 0, domainTotal: domainTotal, baseTotal: baseTotal, o.criterion)
+        }
+        vocab = state.vocab
+        var finalID: [Int: Int] = [:]
+        for (k, i) in (start..<vocab.count).enumerated() { finalID[i] = k < unused.count ? unused[k] : i - min(unused.count, vocab.count - start) }
+        var seenPairs = Set<UInt64>()
+        for m in found where seenPairs.insert(m.pair).inserted {
+            let a = Int(m.pair >> 32), b = Int(m.pair & 0xFFFF_FFFF)
             result.newMerges.append((vocab[a], vocab[b]))
-            for i in segs.indices where segs[i].count > 1 {
-                var s = segs[i], k = 0
-                while k < s.count - 1 {
-                    if s[k] == a && s[k + 1] == b { s.replaceSubrange(k...(k + 1), with: [newID]) }
-                    k += 1
-                }
-                segs[i] = s
+            if Int(m.id) >= start, !result.added.contains(where: { $0.token == vocab[Int(m.id)] }) {
+                result.added.append(AddedPiece(token: vocab[Int(m.id)], id: finalID[Int(m.id)]!, oldPieces: [vocab[a], vocab[b]], count: m.count))
             }
         }
-        result.vocabulary = vocab
-        result.tokensAfter = zip(segs, counts).reduce(0) { $0 + $1.0.count * $1.1 }
+        var out = Array(vocab[0..<start])
+        for piece in result.added {
+            if piece.id < out.count { out[piece.id] = piece.token } else { out.append(piece.token) }
+        }
+        result.vocabulary = out
+        result.tokensAfter = state.symbols.enumerated().reduce(0) { $0 + $1.element.count * counts[$1.offset] }
         return result
     }
-
-    static func pairName(_ p: UInt64, _ vocab: [String]) -> String { "\(vocab[Int(p >> 32)]) \(vocab[Int(p & 0xFFFF_FFFF)])" }
 
     static func pairTable(_ segs: [ExactString: [Int]], _ counts: [ExactString: Int]) -> [UInt64: Int] {
         var t: [UInt64: Int] = [:]
