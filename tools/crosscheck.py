@@ -281,12 +281,13 @@ def check_train_tokenizer(ckpt, tmp):
     from transformers import AutoTokenizer, BertTokenizer
     corpus = os.path.join(FIXTURES, "tokenizer-training", "corpus.txt")
     texts = [l.rstrip("\n") for l in open(corpus, encoding="utf-8")][:40] + [
-        "Le café est très chaud.", "東京は日本の首都です。", "naïve Straße  x", "  leading and trailing  "]
+        "Le café est très chaud.", "東京は日本の首都です。", "naïve Straße  x", "  leading and trailing  ", "a <mask> here"]
     sample = os.path.join(tmp, "tokenizer-texts.txt")
     with open(sample, "w", encoding="utf-8") as f:
         f.write("\n".join(texts) + "\n")
     runs = {"wordpiece": ["--vocab-size", "500"], "bpe": ["--vocab-size", "600", "--type", "bpe"],
-            "from-bert": ["--vocab-size", "700", "--from", os.path.join(FIXTURES, "tokenizer-goldens", "bert-uncased")]}
+            "from-bert": ["--vocab-size", "700", "--from", os.path.join(FIXTURES, "tokenizer-goldens", "bert-uncased")],
+            "from-roberta": ["--vocab-size", "800", "--from", os.path.join(FIXTURES, "tokenizer-goldens", "bpe-bytelevel")]}
     for name, args in runs.items():
         out = os.path.join(tmp, f"tok-{name}")
         run(ckpt, "train-tokenizer", corpus, "--out", out, *args)
