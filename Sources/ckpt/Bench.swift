@@ -29,23 +29,6 @@ struct Bench: ParsableCommand {
         return try Encoder(checkpoint: try Checkpoint(path: model))
     }
 
-    /// `--threads`, as every bench command takes it.
-    struct ThreadOption: ParsableArguments {
-        @Option(help: "Threads (default: all cores).")
-        var threads: Int?
-
-        func validate() throws {
-            if let t = threads, t < 1 || t > 4096 { throw ValidationError("--threads must be between 1 and 4096") }
-        }
-
-        /// The thread count to use.
-        var count: Int { threads ?? max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))) }
-    }
-
-    static func seconds(_ d: Duration) -> Double {
-        Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
-    }
-
     struct Forward: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Forward-pass throughput of a model directory or a bare config.json (random weights).")
@@ -86,7 +69,7 @@ struct Bench: ParsableCommand {
                 _ = try encoder.forward(inputIDs: ids, batch: batch, length: seq)
                 best = min(best, clock.now - t0)
             }
-            let s = Bench.seconds(best)
+            let s = seconds(best)
             let tps = Double(batch * seq) / s
             let gflops = encoder.flops(batch: batch, length: seq) / s / 1e9
             if json {
@@ -213,7 +196,7 @@ struct Bench: ParsableCommand {
                 optimizer.update(trainer, lr: 5e-5)
                 if step > 0 { total += clock.now - t0; flops += trainer.flops(b) }
             }
-            let s = Bench.seconds(total)
+            let s = seconds(total)
             let tps = Double(batch * seq * steps) / s, gflops = flops / s / 1e9
             var usage = rusage()
             getrusage(RUSAGE_SELF.rawValue, &usage)

@@ -47,8 +47,7 @@ struct ExtendTokenizer: ParsableCommand {
     @Option(help: "Write the report as JSON to this file.")
     var report: String?
 
-    @Option(help: "Threads for counting words (default: all cores).")
-    var threads: Int?
+    @OptionGroup var threading: ThreadOption
 
     @Flag(help: "Replace an existing --out.")
     var force = false
@@ -58,12 +57,10 @@ struct ExtendTokenizer: ParsableCommand {
         guard add >= 1 && add <= 1 << 20 else { throw ValidationError("--add must be in 1...1048576") }
         guard minFrequency >= 1 else { throw ValidationError("--min-frequency must be at least 1") }
         if criterion == .divergence && baseCorpus.isEmpty { throw ValidationError("--criterion divergence needs --base-corpus") }
-        if let t = threads, t < 1 || t > 4096 { throw ValidationError("--threads must be in 1...4096") }
     }
 
     func run() throws {
-        let cores = Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
-        let n = threads ?? max(1, cores)
+        let n = threading.count
         try reportingErrors {
             let dir = FileSystem.isDirectory(base) ? base : FileSystem.dirname(base)
             let tok = try Tokenizer(path: dir)

@@ -36,12 +36,10 @@ struct Tokenize: ParsableCommand {
     @Flag(help: "Print only totals and the encoding speed as one JSON object.")
     var stats = false
 
-    @Option(help: "Threads for --file (default: all cores).")
-    var threads: Int?
+    @OptionGroup var threading: ThreadOption
 
     func validate() throws {
         if (text == nil) == (file == nil) { throw ValidationError("give either TEXT or --file") }
-        if let t = threads, t < 1 || t > 4096 { throw ValidationError("--threads must be in 1...4096") }
     }
 
     /// What one run of lines gives: the formatted output and the counts.
@@ -65,10 +63,9 @@ struct Tokenize: ParsableCommand {
         var total = Piece()
         let start = clock.now
         if let file {
-            let cores = Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
             try reportingErrors {
                 let reader = try TextBlockReader(path: file)
-                try forEachLineRun(reader, threads: threads ?? max(1, cores)) { block, run -> Piece in
+                try forEachLineRun(reader, threads: threading.count) { block, run -> Piece in
                     var piece = Piece()
                     for i in run {
                         let line = try block.string(i, path: file)

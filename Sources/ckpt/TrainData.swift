@@ -83,5 +83,3 @@ struct TrainingData {
     /// The largest id of any example (−1 when there are none).
     var maxID: Int { max(train.examples.maxID, eval.isEmpty ? -1 : eval.examples.maxID) }
 }
-
-func seconds(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18 }

@@ -56,8 +56,7 @@ struct TrainTokenizer: ParsableCommand {
     @Option(help: "Longest merged token, in characters.")
     var maxTokenLength: Int?
 
-    @Option(help: "Threads for counting words (default: all cores).")
-    var threads: Int?
+    @OptionGroup var threading: ThreadOption
 
     @Flag(help: "Replace an existing --out.")
     var force = false
@@ -68,14 +67,12 @@ struct TrainTokenizer: ParsableCommand {
         if let m = minFrequency, m < 0 { throw ValidationError("--min-frequency must be at least 0") }
         if let l = limitAlphabet, l < 0 { throw ValidationError("--limit-alphabet must be at least 0") }
         if let m = maxTokenLength, m < 1 { throw ValidationError("--max-token-length must be at least 1") }
-        if let t = threads, t < 1 || t > 4096 { throw ValidationError("--threads must be in 1...4096") }
         if let s = specialTokens, s.split(separator: ",").contains(where: { $0.isEmpty }) {
             throw ValidationError("--special-tokens: empty token")
         }
     }
 
     func run() throws {
-        let cores = Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
         let clock = ContinuousClock()
         let start = clock.now
         try reportingErrors {
@@ -97,7 +94,7 @@ struct TrainTokenizer: ParsableCommand {
             if template.isByteLevel { o.initialAlphabet = BPETrainingOptions.byteLevelAlphabet }
 
             let bar = ProgressLine()
-            let counts = try TokenizerTraining.countWords(corpus, pipeline: try template.pipeline(), threads: threads ?? max(1, cores)) { p in
+            let counts = try TokenizerTraining.countWords(corpus, pipeline: try template.pipeline(), threads: threading.count) { p in
                 let s = seconds(clock.now - start)
                 bar.show("counting words: \(p.bytesDone / 1_000_000) / \(p.bytesTotal / 1_000_000) MB, "
                          + "\(fmt(Double(p.bytesDone) / 1e6 / max(s, 1e-9), 1)) MB/s, \(grouped(p.distinctWords)) distinct words")
