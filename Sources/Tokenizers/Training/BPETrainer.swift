@@ -177,7 +177,7 @@ public enum BPETrainer {
                     positions[p, default: []].insert(Int32(i))
                 }
             }
-            var queue = MergeQueue()
+            var queue = PriorityHeap<Candidate> { $0.before($1) }
             func candidate(_ p: Pair, _ pos: Set<Int32>) -> Candidate {
                 let c = Int(pairCounts[p]!)
                 return Candidate(pair: p, count: UInt64(c), score: score(c, p), positions: pos)
@@ -223,34 +223,4 @@ public enum BPETrainer {
         }
     }
 
-    /// A binary max-heap of candidates.
-    struct MergeQueue {
-        private var items: [Candidate] = []
-        mutating func push(_ c: Candidate) {
-            items.append(c)
-            var i = items.count - 1
-            while i > 0 {
-                let parent = (i - 1) / 2
-                guard items[i].before(items[parent]) else { break }
-                items.swapAt(i, parent)
-                i = parent
-            }
-        }
-        mutating func pop() -> Candidate? {
-            guard !items.isEmpty else { return nil }
-            items.swapAt(0, items.count - 1)
-            let top = items.removeLast()
-            var i = 0
-            while true {
-                let l = 2 * i + 1, r = l + 1
-                var best = i
-                if l < items.count && items[l].before(items[best]) { best = l }
-                if r < items.count && items[r].before(items[best]) { best = r }
-                if best == i { break }
-                items.swapAt(i, best)
-                i = best
-            }
-            return top
-        }
-    }
 }

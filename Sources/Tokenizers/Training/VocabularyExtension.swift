@@ -349,7 +349,9 @@ struct PairBook {
     let baseTotal: Int
     /// All pairs of the domain corpus at the start (the divergence's denominator).
     var domainTotal = 1
-    private var heap: [(score: Double, token: String)] = []
+    private var heap = PriorityHeap<(score: Double, token: String)> { a, b in
+        a.score != b.score ? a.score > b.score : a.token.utf8.lexicographicallyPrecedes(b.token.utf8)
+    }
 
     init(criterion: ExtensionOptions.Criterion, baseTable: [String: Int], baseTotal: Int) {
         self.criterion = criterion
@@ -372,35 +374,7 @@ struct PairBook {
         }
     }
 
-    private func before(_ a: (score: Double, token: String), _ b: (score: Double, token: String)) -> Bool {
-        a.score != b.score ? a.score > b.score : a.token.utf8.lexicographicallyPrecedes(b.token.utf8)
-    }
+    mutating func push(_ token: String) { heap.push((score(token), token)) }
 
-    mutating func push(_ token: String) {
-        heap.append((score(token), token))
-        var i = heap.count - 1
-        while i > 0 {
-            let p = (i - 1) / 2
-            guard before(heap[i], heap[p]) else { break }
-            heap.swapAt(i, p)
-            i = p
-        }
-    }
-
-    mutating func pop() -> (score: Double, token: String)? {
-        guard !heap.isEmpty else { return nil }
-        heap.swapAt(0, heap.count - 1)
-        let top = heap.removeLast()
-        var i = 0
-        while true {
-            let l = 2 * i + 1, r = l + 1
-            var best = i
-            if l < heap.count && before(heap[l], heap[best]) { best = l }
-            if r < heap.count && before(heap[r], heap[best]) { best = r }
-            if best == i { break }
-            heap.swapAt(i, best)
-            i = best
-        }
-        return top
-    }
+    mutating func pop() -> (score: Double, token: String)? { heap.pop() }
 }
