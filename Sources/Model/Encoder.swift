@@ -46,6 +46,9 @@ public struct EncoderConfig: Sendable, Equatable {
     public var hiddenDropout: Float
     /// Dropout of the attention probabilities (`attention_probs_dropout_prob` / `attention_dropout`).
     public var attentionDropout: Float
+    /// Dropout before a sequence classifier: BERT's `classifier_dropout`
+    /// (else the hidden rate), DistilBERT's `seq_classif_dropout` (0.2).
+    public var classifierDropout: Float
     /// Whether the MLM decoder shares the word embeddings (`tie_word_embeddings`).
     public var tieWordEmbeddings: Bool
 
@@ -76,8 +79,11 @@ public struct EncoderConfig: Sendable, Equatable {
         layerNormEps = Float(c.layerNormEps ?? 1e-12)
         hiddenDropout = Float(c.hiddenDropout ?? 0.1)
         attentionDropout = Float(c.attentionDropout ?? 0.1)
+        classifierDropout = kind == .bert ? Float(c.json["classifier_dropout"]?.double ?? Double(hiddenDropout))
+            : Float(c.json["seq_classif_dropout"]?.double ?? 0.2)
         tieWordEmbeddings = c.tieWordEmbeddings
-        for (name, p) in [("hidden dropout", hiddenDropout), ("attention dropout", attentionDropout)] where !(p >= 0 && p < 1) {
+        for (name, p) in [("hidden dropout", hiddenDropout), ("attention dropout", attentionDropout),
+                          ("classifier dropout", classifierDropout)] where !(p >= 0 && p < 1) {
             throw ModelError.config(path: path, reason: "\(name) \(p) is not in [0, 1)")
         }
         let limits = [("vocab_size", vocabSize, 10_000_000), ("hidden size", hidden, 65_536), ("layers", layers, 1_000),
@@ -102,7 +108,16 @@ public struct EncoderOutput: Sendable {
     public var logits: [Float]?
 }
 
-/// A BERT or DistilBERT encoder, optionally with its masked-LM head.
+/// A dense layer's weights: `(outputs, inputs)` row-major and `(outputs)`.
+public struct DenseWeights: Sendable {
+    public var weight: [Float]
+    public var bias: [Float]
+    /// The number of outputs.
+    public var labels: Int { bias.count }
+}
+
+/// A BERT or DistilBERT encoder, optionally with its masked-LM head or its
+/// sequence-classification head.
 public final class Encoder: @unchecked Sendable {
     public let config: EncoderConfig
     /// True when the checkpoint has the masked-LM head.
@@ -143,6 +158,12 @@ public final class Encoder: @unchecked Sendable {
     let headLnW: [Float], headLnB: [Float]
     let decoderW: [Float]                   // (V, H)
     let decoderB: [Float]                   // (V)
+    /// BERT's pooler (`bert.pooler.dense`) or DistilBERT's `pre_classifier`, when the checkpoint has it.
+    public let pooler: DenseWeights?
+    /// The sequence classifier (`classifier`), when the checkpoint has it.
+    public let classifier: DenseWeights?
+    /// Tensors of the checkpoint the encoder and its heads did not use.
+    public let unusedTensors: [String]
 
     /// Binds the weights of `checkpoint` (cast to f32).
     ///
@@ -200,6 +221,12 @@ public final class Encoder: @unchecked Sendable {
         } else {
             headW = []; headB = []; headLnW = []; headLnB = []; decoderW = []; decoderB = []
         }
+        // The classification head, each part when present (a BERT checkpoint
+        // usually has a pooler but no classifier).
+        let pool = config.kind == .bert ? (binder.prefix + "pooler.dense", true) : ("pre_classifier", false)
+        pooler = binder.takeOptionalDense(pool.0, outputs: H, inputs: H)
+        classifier = binder.takeOptionalDense("classifier", outputs: nil, inputs: H)
+        unusedTensors = binder.unused
         try binder.finish(path: checkpoint.path)
     }
 
@@ -228,6 +255,9 @@ public final class Encoder: @unchecked Sendable {
         } else {
             headW = []; headB = []; headLnW = []; headLnB = []; decoderW = []; decoderB = []
         }
+        pooler = nil
+        classifier = nil
+        unusedTensors = []
     }
 
     /// Multiply-adds × 2 of one forward pass over `(B, T)` tokens (matrix

@@ -1,8 +1,10 @@
-// MaskedLMBatch — the real tokens of a batch, packed: padding never enters a
-// matrix product, and attention stays within each sequence.
+// TrainingBatch — the real tokens of a batch, packed: padding never enters a
+// matrix product, and attention stays within each sequence. Token labels feed
+// the masked-LM head; one class or a row of target values per sequence feeds
+// a sequence-classification head.
 
-/// One (micro-)batch for masked-LM training, packed.
-public struct MaskedLMBatch: Sendable, Equatable {
+/// One (micro-)batch for training, packed.
+public struct TrainingBatch: Sendable, Equatable {
     /// Token ids, the sequences one after another.
     public private(set) var ids: [Int] = []
     /// The position of each token in its padded row (its position embedding).
@@ -13,6 +15,12 @@ public struct MaskedLMBatch: Sendable, Equatable {
     public private(set) var labels: [Int] = []
     /// Where each sequence's tokens are in the packed arrays.
     public private(set) var sequences: [Range<Int>] = []
+    /// Sequence-level targets: one class index per sequence (single-label
+    /// classification), or `targetWidth` values per sequence (multi-label 0/1
+    /// targets, regression values). Empty for masked-LM batches.
+    public private(set) var classLabels: [Int] = []
+    public private(set) var targetValues: [Float] = []
+    public private(set) var targetWidth = 0
 
     /// The label of a token that takes no part in the loss (transformers' −100).
     public static let ignoreIndex = -100
@@ -20,7 +28,7 @@ public struct MaskedLMBatch: Sendable, Equatable {
     /// Tokens in the batch.
     public var tokenCount: Int { ids.count }
     /// Tokens with a label.
-    public var labelledCount: Int { labels.reduce(0) { $0 + ($1 == MaskedLMBatch.ignoreIndex ? 0 : 1) } }
+    public var labelledCount: Int { labels.reduce(0) { $0 + ($1 == TrainingBatch.ignoreIndex ? 0 : 1) } }
 
     /// An empty batch; add sequences with `append`.
     public init() {}
@@ -45,6 +53,22 @@ public struct MaskedLMBatch: Sendable, Equatable {
         }
     }
 
+    /// Adds one sequence with its class (single-label classification).
+    public mutating func append(ids: [Int], tokenTypes: [Int]? = nil, classLabel: Int) {
+        precondition(!ids.isEmpty && targetValues.isEmpty, "a classified sequence needs tokens, and a batch one kind of target")
+        append(ids: ids, labels: [Int](repeating: TrainingBatch.ignoreIndex, count: ids.count), tokenTypes: tokenTypes)
+        classLabels.append(classLabel)
+    }
+
+    /// Adds one sequence with its row of target values (multi-label 0/1, regression).
+    public mutating func append(ids: [Int], tokenTypes: [Int]? = nil, targets: [Float]) {
+        precondition(!ids.isEmpty && classLabels.isEmpty && (targetWidth == 0 || targets.count == targetWidth) && !targets.isEmpty,
+                     "a sequence's targets must have the batch's width")
+        append(ids: ids, labels: [Int](repeating: TrainingBatch.ignoreIndex, count: ids.count), tokenTypes: tokenTypes)
+        targetWidth = targets.count
+        targetValues += targets
+    }
+
     /// Adds one sequence. Positions default to `0..<count`, token types to 0.
     public mutating func append(ids: [Int], labels: [Int], tokenTypes: [Int]? = nil, positions: [Int]? = nil) {
         precondition(labels.count == ids.count && (tokenTypes?.count ?? ids.count) == ids.count
@@ -65,7 +89,12 @@ public struct DropoutRates: Sendable, Equatable {
     public var hidden: Float
     /// On the attention probabilities.
     public var attention: Float
-    public init(hidden: Float, attention: Float) { self.hidden = hidden; self.attention = attention }
+    /// Before a classifier (`classifier_dropout` or the hidden rate in BERT,
+    /// `seq_classif_dropout` in DistilBERT).
+    public var classifier: Float
+    public init(hidden: Float, attention: Float, classifier: Float? = nil) {
+        self.hidden = hidden; self.attention = attention; self.classifier = classifier ?? hidden
+    }
     /// No dropout (exact comparisons, evaluation).
     public static let none = DropoutRates(hidden: 0, attention: 0)
 }

@@ -87,6 +87,30 @@ struct WeightBinder {
         }
     }
 
+    /// A dense layer `name.weight` (outputs × inputs) and `name.bias` when the
+    /// checkpoint has both (any number of outputs when `outputs` is nil);
+    /// nil when it has neither. Half a layer or a wrong shape is a problem.
+    mutating func takeOptionalDense(_ name: String, outputs: Int?, inputs: Int) -> DenseWeights? {
+        let w = name + ".weight", b = name + ".bias"
+        let hasW = resolve(w) != nil, hasB = resolve(b) != nil
+        guard hasW || hasB else { return nil }
+        guard hasW && hasB else {
+            problems.append("missing tensor \(hasW ? b : w) (the checkpoint has \(hasW ? w : b))")
+            return nil
+        }
+        let n = outputs ?? checkpoint.info(resolve(w)!)?.shape.first ?? 0
+        guard n >= 1, n <= 1 << 20 else {
+            problems.append("tensor \(w) has \(n) rows")
+            return nil
+        }
+        let weight = load(w, [n, inputs], display: w), bias = load(b, [n], display: b)
+        guard weight.count == n * inputs, bias.count == n else { return nil }
+        return DenseWeights(weight: weight, bias: bias)
+    }
+
+    /// The checkpoint's tensors not taken (tied copies and ignorable buffers included), sorted.
+    var unused: [String] { names.subtracting(used).sorted() }
+
     /// Throws when anything was missing, mis-shaped or unexpected.
     func finish(path: String) throws {
         var all = problems

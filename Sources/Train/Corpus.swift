@@ -318,7 +318,7 @@ struct CorpusFile {
             guard values.count == ids.count, values.count == l.array?.count else {
                 throw CorpusError(path: path, line: line, reason: "\"labels\" must be integers, one per input id")
             }
-            if let bad = values.first(where: { $0 != MaskedLMBatch.ignoreIndex && ($0 < 0 || $0 >= vocabSize) }) {
+            if let bad = values.first(where: { $0 != TrainingBatch.ignoreIndex && ($0 < 0 || $0 >= vocabSize) }) {
                 throw CorpusError(path: path, line: line, reason: "label \(bad) is outside the vocabulary (\(vocabSize))")
             }
             labels = values.map { Int32($0) }

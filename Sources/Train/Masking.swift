@@ -24,10 +24,10 @@ public struct MaskingRule: Sendable, Equatable {
     }
 
     /// Masks one sequence: the model's inputs and the labels (the original id
-    /// where chosen, `MaskedLMBatch.ignoreIndex` elsewhere).
+    /// where chosen, `TrainingBatch.ignoreIndex` elsewhere).
     public func apply(_ ids: [Int], rng: inout SplitMix64) -> (inputs: [Int], labels: [Int]) {
         var inputs = ids
-        var labels = [Int](repeating: MaskedLMBatch.ignoreIndex, count: ids.count)
+        var labels = [Int](repeating: TrainingBatch.ignoreIndex, count: ids.count)
         for (i, id) in ids.enumerated() where !specialIDs.contains(id) {
             guard uniform(&rng) < probability else { continue }
             labels[i] = id
@@ -55,7 +55,7 @@ public struct MaskingRule: Sendable, Equatable {
             }
         }
         var inputs = ids
-        var labels = [Int](repeating: MaskedLMBatch.ignoreIndex, count: ids.count)
+        var labels = [Int](repeating: TrainingBatch.ignoreIndex, count: ids.count)
         guard !words.isEmpty else { return (inputs, labels) }
         for i in stride(from: words.count - 1, to: 0, by: -1) { words.swapAt(i, Int(rng.next() % UInt64(i + 1))) }
         let target = max(1, Int((Double(ids.count) * probability).rounded(.toNearestOrEven)))

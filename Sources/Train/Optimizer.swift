@@ -1,4 +1,4 @@
-// AdamW and gradient clipping over a MaskedLMTrainingModel's arenas, with the
+// AdamW and gradient clipping over a TrainingModel's arenas, with the
 // arithmetic of torch.optim.AdamW (single-tensor path) and
 // torch.nn.utils.clip_grad_norm_, so weights track PyTorch's step for step.
 
@@ -22,7 +22,7 @@ public final class AdamW: @unchecked Sendable {
     private let threads: Int
 
     /// Moments start at zero for every parameter of `model`.
-    public init(model: MaskedLMTrainingModel, beta1: Double = 0.9, beta2: Double = 0.999, eps: Double = 1e-8,
+    public init(model: TrainingModel, beta1: Double = 0.9, beta2: Double = 0.999, eps: Double = 1e-8,
                 weightDecay: Double = 0.01) {
         self.beta1 = beta1; self.beta2 = beta2; self.eps = eps; self.weightDecay = weightDecay
         expAvg = .allocate(capacity: model.parameterCount)
@@ -47,7 +47,7 @@ public final class AdamW: @unchecked Sendable {
     }
 
     /// One update of `model.weights` from `model.gradients` at learning rate `lr`.
-    public func update(_ model: MaskedLMTrainingModel, lr: Double) {
+    public func update(_ model: TrainingModel, lr: Double) {
         precondition(model.parameterCount == expAvg.count, "optimizer built for another model")
         step += 1
         let bc1 = 1 - pow(beta1, Double(step)), bc2 = 1 - pow(beta2, Double(step))
@@ -77,7 +77,7 @@ public final class AdamW: @unchecked Sendable {
 /// as `torch.nn.utils.clip_grad_norm_` does (coefficient
 /// `maxNorm / (norm + 1e-6)`, capped at 1). Returns the norm before clipping.
 @discardableResult
-public func clipGradientNorm(_ model: MaskedLMTrainingModel, maxNorm: Double) -> Double {
+public func clipGradientNorm(_ model: TrainingModel, maxNorm: Double) -> Double {
     let norm = gradientNorm(model)
     let coefficient = min(Float(maxNorm) / (Float(norm) + 1e-6), 1)
     nonisolated(unsafe) let g = model.gradients.baseAddress!
@@ -89,7 +89,7 @@ public func clipGradientNorm(_ model: MaskedLMTrainingModel, maxNorm: Double) ->
 
 /// The global L2 norm of the gradients: each tensor's norm, then the norm of
 /// those (sums in Double, tensors in order).
-public func gradientNorm(_ model: MaskedLMTrainingModel) -> Double {
+public func gradientNorm(_ model: TrainingModel) -> Double {
     let g = model.gradients.baseAddress!
     var total = 0.0
     for p in model.parameters {

@@ -136,7 +136,7 @@ enum TokenCache {
             let at = region.baseAddress! + idBytes + (N + 1) * 8
             for i in 0..<T {
                 let l = Int(Int32(littleEndian: at.loadUnaligned(fromByteOffset: i * 4, as: Int32.self)))
-                guard l == MaskedLMBatch.ignoreIndex || (l >= 0 && l < vocabSize) else { throw damaged("label \(l) outside the vocabulary") }
+                guard l == TrainingBatch.ignoreIndex || (l >= 0 && l < vocabSize) else { throw damaged("label \(l) outside the vocabulary") }
             }
             mapped.release(offset: dataStart + idBytes + (N + 1) * 8, count: T * 4)
         }

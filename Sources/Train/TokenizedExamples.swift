@@ -191,7 +191,7 @@ final class ExampleWriter {
             if let given {
                 for l in given { try labels.append(l) }
             } else {
-                for _ in values { try labels.append(Int32(MaskedLMBatch.ignoreIndex)) }
+                for _ in values { try labels.append(Int32(TrainingBatch.ignoreIndex)) }
             }
             try labelled.append(UInt8(given == nil ? 0 : 1))
         }
@@ -214,7 +214,7 @@ final class ExampleWriter {
             l = AppendBuffer { chunk, _ in a.append(chunk) }
             h = AppendBuffer { chunk, _ in b.append(chunk) }
         }
-        for _ in 0..<tokenCount { try l.append(Int32(MaskedLMBatch.ignoreIndex)) }
+        for _ in 0..<tokenCount { try l.append(Int32(TrainingBatch.ignoreIndex)) }
         for _ in 0..<count { try h.append(UInt8(0)) }
         labels = l; labelled = h
     }

@@ -105,7 +105,7 @@ public struct TrainingSummary: Sendable {
 }
 
 public final class Trainer {
-    public let model: MaskedLMTrainingModel
+    public let model: TrainingModel
     public let optimizer: AdamW
     public let options: TrainingOptions
     public var cadence: TrainingCadence
@@ -132,14 +132,14 @@ public final class Trainer {
     private var events: EventFile?
 
     /// Sets up a run from step 0 on examples held in memory.
-    public convenience init(model: MaskedLMTrainingModel, train: [Example], eval: [Example], roles: TokenRoles, files: CheckpointFiles,
+    public convenience init(model: TrainingModel, train: [Example], eval: [Example], roles: TokenRoles, files: CheckpointFiles,
                             options: TrainingOptions, cadence: TrainingCadence, output: String) throws {
         try self.init(model: model, train: ExampleSet(train), eval: ExampleSet(eval), roles: roles, files: files,
                       options: options, cadence: cadence, output: output)
     }
 
     /// Sets up a run from step 0.
-    public init(model: MaskedLMTrainingModel, train: ExampleSet, eval: ExampleSet, roles: TokenRoles, files: CheckpointFiles,
+    public init(model: TrainingModel, train: ExampleSet, eval: ExampleSet, roles: TokenRoles, files: CheckpointFiles,
                 options: TrainingOptions, cadence: TrainingCadence, output: String) throws {
         guard !train.isEmpty else { throw TrainingError(path: output, reason: "no training examples") }
         guard options.batchSize >= 1, options.gradAccum >= 1, options.epochs >= 1 else {
@@ -203,15 +203,15 @@ public final class Trainer {
     }
 
     /// The micro-batches of optimizer step `step`, masked.
-    func microBatches(step: Int) -> [MaskedLMBatch] {
+    func microBatches(step: Int) -> [TrainingBatch] {
         let epoch = step / stepsPerEpoch, k = step % stepsPerEpoch
         let order = order(epoch: epoch)
         let batches = (train.count + options.batchSize - 1) / options.batchSize
         let p = maskingProbability(step: step)
-        var out: [MaskedLMBatch] = []
+        var out: [TrainingBatch] = []
         for b in (k * options.gradAccum)..<min((k + 1) * options.gradAccum, batches) {
             var rng = SplitMix64(seed: mix(options.seed, 0x4D41_534B, UInt64(epoch), UInt64(b)))
-            var batch = MaskedLMBatch()
+            var batch = TrainingBatch()
             for i in (b * options.batchSize)..<min((b + 1) * options.batchSize, train.count) {
                 let (inputs, labels) = mask(train[Int(order[i])], probability: p, rng: &rng)
                 batch.append(ids: inputs, labels: labels)
@@ -222,8 +222,8 @@ public final class Trainer {
     }
 
     /// Eval batch `b`, with masks fixed once per example (seeded by its index).
-    private func evalBatch(_ b: Int) -> MaskedLMBatch {
-        var batch = MaskedLMBatch()
+    private func evalBatch(_ b: Int) -> TrainingBatch {
+        var batch = TrainingBatch()
         let p = options.mlmSchedule?.first ?? options.mlmProbability
         for i in (b * options.batchSize)..<min(eval.count, (b + 1) * options.batchSize) {
             var rng = SplitMix64(seed: mix(options.seed, 0x4556_414C, UInt64(i)))

@@ -158,12 +158,12 @@ struct Bench: ParsableCommand {
         func run() throws {
             let threadCount = threading.count
             setMatmulThreads(threadCount)
-            let (trainer, rates): (MaskedLMTrainingModel, DropoutRates) = try reportingErrors {
+            let (trainer, rates): (TrainingModel, DropoutRates) = try reportingErrors {
                 let encoder = try Bench.loadEncoder(model, mlmHead: true)
                 guard seq <= encoder.config.maxPositions else {
                     throw ValidationError("--seq \(seq) exceeds max_position_embeddings \(encoder.config.maxPositions)")
                 }
-                let m = try MaskedLMTrainingModel(encoder: encoder, initializeMissingHead: true)
+                let m = try TrainingModel(encoder: encoder, initializeMissingHead: true)
                 m.workerCount = threadCount
                 let p = dropout
                 return (m, DropoutRates(hidden: p ?? encoder.config.hiddenDropout, attention: p ?? encoder.config.attentionDropout))
@@ -172,8 +172,8 @@ struct Bench: ParsableCommand {
             // Random sequences framed by two ids taken as [CLS]/[SEP]; masking as transformers'.
             let rule = MaskingRule(probability: mlmProbability, maskID: min(4, V - 1), vocabSize: V, specialIDs: [0, 1 % V])
             var rng = SplitMix64(seed: 42)
-            func makeBatch() -> MaskedLMBatch {
-                var b = MaskedLMBatch()
+            func makeBatch() -> TrainingBatch {
+                var b = TrainingBatch()
                 for _ in 0..<batch {
                     var ids = (0..<seq).map { _ in Int(rng.next() % UInt64(V)) }
                     ids[0] = 0; ids[seq - 1] = 1 % V

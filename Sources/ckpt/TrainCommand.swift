@@ -215,7 +215,7 @@ struct TrainCommand: ParsableCommand {
             cadence.logSteps = loggingSteps; cadence.evalSteps = evalSteps; cadence.saveSteps = saveSteps
             cadence.saveTotalLimit = saveTotalLimit
 
-            let trainingModel = try MaskedLMTrainingModel(encoder: encoder, initializeMissingHead: true,
+            let trainingModel = try TrainingModel(encoder: encoder, initializeMissingHead: true,
                                                           initializerRange: Float(config.initializerRange ?? 0.02), seed: seed)
             // What is written is a masked-LM model.
             config.set("architectures", .array([.string(encoder.config.kind == .bert ? "BertForMaskedLM" : "DistilBertForMaskedLM")]))

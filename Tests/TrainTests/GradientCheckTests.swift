@@ -12,14 +12,14 @@ import Train
 import Glibc
 #endif
 
-func loadTrainingModel(_ name: String) throws -> MaskedLMTrainingModel {
+func loadTrainingModel(_ name: String) throws -> TrainingModel {
     let encoder = try Encoder(checkpoint: try Checkpoint(path: Fixtures.path("model-goldens/\(name)")))
-    return try MaskedLMTrainingModel(encoder: encoder)
+    return try TrainingModel(encoder: encoder)
 }
 
 /// Two sequences of different lengths, a few labelled tokens each, token types in the first.
-func sampleBatch(tokenTypes: Bool = true) -> MaskedLMBatch {
-    var b = MaskedLMBatch()
+func sampleBatch(tokenTypes: Bool = true) -> TrainingBatch {
+    var b = TrainingBatch()
     b.append(ids: [2, 17, 4, 33, 91, 4, 120, 3], labels: [-100, -100, 55, -100, -100, 77, -100, -100],
              tokenTypes: tokenTypes ? [0, 0, 0, 0, 1, 1, 1, 1] : nil)
     b.append(ids: [2, 8, 150, 4, 3], labels: [-100, 9, -100, 140, -100])
@@ -77,7 +77,7 @@ func sampleBatch(tokenTypes: Bool = true) -> MaskedLMBatch {
     @Test func packedLossMatchesInferenceForward() throws {
         for name in ["bert-gelu", "bert-gelu-new-untied", "distilbert"] {
             let encoder = try Encoder(checkpoint: try Checkpoint(path: Fixtures.path("model-goldens/\(name)")))
-            let model = try MaskedLMTrainingModel(encoder: encoder)
+            let model = try TrainingModel(encoder: encoder)
             let B = 2, T = 9
             let ids = [2, 17, 4, 33, 91, 4, 120, 3, 0, 2, 8, 150, 4, 3, 0, 0, 0, 0]
             let mask = ids.enumerated().map { i, id in (i % T == 0 || id != 0) ? 1 : 0 }
@@ -93,7 +93,7 @@ func sampleBatch(tokenTypes: Bool = true) -> MaskedLMBatch {
                 let mx = row.max()!
                 expected += mx + log(row.reduce(0) { $0 + exp($1 - mx) }) - row[label]
             }
-            let batch = try MaskedLMBatch(inputIDs: ids, attentionMask: mask, tokenTypeIDs: types, labels: labels, batch: B, length: T)
+            let batch = try TrainingBatch(inputIDs: ids, attentionMask: mask, tokenTypeIDs: types, labels: labels, batch: B, length: T)
             #expect(batch.tokenCount == 13 && batch.sequences.count == 2)
             let loss = try model.loss(batch)
             #expect(abs(loss - expected) < 1e-4 * max(1, abs(expected)), "\(name): packed \(loss), padded \(expected)")
@@ -114,17 +114,17 @@ func sampleBatch(tokenTypes: Bool = true) -> MaskedLMBatch {
 
     @Test func badBatchesAreRefused() throws {
         let model = try loadTrainingModel("distilbert")
-        var b = MaskedLMBatch()
+        var b = TrainingBatch()
         b.append(ids: [2, 500, 3], labels: [-100, 5, -100])
         #expect(throws: ModelError.self) { try model.loss(b) }
-        var c = MaskedLMBatch()
+        var c = TrainingBatch()
         c.append(ids: [2, 5, 3], labels: [-100, 160, -100])
         #expect(throws: ModelError.self) { try model.loss(c) }
-        var d = MaskedLMBatch()
+        var d = TrainingBatch()
         d.append(ids: [Int](repeating: 5, count: 65), labels: [Int](repeating: -100, count: 65))
         #expect(throws: ModelError.self) { try model.loss(d) }
         #expect(throws: ModelError.self) {
-            try MaskedLMBatch(inputIDs: [1, 2, 3], attentionMask: nil, tokenTypeIDs: nil, labels: [1, 2], batch: 1, length: 3)
+            try TrainingBatch(inputIDs: [1, 2, 3], attentionMask: nil, tokenTypeIDs: nil, labels: [1, 2], batch: 1, length: 3)
         }
     }
 }

@@ -40,11 +40,11 @@ struct TrainGolden {
         return (values, info.shape)
     }
 
-    func batch(step: Int, micro: Int) throws -> MaskedLMBatch {
+    func batch(step: Int, micro: Int) throws -> TrainingBatch {
         let p = "step\(step).micro\(micro)."
         let ids = try #require(try ints(p + "input_ids"))
         let (B, T) = (ids.shape[0], ids.shape[1])
-        return try MaskedLMBatch(inputIDs: ids.values, attentionMask: try ints(p + "attention_mask")?.values,
+        return try TrainingBatch(inputIDs: ids.values, attentionMask: try ints(p + "attention_mask")?.values,
                                  tokenTypeIDs: try ints(p + "token_type_ids")?.values, labels: try #require(try ints(p + "labels")).values,
                                  batch: B, length: T)
     }

@@ -26,14 +26,14 @@ func writeCorpus(_ dir: ScratchDirectory, lines: Int = 160, name: String = "corp
 
 struct Run {
     let trainer: Trainer
-    let model: MaskedLMTrainingModel
+    let model: TrainingModel
 }
 
 func makeTrainer(modelPath: String, corpus: String, out: String, options: TrainingOptions, cadence: TrainingCadence = TrainingCadence(),
                  evalRatio: Double = 0.1) throws -> Trainer {
     let ckpt = try Checkpoint(path: modelPath)
     let encoder = try Encoder(checkpoint: ckpt)
-    let model = try MaskedLMTrainingModel(encoder: encoder)
+    let model = try TrainingModel(encoder: encoder)
     model.workerCount = 2
     let files = ckpt.files.filter { $0.name != "config.json" && $0.name != "trainer_state.json" }
     let tok = try Tokenizer(files: files, path: modelPath)
@@ -89,7 +89,7 @@ func bytes(_ path: String) throws -> [UInt8] { try readFile(path) }
         let original = try Checkpoint(path: Fixtures.path("model-goldens/bert-gelu"))
         #expect(Set(final.tensors.map(\.name)) == Set(original.tensors.map(\.name)))
         #expect(final.tensors.allSatisfy { $0.dtype == .f32 })
-        let reloaded = try MaskedLMTrainingModel(encoder: try Encoder(checkpoint: final))
+        let reloaded = try TrainingModel(encoder: try Encoder(checkpoint: final))
         #expect(Array(reloaded.weights) == Array(trainer.model.weights))
         #expect(final.files.contains { $0.name == "tokenizer.json" } && final.config?.vocabSize == 160)
         // Metrics: one eval line before training, train lines, and the last eval.

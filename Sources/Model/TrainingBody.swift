@@ -1,0 +1,292 @@
+// The body of TrainingModel — embeddings and encoder layers — forward (keeping
+// what the backward needs on the tape) and backward, shared by every head.
+
+import Dispatch
+import Formats
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+extension TrainingModel {
+    /// What the backward of the body needs besides the tape.
+    struct BodyPass {
+        let attnOffsets: [Int]
+        let maxLen: Int
+        let workers: Int
+        let dropout: DropoutRates
+    }
+
+    /// Embeddings and layers over `batch`, keeping what the backward needs;
+    /// the output is in `tape.xs[config.layers]`. BLAS must be single-threaded.
+    func forwardBody(_ batch: TrainingBatch, dropout: DropoutRates, rng: inout SplitMix64) -> BodyPass {
+        let N = batch.tokenCount
+        let H = config.hidden, I = config.intermediate
+        let nh = config.heads, hd = H / nh, L = config.layers
+        let bert = config.kind == .bert
+        let eps = config.layerNormEps, act = config.activation
+        let threads = workerCount
+        let W = weights.baseAddress!
+        let dropHidden = dropout.hidden, dropAttention = dropout.attention
+
+        // Attention probabilities: nh L² floats per sequence.
+        var attnOffsets: [Int] = []
+        var attnTotal = 0, maxLen = 0
+        for s in batch.sequences {
+            attnOffsets.append(attnTotal)
+            attnTotal += nh * s.count * s.count
+            maxLen = max(maxLen, s.count)
+        }
+
+        let t = tape
+        while t.xs.count < L + 1 { t.xs.append(Scratch()) }
+        while t.layers.count < L { t.layers.append(LayerTape()) }
+
+        // Embeddings: word (+ token type) + position, layer norm, dropout.
+        let e = t.emb.reserve(N * H)
+        for n in 0..<N {
+            let row = e + n * H
+            let w = W + word + batch.ids[n] * H, p = W + position + batch.positions[n] * H
+            if bert {
+                let ty = W + tokenType + batch.tokenTypes[n] * H
+                for c in 0..<H { row[c] = (w[c] + ty[c]) + p[c] }
+            } else {
+                for c in 0..<H { row[c] = w[c] + p[c] }
+            }
+        }
+        let x0 = t.xs[0].reserve(N * H)
+        layerNorm(out: x0, mean: t.embMean.reserve(N), rstd: t.embRstd.reserve(N), input: e,
+                  weight: W + embLnW, bias: W + embLnB, rows: N, cols: H, eps: eps)
+        if dropHidden > 0 { applyDropout(x0, mask: t.embMask.reserve(N * H), count: N * H, p: dropHidden, rng: &rng) }
+
+        let scale = 1 / Float(hd).squareRoot()
+        let workers = max(1, min(batch.sequences.count * nh, threads))
+        let workerA = t.workerA.reserve(workers * maxLen * maxLen), workerB = t.workerB.reserve(workers * maxLen * maxLen)
+        let tmp = t.tmp.reserve(N * H), inter = t.inter.reserve(N * I)
+
+        for l in 0..<L {
+            let o = layerOffsets[l], lt = t.layers[l]
+            let x = t.xs[l].pointer, out = t.xs[l + 1].reserve(N * H)
+            let qkv = lt.qkv.reserve(N * 3 * H), ctx = lt.ctx.reserve(N * H), probs = lt.probs.reserve(attnTotal)
+            linear(out: qkv, ldOut: 3 * H, input: x, ldIn: H, weight: W + o.qkvW, bias: W + o.qkvB, rows: N, outFeatures: 3 * H, inFeatures: H, threads: threads)
+            let attnMask: UnsafeMutablePointer<UInt8>? = dropAttention > 0 ? lt.attnMask.reserve(attnTotal) : nil
+            if let attnMask { fillDropoutMask(attnMask, count: attnTotal, p: dropAttention, rng: &rng) }
+            forEachHead(batch.sequences, heads: nh, workers: workers) { b, h, w in
+                let s = batch.sequences[b], len = s.count
+                let base = qkv + s.lowerBound * 3 * H
+                let q = base + h * hd, k = base + H + h * hd, v = base + 2 * H + h * hd
+                let off = attnOffsets[b] + h * len * len
+                let p = probs + off
+                gemm(transA: false, transB: true, m: len, n: len, k: hd, alpha: scale, a: q, lda: 3 * H, b: k, ldb: 3 * H, beta: 0, c: p, ldc: len)
+                softmaxRows(p, rows: len, cols: len, ld: len)
+                var used = UnsafePointer(p)
+                if let attnMask {
+                    let pd = workerA + w * maxLen * maxLen
+                    dropoutCopy(pd, p, mask: attnMask + off, count: len * len, p: dropAttention)
+                    used = UnsafePointer(pd)
+                }
+                gemm(transA: false, transB: false, m: len, n: hd, k: len, alpha: 1, a: used, lda: len, b: v, ldb: 3 * H,
+                     beta: 0, c: ctx + s.lowerBound * H + h * hd, ldc: H)
+            }
+            // Attention output (+ dropout in BERT), residual, layer norm.
+            linear(out: tmp, ldOut: H, input: ctx, ldIn: H, weight: W + o.oW, bias: W + o.oB, rows: N, outFeatures: H, inFeatures: H, threads: threads)
+            if bert && dropHidden > 0 { applyDropout(tmp, mask: lt.aMask.reserve(N * H), count: N * H, p: dropHidden, rng: &rng) }
+            let r1 = lt.r1.reserve(N * H), h1 = lt.h1.reserve(N * H)
+            for i in 0..<(N * H) { r1[i] = tmp[i] + x[i] }
+            layerNorm(out: h1, mean: lt.mean1.reserve(N), rstd: lt.rstd1.reserve(N), input: r1,
+                      weight: W + o.ln1W, bias: W + o.ln1B, rows: N, cols: H, eps: eps)
+            // Feed-forward, dropout, residual, layer norm.
+            let u = lt.u.reserve(N * I)
+            linear(out: u, ldOut: I, input: h1, ldIn: H, weight: W + o.iW, bias: W + o.iB, rows: N, outFeatures: I, inFeatures: H, threads: threads)
+            activation(out: inter, input: u, count: N * I, act)
+            linear(out: tmp, ldOut: H, input: inter, ldIn: I, weight: W + o.o2W, bias: W + o.o2B, rows: N, outFeatures: H, inFeatures: I, threads: threads)
+            if dropHidden > 0 { applyDropout(tmp, mask: lt.dMask.reserve(N * H), count: N * H, p: dropHidden, rng: &rng) }
+            let r2 = lt.r2.reserve(N * H)
+            for i in 0..<(N * H) { r2[i] = tmp[i] + h1[i] }
+            layerNorm(out: out, mean: lt.mean2.reserve(N), rstd: lt.rstd2.reserve(N), input: r2,
+                      weight: W + o.ln2W, bias: W + o.ln2B, rows: N, cols: H, eps: eps)
+        }
+        return BodyPass(attnOffsets: attnOffsets, maxLen: maxLen, workers: workers, dropout: dropout)
+    }
+
+    /// The backward of `forwardBody`, from the output's gradient in `tape.dx`:
+    /// adds every body parameter's gradient.
+    func backwardBody(_ batch: TrainingBatch, _ pass: BodyPass) {
+        let t = tape
+        let N = batch.tokenCount
+        let H = config.hidden, I = config.intermediate
+        let nh = config.heads, hd = H / nh, L = config.layers
+        let bert = config.kind == .bert
+        let act = config.activation
+        let threads = workerCount
+        let W = weights.baseAddress!, G = gradients.baseAddress!
+        let dropHidden = pass.dropout.hidden, dropAttention = pass.dropout.attention
+        let attnOffsets = pass.attnOffsets, maxLen = pass.maxLen, workers = pass.workers
+        let scale = 1 / Float(hd).squareRoot()
+        let workerA = t.workerA.pointer, workerB = t.workerB.pointer
+        let tmp = t.tmp.pointer, inter = t.inter.pointer, e = t.emb.pointer
+        let dx = t.dx.pointer
+        // MARK: Backward — layers, last to first. `dx` holds the gradient of
+        // the layer's output on entry and of its input on exit.
+        let dr = t.dr.reserve(N * H), dqkv = t.dqkv.reserve(N * 3 * H), dctx = t.dctx.reserve(N * H), dinter = t.dinter.reserve(N * I)
+        for l in stride(from: L - 1, through: 0, by: -1) {
+            let o = layerOffsets[l], lt = t.layers[l]
+            let x = t.xs[l].pointer, qkv = lt.qkv.pointer, probs = lt.probs.pointer, h1 = lt.h1.pointer, u = lt.u.pointer
+            // Output layer norm; the residual passes its gradient to h1.
+            layerNormBackward(dInput: dr, dOut: dx, input: lt.r2.pointer, mean: lt.mean2.pointer, rstd: lt.rstd2.pointer,
+                              weight: W + o.ln2W, dWeight: G + o.ln2W, dBias: G + o.ln2B, rows: N, cols: H)
+            dx.update(from: dr, count: N * H)
+            var dd = UnsafePointer(dr)
+            if dropHidden > 0 { dropoutBackward(tmp, dr, mask: lt.dMask.pointer, count: N * H, p: dropHidden); dd = UnsafePointer(tmp) }
+            // Feed-forward: down projection, activation, up projection.
+            activation(out: inter, input: u, count: N * I, act)
+            gemm(transA: true, transB: false, m: H, n: I, k: N, alpha: 1, a: dd, lda: H, b: inter, ldb: I, beta: 1, c: G + o.o2W, ldc: I, threads: threads)
+            addColumnSums(G + o.o2B, dd, rows: N, cols: H, ld: H)
+            gemm(transA: false, transB: false, m: N, n: I, k: H, alpha: 1, a: dd, lda: H, b: W + o.o2W, ldb: I, beta: 0, c: dinter, ldc: I, threads: threads)
+            activationGradient(dinter, input: u, count: N * I, act)
+            gemm(transA: true, transB: false, m: I, n: H, k: N, alpha: 1, a: dinter, lda: I, b: h1, ldb: H, beta: 1, c: G + o.iW, ldc: H, threads: threads)
+            addColumnSums(G + o.iB, dinter, rows: N, cols: I, ld: I)
+            gemm(transA: false, transB: false, m: N, n: H, k: I, alpha: 1, a: dinter, lda: I, b: W + o.iW, ldb: H, beta: 1, c: dx, ldc: H, threads: threads)
+            // Attention layer norm; the residual passes its gradient to x.
+            layerNormBackward(dInput: dr, dOut: dx, input: lt.r1.pointer, mean: lt.mean1.pointer, rstd: lt.rstd1.pointer,
+                              weight: W + o.ln1W, dWeight: G + o.ln1W, dBias: G + o.ln1B, rows: N, cols: H)
+            dx.update(from: dr, count: N * H)
+            var da = UnsafePointer(dr)
+            if bert && dropHidden > 0 { dropoutBackward(tmp, dr, mask: lt.aMask.pointer, count: N * H, p: dropHidden); da = UnsafePointer(tmp) }
+            gemm(transA: true, transB: false, m: H, n: H, k: N, alpha: 1, a: da, lda: H, b: lt.ctx.pointer, ldb: H, beta: 1, c: G + o.oW, ldc: H, threads: threads)
+            addColumnSums(G + o.oB, da, rows: N, cols: H, ld: H)
+            gemm(transA: false, transB: false, m: N, n: H, k: H, alpha: 1, a: da, lda: H, b: W + o.oW, ldb: H, beta: 0, c: dctx, ldc: H, threads: threads)
+            // Attention, per sequence and head.
+            let attnMask: UnsafeMutablePointer<UInt8>? = dropAttention > 0 ? lt.attnMask.pointer : nil
+            forEachHead(batch.sequences, heads: nh, workers: workers) { b, h, w in
+                let s = batch.sequences[b], len = s.count
+                let base = qkv + s.lowerBound * 3 * H, dbase = dqkv + s.lowerBound * 3 * H
+                let q = base + h * hd, k = base + H + h * hd, v = base + 2 * H + h * hd
+                let off = attnOffsets[b] + h * len * len
+                let p = probs + off
+                let dP = workerB + w * maxLen * maxLen
+                let dc = dctx + s.lowerBound * H + h * hd
+                var used = UnsafePointer(p)
+                if let attnMask {
+                    let pd = workerA + w * maxLen * maxLen
+                    dropoutCopy(pd, p, mask: attnMask + off, count: len * len, p: dropAttention)
+                    used = UnsafePointer(pd)
+                }
+                // dP' = dctx · vᵀ; dv = P'ᵀ · dctx.
+                gemm(transA: false, transB: true, m: len, n: len, k: hd, alpha: 1, a: dc, lda: H, b: v, ldb: 3 * H, beta: 0, c: dP, ldc: len)
+                gemm(transA: true, transB: false, m: len, n: hd, k: len, alpha: 1, a: used, lda: len, b: dc, ldb: H,
+                     beta: 0, c: dbase + 2 * H + h * hd, ldc: 3 * H)
+                if let attnMask { dropoutBackward(dP, dP, mask: attnMask + off, count: len * len, p: dropAttention) }
+                // Softmax: dS = P ⊙ (dP − rowsum(dP ⊙ P)).
+                for i in 0..<len {
+                    let pr = p + i * len, gr = dP + i * len
+                    var dot: Float = 0
+                    for j in 0..<len { dot += pr[j] * gr[j] }
+                    for j in 0..<len { gr[j] = pr[j] * (gr[j] - dot) }
+                }
+                // dq = scale · dS · k; dk = scale · dSᵀ · q.
+                gemm(transA: false, transB: false, m: len, n: hd, k: len, alpha: scale, a: dP, lda: len, b: k, ldb: 3 * H,
+                     beta: 0, c: dbase + h * hd, ldc: 3 * H)
+                gemm(transA: true, transB: false, m: len, n: hd, k: len, alpha: scale, a: dP, lda: len, b: q, ldb: 3 * H,
+                     beta: 0, c: dbase + H + h * hd, ldc: 3 * H)
+            }
+            gemm(transA: true, transB: false, m: 3 * H, n: H, k: N, alpha: 1, a: dqkv, lda: 3 * H, b: x, ldb: H, beta: 1, c: G + o.qkvW, ldc: H, threads: threads)
+            addColumnSums(G + o.qkvB, dqkv, rows: N, cols: 3 * H, ld: 3 * H)
+            gemm(transA: false, transB: false, m: N, n: H, k: 3 * H, alpha: 1, a: dqkv, lda: 3 * H, b: W + o.qkvW, ldb: H, beta: 1, c: dx, ldc: H, threads: threads)
+        }
+
+        // MARK: Backward — embeddings.
+        if dropHidden > 0 { dropoutBackward(dx, dx, mask: t.embMask.pointer, count: N * H, p: dropHidden) }
+        layerNormBackward(dInput: dr, dOut: dx, input: e, mean: t.embMean.pointer, rstd: t.embRstd.pointer, weight: W + embLnW,
+                          dWeight: G + embLnW, dBias: G + embLnB, rows: N, cols: H)
+        for n in 0..<N {
+            let g = dr + n * H
+            let gw = G + word + batch.ids[n] * H, gp = G + position + batch.positions[n] * H
+            for c in 0..<H { gw[c] += g[c]; gp[c] += g[c] }
+            if bert {
+                let gt = G + tokenType + batch.tokenTypes[n] * H
+                for c in 0..<H { gt[c] += g[c] }
+            }
+        }
+    }
+
+    // MARK: - Helpers
+
+    /// Layer norm over rows, split across the workers (rows are independent).
+    func layerNorm(out: UnsafeMutablePointer<Float>, mean: UnsafeMutablePointer<Float>, rstd: UnsafeMutablePointer<Float>,
+                           input: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>,
+                           rows: Int, cols: Int, eps: Float) {
+        nonisolated(unsafe) let o = out, m = mean, r = rstd, i = input, w = weight, b = bias
+        parallelRanges(rows, workerCount) { range in
+            let lo = range.lowerBound
+            layerNormForward(out: o + lo * cols, mean: m + lo, rstd: r + lo, input: i + lo * cols, weight: w, bias: b,
+                             rows: range.count, cols: cols, eps: eps)
+        }
+    }
+
+    /// `out = act(input)`, split across the workers.
+    func activation(out: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>, count: Int, _ act: Activation) {
+        nonisolated(unsafe) let o = out, i = input
+        parallelRanges(count, workerCount) { r in
+            (o + r.lowerBound).update(from: i + r.lowerBound, count: r.count)
+            activationForward(o + r.lowerBound, count: r.count, act)
+        }
+    }
+
+    /// `grad *= act'(input)`, split across the workers.
+    func activationGradient(_ grad: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>, count: Int, _ act: Activation) {
+        nonisolated(unsafe) let g = grad, i = input
+        parallelRanges(count, workerCount) { r in activationBackward(g + r.lowerBound, input: i + r.lowerBound, count: r.count, act) }
+    }
+
+    /// Runs `body(sequence, head, worker)` for every (sequence, head) pair,
+    /// pairs dealt to the workers in a fixed order; BLAS runs single-threaded
+    /// inside.
+    func forEachHead(_ sequences: [Range<Int>], heads: Int, workers: Int, _ body: (Int, Int, Int) -> Void) {
+        let pairs = sequences.count * heads
+        withoutActuallyEscaping(body) { body in
+            nonisolated(unsafe) let run = body
+            DispatchQueue.concurrentPerform(iterations: workers) { w in
+                var pair = w
+                while pair < pairs {
+                    run(pair / heads, pair % heads, w)
+                    pair += workers
+                }
+            }
+        }
+    }
+}
+
+// MARK: - Dropout
+
+/// Fills `mask` with 1 (keep, probability 1 − p) or 0, four values per
+/// 64-bit draw (16-bit uniforms).
+func fillDropoutMask(_ mask: UnsafeMutablePointer<UInt8>, count: Int, p: Float, rng: inout SplitMix64) {
+    let threshold = UInt64((Double(p) * 65536).rounded())
+    var i = 0
+    while i < count {
+        var bits = rng.next()
+        for _ in 0..<4 where i < count {
+            mask[i] = (bits & 0xFFFF) >= threshold ? 1 : 0
+            bits >>= 16
+            i += 1
+        }
+    }
+}
+
+/// Draws a mask and applies it in place: kept values are scaled by 1 / (1 − p).
+func applyDropout(_ x: UnsafeMutablePointer<Float>, mask: UnsafeMutablePointer<UInt8>, count: Int, p: Float, rng: inout SplitMix64) {
+    fillDropoutMask(mask, count: count, p: p, rng: &rng)
+    dropoutCopy(x, x, mask: mask, count: count, p: p)
+}
+
+/// `out = x ⊙ mask / (1 − p)` (`out` may alias `x`).
+func dropoutCopy(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, mask: UnsafePointer<UInt8>, count: Int, p: Float) {
+    let scale = 1 / (1 - p)
+    for i in 0..<count { out[i] = mask[i] != 0 ? x[i] * scale : 0 }
+}
+
+/// The gradient through a dropout: the same as applying it.
+func dropoutBackward(_ out: UnsafeMutablePointer<Float>, _ grad: UnsafePointer<Float>, mask: UnsafePointer<UInt8>, count: Int, p: Float) {
+    dropoutCopy(out, grad, mask: mask, count: count, p: p)
+}
