@@ -11,6 +11,7 @@ let package = Package(
         .library(name: "Tokenizers", targets: ["Tokenizers"]),
         .library(name: "Model", targets: ["Model"]),
         .library(name: "Convert", targets: ["Convert"]),
+        .library(name: "Tasks", targets: ["Tasks"]),
         .library(name: "Train", targets: ["Train"]),
     ],
     dependencies: [
@@ -39,13 +40,14 @@ let package = Package(
         .target(name: "Model", dependencies: ["Formats", "COpenBLAS", "CKernels"]),
         .target(name: "Verify", dependencies: ["Model", "Tokenizers", "Formats"]),
         .target(name: "Convert", dependencies: ["Formats", "Tokenizers", "Model"]),
-        .target(name: "Train", dependencies: ["Model", "Tokenizers", "Formats", "CShims"]),
+        .target(name: "Tasks", dependencies: ["Model", "Tokenizers", "Formats"]),
+        .target(name: "Train", dependencies: ["Model", "Tokenizers", "Formats", "Tasks", "CShims"]),
 
         // MARK: - Command line
         .executableTarget(
             name: "ckpt",
             dependencies: [
-                "Formats", "Convert", "Tokenizers", "Model", "Verify", "Train",
+                "Formats", "Convert", "Tokenizers", "Model", "Verify", "Tasks", "Train",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
@@ -54,7 +56,8 @@ let package = Package(
         .testTarget(name: "FormatsTests", dependencies: ["Formats", "TestSupport", "CHDF5"]),
         .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers", "Formats", "TestSupport"]),
         .testTarget(name: "ModelTests", dependencies: ["Model", "Verify", "Convert", "Tokenizers", "Formats", "TestSupport"]),
-        .testTarget(name: "TrainTests", dependencies: ["Train", "Model", "Formats", "TestSupport"]),
+        .testTarget(name: "TrainTests", dependencies: ["Train", "Tasks", "Model", "Formats", "TestSupport"]),
+        .testTarget(name: "TasksTests", dependencies: ["Tasks", "Model", "Tokenizers", "Formats", "TestSupport"]),
         .testTarget(name: "ConvertTests", dependencies: ["Convert", "Formats", "Tokenizers", "Model", "TestSupport"]),
         // Runs the built `ckpt` binary end to end.
         .testTarget(name: "CLITests", dependencies: ["ckpt", "Formats", "TestSupport", "CHDF5"]),

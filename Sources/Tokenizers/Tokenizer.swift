@@ -338,7 +338,7 @@ public struct Tokenizer: Sendable {
         return Array(results)
     }
 
-    private func trimmed(_ e: Encoding) -> Encoding {
+    func trimmed(_ e: Encoding) -> Encoding {
         guard let post = postProcessor, post.trimOffsets else { return e }
         var e = e
         let space = ByteLevel.byteToScalar[0x20]
@@ -359,7 +359,7 @@ public struct Tokenizer: Sendable {
         return e
     }
 
-    private func encodeSequence(_ text: String) -> Encoding {
+    func encodeSequence(_ text: String) -> Encoding {
         // 1. Added tokens matched on the original text; 2. normalize the rest and
         //    match added tokens on the normalized text.
         var splits: [(NormalizedText, AddedToken?)] = []

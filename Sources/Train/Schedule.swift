@@ -15,6 +15,10 @@ public struct LearningRateSchedule: Sendable, Equatable, Codable {
         case constant
         /// Warmup, then half a cosine to 0 at `totalSteps` (`get_cosine_schedule_with_warmup`).
         case cosine
+        /// Warmup, then constant, reduced by a factor when the eval metric
+        /// stops improving (torch's `ReduceLROnPlateau`; the trainer applies
+        /// the reductions).
+        case plateau
     }
     public var kind: Kind
     public var warmupSteps: Int
@@ -30,7 +34,7 @@ public struct LearningRateSchedule: Sendable, Equatable, Codable {
     public func factor(step: Int) -> Double {
         if step < warmupSteps { return Double(step) / Double(max(1, warmupSteps)) }
         switch kind {
-        case .constant:
+        case .constant, .plateau:
             return 1
         case .linear:
             return max(0, Double(totalSteps - step) / Double(max(1, totalSteps - warmupSteps)))

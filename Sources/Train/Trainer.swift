@@ -1,14 +1,18 @@
-// Trainer — the masked-LM training loop of `ckpt train`: batching with dynamic
-// padding (packed batches), seeded shuffling, masking, gradient accumulation,
-// clipping, AdamW with a schedule, evaluation, checkpoints, exact resume.
+// Trainer — the training loop of `ckpt train`, whatever the objective (masked
+// LM, a task head): batching with dynamic padding (packed batches), seeded
+// shuffling, gradient accumulation, clipping, AdamW with a schedule,
+// evaluation with the best-model, plateau and early-stopping bookkeeping,
+// checkpoints, exact resume.
 //
 // Every random choice comes from a stream derived from the seed and a counter
 // (the epoch for shuffling, the micro-batch for masking and dropout, the
-// example for eval masking), so the state to resume is the step count: a
-// resumed run replays the same batches, masks and dropout as an uninterrupted one.
+// example for eval masking), so the state to resume is the step count and the
+// evaluation bookkeeping: a resumed run replays the same batches, masks and
+// dropout as an uninterrupted one.
 
 import Formats
 import Model
+import Tasks
 
 #if canImport(Glibc)
 import Glibc
@@ -36,6 +40,15 @@ public struct TrainingOptions: Sendable, Equatable, Codable {
     public var mlmSchedule: [Double]? = nil
     public var wholeWordMask = false
     public var shuffle = true
+    /// The eval metric that picks the best model and drives the plateau
+    /// schedule and early stopping (`loss`, `f1_macro`, …).
+    public var metric = "loss"
+    /// ReduceLROnPlateau (`scheduler == .plateau`): the factor and the
+    /// evaluations without improvement it waits for (torch's defaults).
+    public var plateauFactor = 0.1
+    public var plateauPatience = 10
+    /// Stop after this many evaluations without improvement of `metric`.
+    public var earlyStopping: Int? = nil
     public init() {}
 }
 
@@ -45,6 +58,8 @@ public struct TrainingCadence: Sendable, Equatable {
     public var evalSteps: Int? = nil
     public var saveSteps: Int? = nil
     public var saveTotalLimit: Int? = nil
+    /// Keep the model with the best eval metric in OUT/best.
+    public var keepBest = false
     public init() {}
 }
 
@@ -89,6 +104,8 @@ public struct TrainingProgress: Sendable {
     public var tokensPerSecond: Double
     public var secondsLeft: Double
     public var evalLoss: Double?
+    /// The evaluation of this step, if one ran.
+    public var evaluation: Evaluation?
     public var savedCheckpoint: String?
     /// True at the logging cadence.
     public var logged = false
@@ -102,6 +119,12 @@ public struct TrainingSummary: Sendable {
     public var initialEvalLoss: Double?
     public var finalEvalLoss: Double?
     public var lastCheckpoint: String?
+    public var initialEvaluation: Evaluation? = nil
+    public var finalEvaluation: Evaluation? = nil
+    /// The best evaluation's step and metric value.
+    public var best: (step: Int, value: Double)? = nil
+    /// True when early stopping ended the run.
+    public var stoppedEarly = false
 }
 
 public final class Trainer {
@@ -110,8 +133,7 @@ public final class Trainer {
     public let options: TrainingOptions
     public var cadence: TrainingCadence
     public let output: String
-    let train: ExampleSet, eval: ExampleSet
-    let roles: TokenRoles
+    public let objective: TrainingObjective
     let files: CheckpointFiles
     /// A digest of the examples, to refuse resuming on another corpus.
     public let corpusDigest: String
@@ -123,49 +145,58 @@ public final class Trainer {
     var step = 0
     /// The next optimizer step (0 for a fresh run; the checkpoint's step after `resume`).
     public var currentStep: Int { step }
-    public var trainCount: Int { train.count }
-    public var evalCount: Int { eval.count }
+    public var trainCount: Int { objective.trainCount }
+    public var evalCount: Int { objective.evalCount }
+    /// The evaluation bookkeeping (best metric, plateau, early stopping).
+    var tracking = EvalTracking()
     /// Dropout used by training steps.
     public var dropoutRates: DropoutRates { dropout }
     /// The logged lines, written into every checkpoint's trainer_state.json.
     var history: [JSONValue] = []
     private var events: EventFile?
 
-    /// Sets up a run from step 0 on examples held in memory.
+    /// Sets up a masked-LM run from step 0 on examples held in memory.
     public convenience init(model: TrainingModel, train: [Example], eval: [Example], roles: TokenRoles, files: CheckpointFiles,
                             options: TrainingOptions, cadence: TrainingCadence, output: String) throws {
         try self.init(model: model, train: ExampleSet(train), eval: ExampleSet(eval), roles: roles, files: files,
                       options: options, cadence: cadence, output: output)
     }
 
-    /// Sets up a run from step 0.
-    public init(model: TrainingModel, train: ExampleSet, eval: ExampleSet, roles: TokenRoles, files: CheckpointFiles,
+    /// Sets up a masked-LM run from step 0.
+    public convenience init(model: TrainingModel, train: ExampleSet, eval: ExampleSet, roles: TokenRoles, files: CheckpointFiles,
+                            options: TrainingOptions, cadence: TrainingCadence, output: String) throws {
+        try self.init(model: model, objective: MaskedLMObjective(train: train, eval: eval, roles: roles, options: options),
+                      files: files, options: options, cadence: cadence, output: output)
+    }
+
+    /// Sets up a run of `objective` from step 0.
+    public init(model: TrainingModel, objective: TrainingObjective, files: CheckpointFiles,
                 options: TrainingOptions, cadence: TrainingCadence, output: String) throws {
-        guard !train.isEmpty else { throw TrainingError(path: output, reason: "no training examples") }
+        guard objective.trainCount > 0 else { throw TrainingError(path: output, reason: "no training examples") }
         guard options.batchSize >= 1, options.gradAccum >= 1, options.epochs >= 1 else {
             throw TrainingError(path: output, reason: "batch size, gradient accumulation and epochs must be at least 1")
         }
+        guard options.metric == "loss" || objective.metricNames.contains(options.metric) else {
+            throw TrainingError(path: output, reason: "metric \"\(options.metric)\" is not one this task reports (loss, "
+                                + objective.metricNames.joined(separator: ", ") + ")")
+        }
         self.model = model
-        self.train = train
-        self.eval = eval
-        self.roles = roles
+        self.objective = objective
         self.files = files
         self.options = options
         self.cadence = cadence
         self.output = output
         optimizer = AdamW(model: model, beta1: options.adamBeta1, beta2: options.adamBeta2, eps: options.adamEpsilon,
                           weightDecay: options.weightDecay)
-        let batches = (train.count + options.batchSize - 1) / options.batchSize
+        let batches = (objective.trainCount + options.batchSize - 1) / options.batchSize
         stepsPerEpoch = (batches + options.gradAccum - 1) / options.gradAccum
         totalSteps = options.maxSteps ?? options.epochs * stepsPerEpoch
         let warmup = options.warmupSteps ?? Int((Double(totalSteps) * options.warmupRatio).rounded(.up))
         schedule = LearningRateSchedule(options.scheduler, warmupSteps: warmup, totalSteps: totalSteps)
-        dropout = options.dropout.map { DropoutRates(hidden: $0, attention: $0) }
-            ?? DropoutRates(hidden: model.config.hiddenDropout, attention: model.config.attentionDropout)
-        var h = Checksum64()
-        h.update(train.digest)
-        h.update(eval.digest)
-        corpusDigest = h.hex
+        let dropoutRate = options.dropout
+        dropout = DropoutRates(hidden: dropoutRate ?? model.config.hiddenDropout, attention: dropoutRate ?? model.config.attentionDropout,
+                               classifier: dropoutRate ?? model.config.classifierDropout)
+        corpusDigest = objective.digest
     }
 
     // MARK: - Batches
@@ -175,82 +206,42 @@ public final class Trainer {
     private func order(epoch: Int) -> [UInt32] {
         if let c = permutationCache, c.epoch == epoch { return c.order }
         permutationCache = nil  // the old order goes before the new one is made
+        let n = objective.trainCount
         let order: [UInt32]
         if options.shuffle {
             var rng = SplitMix64(seed: mix(options.seed, 0x5348_5546, UInt64(epoch)))
-            order = permutation(train.count, rng: &rng)
+            order = permutation(n, rng: &rng)
         } else {
-            order = (0..<train.count).map { UInt32(truncatingIfNeeded: $0) }
+            order = (0..<n).map { UInt32(truncatingIfNeeded: $0) }
         }
         permutationCache = (epoch, order)
         return order
     }
 
-    /// The masking probability at optimizer step `step` (phases of the schedule).
+    /// The masking probability at optimizer step `step` (masked LM; phases of the schedule).
     public func maskingProbability(step: Int) -> Double {
-        guard let phases = options.mlmSchedule, !phases.isEmpty else { return options.mlmProbability }
-        let phase = min(phases.count - 1, step * phases.count / max(1, totalSteps))
-        return phases[phase]
+        (objective as? MaskedLMObjective)?.maskingProbability(step: step, totalSteps: totalSteps) ?? 0
     }
 
-    private func mask(_ example: Example, probability: Double, rng: inout SplitMix64) -> (inputs: [Int], labels: [Int]) {
-        if let labels = example.labels { return (example.ids, labels) }
-        let rule = MaskingRule(probability: probability, maskID: roles.maskID, vocabSize: roles.randomRange, specialIDs: roles.specialIDs)
-        if options.wholeWordMask {
-            return rule.applyWholeWord(example.ids, continuation: { self.roles.continuationIDs.contains($0) }, rng: &rng)
-        }
-        return rule.apply(example.ids, rng: &rng)
-    }
-
-    /// The micro-batches of optimizer step `step`, masked.
+    /// The micro-batches of optimizer step `step`.
     func microBatches(step: Int) -> [TrainingBatch] {
         let epoch = step / stepsPerEpoch, k = step % stepsPerEpoch
         let order = order(epoch: epoch)
-        let batches = (train.count + options.batchSize - 1) / options.batchSize
-        let p = maskingProbability(step: step)
-        var out: [TrainingBatch] = []
-        for b in (k * options.gradAccum)..<min((k + 1) * options.gradAccum, batches) {
-            var rng = SplitMix64(seed: mix(options.seed, 0x4D41_534B, UInt64(epoch), UInt64(b)))
-            var batch = TrainingBatch()
-            for i in (b * options.batchSize)..<min((b + 1) * options.batchSize, train.count) {
-                let (inputs, labels) = mask(train[Int(order[i])], probability: p, rng: &rng)
-                batch.append(ids: inputs, labels: labels)
-            }
-            out.append(batch)
+        let n = objective.trainCount
+        let batches = (n + options.batchSize - 1) / options.batchSize
+        return ((k * options.gradAccum)..<min((k + 1) * options.gradAccum, batches)).map { b in
+            objective.trainBatch(order[(b * options.batchSize)..<min((b + 1) * options.batchSize, n)], epoch: epoch, batch: b,
+                                 step: step, totalSteps: totalSteps)
         }
-        return out
     }
 
-    /// Eval batch `b`, with masks fixed once per example (seeded by its index).
-    private func evalBatch(_ b: Int) -> TrainingBatch {
-        var batch = TrainingBatch()
-        let p = options.mlmSchedule?.first ?? options.mlmProbability
-        for i in (b * options.batchSize)..<min(eval.count, (b + 1) * options.batchSize) {
-            var rng = SplitMix64(seed: mix(options.seed, 0x4556_414C, UInt64(i)))
-            let (inputs, labels) = mask(eval[i], probability: p, rng: &rng)
-            batch.append(ids: inputs, labels: labels)
-        }
-        return batch
-    }
-
-    /// Mean cross-entropy over the eval set's masked tokens (nil without an
-    /// eval set). Batches are made one at a time from the (mapped) examples.
-    public func evaluate() throws -> Double? {
-        guard !eval.isEmpty else { return nil }
-        var sum = 0.0, count = 0
-        for b in 0..<((eval.count + options.batchSize - 1) / options.batchSize) {
-            let batch = evalBatch(b)
-            guard batch.tokenCount > 0 else { continue }
-            sum += try model.loss(batch)
-            count += batch.labelledCount
-        }
-        return count == 0 ? nil : sum / Double(count)
-    }
+    /// Evaluates the model on the eval examples (nil without any).
+    public func evaluate() throws -> Evaluation? { try objective.evaluate(model, batchSize: options.batchSize) }
 
     // MARK: - Loop
 
     /// Trains from the current step to the end, or until `shouldStop` says so
-    /// after a step (then a checkpoint is saved).
+    /// after a step (then a checkpoint is saved), or until early stopping.
     public func run(progress: (TrainingProgress) -> Void = { _ in }, shouldStop: () -> Bool = { false }) throws -> TrainingSummary {
         try FileSystem.makeDirectories(output)
         // Checkpoints torn by a crash or SIGKILL never got their final name;
@@ -265,29 +256,30 @@ public final class Trainer {
         let clock = ContinuousClock()
         let started = clock.now
         var tokens = 0
-        var lastSaved: String? = nil
+        var summary = TrainingSummary(steps: step, interrupted: false)
         let firstStep = step
-        var initialEval: Double? = nil
         if step == 0, let e = try evaluate() {
-            // Perplexity before training, as the seed notebooks report it.
-            initialEval = e
+            // The metrics before training, as the seed notebooks report them
+            // (not counted by the best-model, plateau and early-stopping bookkeeping).
+            summary.initialEvaluation = e
+            summary.initialEvalLoss = e.loss
             try logEval(e)
         }
         while step < totalSteps {
             let micro = microBatches(step: step)
-            let labelled = micro.reduce(0) { $0 + $1.labelledCount }
+            let denominator = micro.reduce(0.0) { $0 + model.lossDenominator($1) }
             model.zeroGradients()
             var lossSum = 0.0
             for (m, b) in micro.enumerated() {
-                lossSum += try model.accumulateGradients(b, lossScale: 1 / Float(max(1, labelled)), dropout: dropout,
+                lossSum += try model.accumulateGradients(b, lossScale: Float(1 / max(denominator, 1e-300)), dropout: dropout,
                                                          seed: mix(options.seed, 0x4452_4F50, UInt64(step), UInt64(m)))
                 tokens += b.tokenCount
             }
             let norm = clipGradientNorm(model, maxNorm: options.maxGradNorm)
-            let lr = options.learningRate * schedule.factor(step: step)
+            let lr = learningRate(step: step)
             optimizer.update(model, lr: lr)
             step += 1
-            let loss = labelled > 0 ? lossSum / Double(labelled) : .nan
+            let loss = denominator > 0 ? lossSum / denominator : .nan
             let elapsed = seconds(clock.now - started)
             let done = step - firstStep
             var report = TrainingProgress(step: step, totalSteps: totalSteps, loss: loss, learningRate: lr, gradNorm: norm,
@@ -300,34 +292,80 @@ public final class Trainer {
                          ("tokens_per_s", number(report.tokensPerSecond))])
                 events?.scalars(step: step, [("train/loss", loss), ("train/lr", lr)])
             }
+            var earlyStop = false
             if let every = cadence.evalSteps, step % every == 0, let e = try evaluate() {
-                report.evalLoss = e
+                report.evalLoss = e.loss
+                report.evaluation = e
                 try logEval(e)
+                earlyStop = try track(e)
             }
             let stop = shouldStop()
-            if stop || cadence.saveSteps.map({ step % $0 == 0 }) == true {
-                lastSaved = try saveCheckpoint()
-                report.savedCheckpoint = lastSaved
+            if stop || earlyStop || cadence.saveSteps.map({ step % $0 == 0 }) == true {
+                summary.lastCheckpoint = try saveCheckpoint()
+                report.savedCheckpoint = summary.lastCheckpoint
             }
             progress(report)
             if stop && step < totalSteps {
-                return TrainingSummary(steps: step, interrupted: true, initialEvalLoss: initialEval, finalEvalLoss: nil, lastCheckpoint: lastSaved)
+                summary.steps = step
+                summary.interrupted = true
+                return finish(summary)
+            }
+            if earlyStop { summary.stoppedEarly = true; break }
+        }
+        if let e = try evaluate() {
+            summary.finalEvaluation = e
+            summary.finalEvalLoss = e.loss
+            if summary.stoppedEarly || (cadence.evalSteps.map({ step % $0 != 0 }) ?? true) {
+                if !summary.stoppedEarly { try logEval(e) }
+                _ = try track(e, final: true)
             }
         }
-        var finalEval: Double? = nil
-        if let e = try evaluate() {
-            finalEval = e
-            if cadence.evalSteps.map({ step % $0 != 0 }) ?? true { try logEval(e) }
+        summary.lastCheckpoint = try saveCheckpoint(name: "final", optimizerState: false)
+        summary.steps = step
+        return finish(summary)
+    }
+
+    private func finish(_ summary: TrainingSummary) -> TrainingSummary {
+        var s = summary
+        if let b = tracking.bestStep, let v = tracking.bestValue { s.best = (b, v) }
+        return s
+    }
+
+    /// The learning rate of optimizer step `step`: the schedule's, times the
+    /// plateau schedule's reductions so far.
+    func learningRate(step: Int) -> Double {
+        options.learningRate * schedule.factor(step: step) * (options.scheduler == .plateau ? tracking.plateauScale : 1)
+    }
+
+    /// Updates the bookkeeping with an evaluation at the current step; saves
+    /// OUT/best on a new best when asked. Returns true when early stopping
+    /// says to stop.
+    private func track(_ e: Evaluation, final: Bool = false) throws -> Bool {
+        guard let value = e.value(options.metric), value.isFinite else { return false }
+        let greater = Metrics.greaterIsBetter(options.metric)
+        let improved = tracking.bestValue.map { greater ? value > $0 : value < $0 } ?? true
+        if improved {
+            tracking.bestValue = value
+            tracking.bestStep = step
+            tracking.evalsWithoutImprovement = 0
+            if cadence.keepBest { try saveCheckpoint(name: "best", optimizerState: false) }
+        } else {
+            tracking.evalsWithoutImprovement += 1
         }
-        let final = try saveCheckpoint(name: "final", optimizerState: false)
-        return TrainingSummary(steps: step, interrupted: false, initialEvalLoss: initialEval, finalEvalLoss: finalEval, lastCheckpoint: final)
+        if final { return false }
+        if options.scheduler == .plateau { tracking.plateauStep(value, greater: greater, factor: options.plateauFactor,
+                                                                patience: options.plateauPatience, baseRate: options.learningRate) }
+        if let patience = options.earlyStopping, tracking.evalsWithoutImprovement >= patience { return true }
+        return false
     }
 
     private func number(_ v: Double) -> JSONValue { v.isFinite ? .number(JSONNumber(v)) : .null }
 
-    private func logEval(_ loss: Double) throws {
-        try log([("step", .number(JSONNumber(step))), ("eval_loss", number(loss)), ("eval_perplexity", number(exp(loss)))])
-        events?.scalars(step: step, [("eval/loss", loss), ("eval/perplexity", exp(loss))])
+    private func logEval(_ e: Evaluation) throws {
+        var fields: [(String, JSONValue)] = [("step", .number(JSONNumber(step))), ("eval_loss", number(e.loss))]
+        for (name, v) in e.report.scalars { fields.append(("eval_" + name, number(v))) }
+        try log(fields)
+        events?.scalars(step: step, [("eval/loss", e.loss)] + e.report.scalars.map { ("eval/" + $0.name, $0.value) })
     }
 
     // MARK: - Metrics
@@ -378,4 +416,49 @@ public final class Trainer {
     deinit { if metricsFD >= 0 { close(metricsFD) } }
 
     private func seconds(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18 }
+}
+
+/// The evaluation bookkeeping a checkpoint carries: the best value of the
+/// metric and its step, evaluations since the last improvement (early
+/// stopping), and torch's ReduceLROnPlateau state (rel threshold 1e-4, no
+/// cooldown, minimum rate 0).
+struct EvalTracking: Equatable {
+    var bestValue: Double?
+    var bestStep: Int?
+    var evalsWithoutImprovement = 0
+    var plateauBest: Double?
+    var plateauBadEvals = 0
+    var plateauScale = 1.0
+
+    mutating func plateauStep(_ value: Double, greater: Bool, factor: Double, patience: Int, baseRate: Double) {
+        // torch's is_better in "rel" mode, threshold 1e-4.
+        let better = plateauBest.map { greater ? value > $0 * (1 + 1e-4) : value < $0 * (1 - 1e-4) } ?? true
+        if better { plateauBest = value; plateauBadEvals = 0 } else { plateauBadEvals += 1 }
+        if plateauBadEvals > patience {
+            let old = baseRate * plateauScale, new = old * factor
+            if old - new > 1e-8 { plateauScale *= factor }
+            plateauBadEvals = 0
+        }
+    }
+
+    var json: JSONValue {
+        func num(_ v: Double?) -> JSONValue { v.map { .number(JSONNumber($0)) } ?? .null }
+        return .object(JSONObject([
+            ("best_metric", num(bestValue)), ("best_step", bestStep.map { .number(JSONNumber($0)) } ?? .null),
+            ("evals_without_improvement", .number(JSONNumber(evalsWithoutImprovement))),
+            ("plateau_best", num(plateauBest)), ("plateau_bad_evals", .number(JSONNumber(plateauBadEvals))),
+            ("plateau_scale", .number(JSONNumber(plateauScale))),
+        ]))
+    }
+
+    init() {}
+
+    init(json: JSONValue) {
+        bestValue = json["best_metric"]?.double
+        bestStep = json["best_step"]?.int
+        evalsWithoutImprovement = json["evals_without_improvement"]?.int ?? 0
+        plateauBest = json["plateau_best"]?.double
+        plateauBadEvals = json["plateau_bad_evals"]?.int ?? 0
+        plateauScale = json["plateau_scale"]?.double ?? 1
+    }
 }

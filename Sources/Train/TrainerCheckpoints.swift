@@ -17,16 +17,24 @@ extension Trainer {
             ("batch_size", .number(JSONNumber(o.batchSize))), ("grad_accum", .number(JSONNumber(o.gradAccum))),
             ("max_grad_norm", .number(JSONNumber(o.maxGradNorm))),
             ("dropout", .array([.number(JSONNumber(Double(dropout.hidden))), .number(JSONNumber(Double(dropout.attention)))])),
-            ("seed", .number(JSONNumber(literal: String(o.seed)))), ("mlm_probability", .number(JSONNumber(o.mlmProbability))),
-            ("whole_word_mask", .bool(o.wholeWordMask)), ("shuffle", .bool(o.shuffle)),
-            ("train_examples", .number(JSONNumber(train.count))), ("eval_examples", .number(JSONNumber(eval.count))),
+            ("seed", .number(JSONNumber(literal: String(o.seed)))), ("shuffle", .bool(o.shuffle)),
+            ("train_examples", .number(JSONNumber(trainCount))), ("eval_examples", .number(JSONNumber(evalCount))),
             ("corpus_digest", .string(corpusDigest)),
             // Products are split by thread count and rounded by the kernel's
             // blocking: the same bits need the same count and kernel.
             ("threads", .number(JSONNumber(model.workerCount))),
             ("sgemm", .string(SgemmKernel.current.rawValue)),
         ]
-        fields.append(("mlm_schedule", o.mlmSchedule.map { .array($0.map { .number(JSONNumber($0)) }) } ?? .null))
+        fields += objective.record
+        if model.head != .maskedLM { fields.append(("classifier_dropout", .number(JSONNumber(Double(dropout.classifier))))) }
+        // The bookkeeping that changes the run's course: the metric of the
+        // plateau schedule and of early stopping.
+        if o.scheduler == .plateau || o.earlyStopping != nil { fields.append(("metric", .string(o.metric))) }
+        if o.scheduler == .plateau {
+            fields.append(("plateau_factor", .number(JSONNumber(o.plateauFactor))))
+            fields.append(("plateau_patience", .number(JSONNumber(o.plateauPatience))))
+        }
+        if let e = o.earlyStopping { fields.append(("early_stopping", .number(JSONNumber(e)))) }
         return .object(JSONObject(fields))
     }
 
@@ -97,6 +105,8 @@ extension Trainer {
                 ("next_lr", .number(JSONNumber(options.learningRate * schedule.factor(step: step)))),
             ]))),
             ("run", runRecord()),
+            ("evaluation", tracking.json),
+            ("world_size", .number(JSONNumber(1))),
             ("log_history", .array(history)),
         ]
         try dir.writeFile("trainer_state.json", Array(JSONValue.object(JSONObject(state)).serialized(indent: 2).utf8) + [0x0A])
@@ -157,5 +167,6 @@ extension Trainer {
         }
         optimizer.restore(step: optStep, expAvg: m, expAvgSq: v)
         step = min(s, totalSteps)
+        tracking = state["evaluation"].map(EvalTracking.init(json:)) ?? EvalTracking()
     }
 }

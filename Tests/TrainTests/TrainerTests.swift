@@ -257,7 +257,7 @@ func bytes(_ path: String) throws -> [UInt8] { try readFile(path) }
                     let labels = Array(b.labels[s])
                     #expect(labels.first == -100 && labels.last == -100, "specials are never masked")
                     // Whole words: a labelled ## continuation follows a labelled token.
-                    for i in s.dropFirst() where t.roles.continuationIDs.contains(labels[i - s.lowerBound] == -100 ? -1 : labels[i - s.lowerBound]) {
+                    for i in s.dropFirst() where (t.objective as! MaskedLMObjective).roles.continuationIDs.contains(labels[i - s.lowerBound] == -100 ? -1 : labels[i - s.lowerBound]) {
                         #expect(b.labels[i - 1] != -100)
                     }
                 }
