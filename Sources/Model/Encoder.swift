@@ -164,6 +164,8 @@ public final class Encoder: @unchecked Sendable {
     public let classifier: DenseWeights?
     /// Tensors of the checkpoint the encoder and its heads did not use.
     public let unusedTensors: [String]
+    /// The checkpoint's names of the masked-LM head tensors it has.
+    public let mlmTensorNames: [String]
 
     /// Binds the weights of `checkpoint` (cast to f32).
     ///
@@ -200,6 +202,7 @@ public final class Encoder: @unchecked Sendable {
         self.layers = layers
         let head = binder.hasHead
         hasMLMHead = head
+        let bodyNames = binder.used
         if head {
             if config.kind == .bert {
                 headW = binder.takeHead("cls.predictions.transform.dense.weight", [H, H])
@@ -221,6 +224,7 @@ public final class Encoder: @unchecked Sendable {
         } else {
             headW = []; headB = []; headLnW = []; headLnB = []; decoderW = []; decoderB = []
         }
+        mlmTensorNames = binder.used.subtracting(bodyNames).sorted()
         // The classification head, each part when present (a BERT checkpoint
         // usually has a pooler but no classifier).
         let pool = config.kind == .bert ? (binder.prefix + "pooler.dense", true) : ("pre_classifier", false)
@@ -258,6 +262,7 @@ public final class Encoder: @unchecked Sendable {
         pooler = nil
         classifier = nil
         unusedTensors = []
+        mlmTensorNames = []
     }
 
     /// Multiply-adds × 2 of one forward pass over `(B, T)` tokens (matrix

@@ -1,4 +1,5 @@
-// ckpt train — masked-LM domain adaptation from any checkpoint ckpt reads.
+// ckpt train — masked-LM domain adaptation, or fine-tuning a task head
+// (TaskTraining.swift), from any checkpoint ckpt reads.
 
 import ArgumentParser
 import Dispatch
@@ -14,7 +15,7 @@ import Glibc
 struct TrainCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "train",
-        abstract: "Continue masked-LM training of a checkpoint on a text corpus (or pretrain from a config.json).",
+        abstract: "Continue masked-LM training of a checkpoint on a text corpus (or pretrain from a config.json), or fine-tune it for a task (--task).",
         discussion: """
             Checkpoints go to OUT/checkpoint-<step>/ (model, tokenizer, optimizer.safetensors, \
             trainer_state.json), the result to OUT/final/, metrics to OUT/metrics.jsonl and \
@@ -25,8 +26,11 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "A model directory or weights file (safetensors, sharded, .h5, .bin), or a bare config.json for random weights.")
     var model: String
 
-    @Option(parsing: .upToNextOption, help: "Text files (one document per line) or .jsonl files (\"text\", or \"input_ids\" [+ \"labels\"]).")
+    @Option(parsing: .upToNextOption, help: "Text files (one document per line) or .jsonl files (\"text\", or \"input_ids\" [+ \"labels\"]); with --task, labelled .csv, .tsv or .jsonl files.")
     var corpus: [String] = []
+
+    @OptionGroup(title: "Task fine-tuning")
+    var task: TaskOptions
 
     @Option(help: "Output directory.")
     var out: String
@@ -74,7 +78,9 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "AdamW weight decay (not on biases and layer norms).") var weightDecay: Double = 0.01
     @Option(help: "Warmup steps.") var warmupSteps: Int?
     @Option(help: "Warmup as a share of the steps.") var warmupRatio: Double = 0
-    @Option(help: "linear, constant or cosine (all with warmup).") var scheduler: LearningRateSchedule.Kind = .linear
+    @Option(help: "linear, constant, cosine or plateau (all with warmup; plateau: ReduceLROnPlateau on --metric at each evaluation).") var scheduler: LearningRateSchedule.Kind = .linear
+    @Option(help: "Plateau schedule: the factor of each reduction.") var plateauFactor: Double = 0.1
+    @Option(help: "Plateau schedule: evaluations without improvement before a reduction.") var plateauPatience: Int = 10
     @Option(help: "Sequences per micro-batch.") var batchSize: Int = 8
     @Option(help: "Micro-batches per optimizer step.") var gradAccum: Int = 1
     @Option(help: "Gradient clipping norm.") var maxGradNorm: Double = 1
@@ -89,6 +95,10 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Evaluate every N steps.") var evalSteps: Int?
     @Option(help: "Save a checkpoint every N steps.") var saveSteps: Int?
     @Option(help: "Keep only the newest N checkpoints.") var saveTotalLimit: Int?
+    @Option(help: "The eval metric of --keep-best, the plateau schedule and early stopping: loss, accuracy, f1, f1_macro, f1_micro, f1_weighted, … (default loss).")
+    var metric: String = "loss"
+    @Flag(help: "Keep the model with the best --metric in OUT/best.") var keepBest = false
+    @Option(help: "Stop after N evaluations without improvement of --metric.") var earlyStopping: Int?
 
     func validate() throws {
         guard !corpus.isEmpty else { throw ValidationError("--corpus needs at least one file") }
@@ -116,6 +126,16 @@ struct TrainCommand: ParsableCommand {
         if let s = mlmSchedule, parseSchedule(s) == nil { throw ValidationError("--mlm-schedule must be probabilities in (0, 1) separated by commas") }
         if evalRatio > 0 && !evalFile.isEmpty { throw ValidationError("use --eval-ratio or --eval-file, not both") }
         if resumeFrom != nil && !resume { throw ValidationError("--resume-from needs --resume") }
+        guard plateauFactor > 0 && plateauFactor < 1, plateauPatience >= 0 else {
+            throw ValidationError("--plateau-factor must be in (0, 1), --plateau-patience at least 0")
+        }
+        if let e = earlyStopping, e < 1 { throw ValidationError("--early-stopping must be at least 1") }
+        if (keepBest || earlyStopping != nil || scheduler == .plateau) && evalSteps == nil {
+            throw ValidationError("--keep-best, --early-stopping and --scheduler plateau need --eval-steps")
+        }
+        if task.task != .mlm && (groupTexts != nil || split != .none || docSep != .line || wholeWordMask || mlmSchedule != nil) {
+            throw ValidationError("--group-texts, --split, --doc-sep, --whole-word-mask and --mlm-schedule are for masked-LM training only")
+        }
     }
 
     func parseSchedule(_ s: String) -> [Double]? {
@@ -167,9 +187,6 @@ struct TrainCommand: ParsableCommand {
                 guard let c = ckpt.config else { throw TrainingError(path: source, reason: "no config.json beside the weights") }
                 config = c
                 encoder = try Encoder(checkpoint: ckpt)
-                if !encoder.hasMLMHead {
-                    print("note: \(source) has no masked-LM head; it is initialised as transformers does when it loads a base checkpoint into a masked-LM model")
-                }
                 carried = ckpt.files
                 // An untied BERT head's second, unused bias is kept as it was. Pooler
                 // and next-sentence tensors are not part of a masked-LM model.
@@ -189,40 +206,27 @@ struct TrainCommand: ParsableCommand {
             let tokPath = tokenizerDir ?? source
             guard !files.isEmpty else { throw TrainingError(path: tokPath, reason: "no tokenizer files (tokenizer.json or vocab.txt); pass --tokenizer DIR") }
             let tok = try Tokenizer(files: files, path: tokPath)
-            let roles = try tokenRoles(tok, files: files, path: tokPath, vocab: encoder.config.vocabSize)
-
-            // The corpus.
-            var copts = CorpusOptions()
-            copts.documentSeparator = docSep
-            copts.split = split
-            copts.groupTexts = groupTexts
-            copts.maxLength = min(maxLength, encoder.config.maxPositions)
-            if let g = groupTexts, g > encoder.config.maxPositions {
-                throw ValidationError("--group-texts \(g) exceeds max_position_embeddings \(encoder.config.maxPositions)")
-            }
-            let V = encoder.config.vocabSize
-            let data = try TrainingData.load(corpus: corpus, evalFiles: evalFile, evalRatio: evalRatio, seed: seed, tokenizer: tok,
-                                             tokenizerFiles: files, vocabSize: V, tokenizerPath: tokPath, options: copts,
-                                             cacheDirectory: cacheDir ?? FileSystem.join(outDir, "cache"), threads: threadCount)
-
             var opts = TrainingOptions()
             opts.learningRate = lr; opts.weightDecay = weightDecay; opts.warmupSteps = warmupSteps; opts.warmupRatio = warmupRatio
             opts.scheduler = scheduler; opts.batchSize = batchSize; opts.gradAccum = gradAccum; opts.maxGradNorm = maxGradNorm
             opts.epochs = epochs; opts.maxSteps = maxSteps; opts.dropout = dropout; opts.seed = seed
             opts.mlmProbability = mlmProbability; opts.mlmSchedule = mlmSchedule.flatMap(parseSchedule)
             opts.wholeWordMask = wholeWordMask; opts.shuffle = !noShuffle
+            opts.metric = metric; opts.plateauFactor = plateauFactor; opts.plateauPatience = plateauPatience
+            opts.earlyStopping = earlyStopping
             var cadence = TrainingCadence()
             cadence.logSteps = loggingSteps; cadence.evalSteps = evalSteps; cadence.saveSteps = saveSteps
-            cadence.saveTotalLimit = saveTotalLimit
+            cadence.saveTotalLimit = saveTotalLimit; cadence.keepBest = keepBest
 
-            let trainingModel = try TrainingModel(encoder: encoder, initializeMissingHead: true,
-                                                          initializerRange: Float(config.initializerRange ?? 0.02), seed: seed)
-            // What is written is a masked-LM model.
-            config.set("architectures", .array([.string(encoder.config.kind == .bert ? "BertForMaskedLM" : "DistilBertForMaskedLM")]))
-            trainingModel.workerCount = threadCount
-            let t = try Trainer(model: trainingModel, train: data.train, eval: data.eval, roles: roles,
-                                files: CheckpointFiles(config: config, tokenizerFiles: files, extraTensors: extra),
-                                options: opts, cadence: cadence, output: outDir)
+            let t: Trainer
+            if task.task != .mlm {
+                t = try task.trainer(encoder: encoder, config: config, source: source, resuming: resumePath != nil, tokenizer: tok,
+                                     tokenizerFiles: files, corpus: corpus, evalFiles: evalFile, evalRatio: evalRatio,
+                                     maxLength: maxLength, options: opts, cadence: cadence, output: outDir, threads: threadCount)
+            } else {
+                t = try maskedLMTrainer(encoder: encoder, config: config, extra: extra, source: source, tokenizer: tok, files: files,
+                                        tokenizerPath: tokPath, output: outDir, threads: threadCount, options: opts, cadence: cadence)
+            }
             if let r = resumePath { try t.resume(from: r, force: force) }
             return (t, resumePath)
         }
@@ -255,6 +259,40 @@ struct TrainCommand: ParsableCommand {
             print("eval loss \(fmt(e, 4)), perplexity \(fmt(exp(e), 2))" + before)
         }
         print("done: \(summary.steps) steps; model in \(summary.lastCheckpoint ?? "")")
+    }
+
+    /// The masked-LM run: the tokenizer's roles, the corpus (token caches),
+    /// the model with its MLM head.
+    func maskedLMTrainer(encoder: Encoder, config: ModelConfig, extra: [TensorData], source: String, tokenizer tok: Tokenizer,
+                         files: [(name: String, bytes: [UInt8])], tokenizerPath tokPath: String, output outDir: String, threads threadCount: Int,
+                         options opts: TrainingOptions, cadence: TrainingCadence) throws -> Trainer {
+        var config = config
+        let roles = try tokenRoles(tok, files: files, path: tokPath, vocab: encoder.config.vocabSize)
+        if !encoder.hasMLMHead {
+            print("note: \(source) has no masked-LM head; it is initialised as transformers does when it loads a base checkpoint into a masked-LM model")
+        }
+        // The corpus.
+        var copts = CorpusOptions()
+        copts.documentSeparator = docSep
+        copts.split = split
+        copts.groupTexts = groupTexts
+        copts.maxLength = min(maxLength, encoder.config.maxPositions)
+        if let g = groupTexts, g > encoder.config.maxPositions {
+            throw ValidationError("--group-texts \(g) exceeds max_position_embeddings \(encoder.config.maxPositions)")
+        }
+        let V = encoder.config.vocabSize
+        let data = try TrainingData.load(corpus: corpus, evalFiles: evalFile, evalRatio: evalRatio, seed: seed, tokenizer: tok,
+                                         tokenizerFiles: files, vocabSize: V, tokenizerPath: tokPath, options: copts,
+                                         cacheDirectory: cacheDir ?? FileSystem.join(outDir, "cache"), threads: threadCount)
+
+        let trainingModel = try TrainingModel(encoder: encoder, initializeMissingHead: true,
+                                                      initializerRange: Float(config.initializerRange ?? 0.02), seed: seed)
+        // What is written is a masked-LM model.
+        config.set("architectures", .array([.string(encoder.config.kind == .bert ? "BertForMaskedLM" : "DistilBertForMaskedLM")]))
+        trainingModel.workerCount = threadCount
+        return try Trainer(model: trainingModel, train: data.train, eval: data.eval, roles: roles,
+                           files: CheckpointFiles(config: config, tokenizerFiles: files, extraTensors: extra),
+                           options: opts, cadence: cadence, output: outDir)
     }
 
     func tokenRoles(_ tok: Tokenizer, files: [(name: String, bytes: [UInt8])], path: String, vocab: Int) throws -> TokenRoles {
