@@ -451,3 +451,30 @@ public final class Encoder: @unchecked Sendable {
         return EncoderOutput(lastHiddenState: x, hiddenStates: states, logits: logits)
     }
 }
+
+extension Encoder {
+    /// The sequence-classification logits `(B, C)` of a forward's last hidden
+    /// state `(B, T, H)`: the first token through BERT's pooler (dense, tanh)
+    /// or DistilBERT's pre_classifier (dense, ReLU), then the classifier
+    /// (dropout is off at inference). Empty without a classifier.
+    public func classificationLogits(hidden: [Float], batch B: Int, length T: Int) -> [Float] {
+        guard let pool = pooler, let cls = classifier else { return [] }
+        let H = config.hidden, C = cls.labels
+        var out = [Float](repeating: 0, count: B * C)
+        var a = [Float](repeating: 0, count: H)
+        for b in 0..<B {
+            let x = b * T * H
+            for o in 0..<H {
+                var s = pool.bias[o]
+                for i in 0..<H { s += pool.weight[o * H + i] * hidden[x + i] }
+                a[o] = config.kind == .bert ? tanhf(s) : max(0, s)
+            }
+            for c in 0..<C {
+                var s = cls.bias[c]
+                for i in 0..<H { s += cls.weight[c * H + i] * a[i] }
+                out[b * C + c] = s
+            }
+        }
+        return out
+    }
+}

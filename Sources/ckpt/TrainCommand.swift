@@ -240,7 +240,7 @@ struct TrainCommand: ParsableCommand {
                 let eta = p.secondsLeft.isFinite ? duration(p.secondsLeft) : "?"
                 var line = "step \(p.step)/\(p.totalSteps)  loss \(fmt(p.loss, 4))  lr \(sci(p.learningRate))  "
                     + "\(Int(p.tokensPerSecond)) tokens/s  ETA \(eta)"
-                if let e = p.evalLoss { line += "  eval loss \(fmt(e, 4)) ppl \(fmt(exp(e), 2))" }
+                if let e = p.evaluation { line += "  eval " + evaluationText(e) }
                 bar.show(line)
                 if p.evalLoss != nil || p.savedCheckpoint != nil || (p.logged && !bar.isTerminal) {
                     bar.finish()
@@ -254,11 +254,23 @@ struct TrainCommand: ParsableCommand {
             print("interrupted at step \(summary.steps): saved \(summary.lastCheckpoint ?? "?"); continue with --resume")
             throw ExitCode(130)
         }
-        if let e = summary.finalEvalLoss {
-            let before = summary.initialEvalLoss.map { " (before training: \(fmt($0, 4)), perplexity \(fmt(exp($0), 2)))" } ?? ""
-            print("eval loss \(fmt(e, 4)), perplexity \(fmt(exp(e), 2))" + before)
+        if let e = summary.finalEvaluation {
+            let before = summary.initialEvaluation.map { " (before training: " + evaluationText($0) + ")" } ?? ""
+            print("eval " + evaluationText(e) + before)
         }
+        if let b = summary.best, keepBest {
+            print("best \(metric) \(fmt(b.value, 4)) at step \(b.step): model in \(FileSystem.join(trainer.output, "best"))")
+        }
+        if summary.stoppedEarly { print("stopped early: \(earlyStopping ?? 0) evaluations without a better \(metric)") }
         print("done: \(summary.steps) steps; model in \(summary.lastCheckpoint ?? "")")
+    }
+
+    /// "loss 0.4321 f1_macro 0.8765" (masked LM: "loss 2.1 perplexity 8.2").
+    func evaluationText(_ e: Evaluation) -> String {
+        let shown = e.report.scalars.filter { ["perplexity", "accuracy", "f1", "f1_macro", "f1_micro", "mse", "r2", metric].contains($0.name) }
+        var seen = Set<String>()
+        return (["loss \(fmt(e.loss, 4))"] + shown.filter { seen.insert($0.name).inserted }.map { "\($0.name) \(fmt($0.value, 4))" })
+            .joined(separator: "  ")
     }
 
     /// The masked-LM run: the tokenizer's roles, the corpus (token caches),
@@ -320,9 +332,13 @@ struct TrainCommand: ParsableCommand {
             ("batch size × grad accum", "\(o.batchSize) × \(o.gradAccum) = \(o.batchSize * o.gradAccum) sequences per step"),
             ("steps per epoch", "\(t.stepsPerEpoch)"), ("total steps", "\(t.totalSteps)" + (resumedFrom != nil ? " (from step \(t.currentStep))" : "")),
             ("learning rate", "\(sci(o.learningRate)), \(o.scheduler.rawValue), warmup \(t.schedule.warmupSteps) steps"),
-            ("masking", (o.mlmSchedule.map { "schedule " + $0.map { String($0) }.joined(separator: ",") } ?? "\(o.mlmProbability)")
-                + (o.wholeWordMask ? ", whole words" : "")),
-            ("dropout", "\(t.dropoutRates.hidden) hidden, \(t.dropoutRates.attention) attention"),
+            task.task == .mlm
+                ? ("masking", (o.mlmSchedule.map { "schedule " + $0.map { String($0) }.joined(separator: ",") } ?? "\(o.mlmProbability)")
+                    + (o.wholeWordMask ? ", whole words" : ""))
+                : ("task", "\(task.task.rawValue): " + ((t.objective as? ClassificationObjective)?.labels.joined(separator: ", ") ?? "")
+                    + "; truncation \(task.truncate.rawValue)"),
+            ("dropout", "\(t.dropoutRates.hidden) hidden, \(t.dropoutRates.attention) attention"
+                + (task.task == .mlm ? "" : ", \(t.dropoutRates.classifier) classifier")),
             ("seed / threads", "\(o.seed) / \(threads)"),
         ]
         let w = rows.map(\.0.count).max() ?? 0
