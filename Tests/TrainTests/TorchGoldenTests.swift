@@ -19,7 +19,11 @@ struct TrainGolden {
     let path: String
 
     init(_ name: String) throws {
-        path = Fixtures.path("train-goldens/\(name).safetensors")
+        try self.init(path: Fixtures.path("train-goldens/\(name).safetensors"))
+    }
+
+    init(path: String) throws {
+        self.path = path
         file = try SafeTensorsFile(path: path)
     }
 
