@@ -54,6 +54,27 @@ public enum SequenceLoss: Sendable, Equatable {
     }
 }
 
+extension Encoder {
+    /// What transformers reports when this checkpoint is loaded into the
+    /// model with `head`: the parameters it initialises anew ("newly
+    /// initialized") and the checkpoint's tensors it does not use ("not
+    /// used"; buffers such as `position_ids` are not reported), sorted.
+    public func loadingReport(for head: TrainingHead) -> (missing: [String], unused: [String]) {
+        var missing: [String] = []
+        let bert = config.kind == .bert
+        switch head {
+        case .classification:
+            if pooler == nil { missing += bert ? ["bert.pooler.dense.bias", "bert.pooler.dense.weight"] : ["pre_classifier.bias", "pre_classifier.weight"] }
+            if classifier == nil { missing += ["classifier.bias", "classifier.weight"] }
+        case .maskedLM:
+            break
+        }
+        var unused = unusedTensors.filter { n in !["position_ids", "token_type_ids"].contains { n.hasSuffix($0) } }
+        if case .classification = head { unused += mlmTensorNames }
+        return (missing.sorted(), unused.sorted())
+    }
+}
+
 extension TrainingModel {
     /// What the losses of `batch` are divided by to make torch's mean
     /// reduction: the labelled tokens (masked LM); the examples' class weights

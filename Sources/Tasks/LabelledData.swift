@@ -51,6 +51,9 @@ public struct LabelledRecord: Sendable, Equatable {
     public var line: Int
     /// The file it came from.
     public var path: String
+    public init(text: String, pair: String?, labels: [String], line: Int, path: String) {
+        self.text = text; self.pair = pair; self.labels = labels; self.line = line; self.path = path
+    }
 }
 
 /// The target of an example: a class, or a row of values (multi-hot, or the regression value).
@@ -66,6 +69,7 @@ public struct LabelledExample: Sendable, Equatable {
     public var pairStart: Int32
     public var target: ExampleTarget
     public var tokenTypes: [Int] { (0..<ids.count).map { $0 < Int(pairStart) ? 0 : 1 } }
+    public init(ids: [Int32], pairStart: Int32, target: ExampleTarget) { self.ids = ids; self.pairStart = pairStart; self.target = target }
 }
 
 /// Reads labelled files.

@@ -16,7 +16,7 @@ public enum TruncationSide: String, Sendable, Codable, CaseIterable {
     case headTail = "head+tail"
 
     /// The token positions kept out of `count` when `budget` fit.
-    func kept(_ count: Int, budget: Int) -> [Range<Int>] {
+    public func kept(_ count: Int, budget: Int) -> [Range<Int>] {
         guard count > budget else { return [0..<count] }
         switch self {
         case .head: return [0..<budget]

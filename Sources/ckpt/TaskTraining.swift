@@ -150,25 +150,8 @@ enum TaskConfig {
         return c
     }
 
-    /// The names transformers lists as newly initialised and as not used when
-    /// `source` is loaded into the model with `head`.
-    static func binding(encoder: Encoder, head: TrainingHead) -> (new: [String], unused: [String]) {
-        var new: [String] = []
-        let bert = encoder.config.kind == .bert
-        if case .classification = head {
-            if encoder.pooler == nil { new += bert ? ["bert.pooler.dense.bias", "bert.pooler.dense.weight"] : ["pre_classifier.bias", "pre_classifier.weight"] }
-            if encoder.classifier == nil { new += ["classifier.bias", "classifier.weight"] }
-        }
-        let ignored = ["position_ids", "token_type_ids"]
-        var unused = encoder.unusedTensors.filter { n in !ignored.contains { n.hasSuffix($0) } }
-        if case .classification = head {
-            unused += encoder.hasMLMHead ? encoder.mlmTensorNames : []
-        }
-        return (new.sorted(), unused.sorted())
-    }
-
     static func reportBinding(encoder: Encoder, head: TrainingHead, source: String) {
-        let (new, unused) = binding(encoder: encoder, head: head)
+        let (new, unused) = encoder.loadingReport(for: head)
         let arch = head.architecture(encoder.config.kind)
         if !new.isEmpty {
             print("note: weights of \(arch) not in \(source), newly initialised (as transformers does): " + new.joined(separator: ", "))

@@ -160,3 +160,21 @@ struct TaskGolden {
         #expect(logits.count == expected.count && worst <= 1e-4, "logits differ by \(worst)")
     }
 }
+
+/// The "newly initialised / not used" lists against transformers' loading info.
+@Suite struct LoadingReportTests {
+    @Test func equalsTransformers() throws {
+        let entries = try Fixtures.json("task-goldens/loading.json").array ?? []
+        var checked = 0
+        for e in entries where e["error"] == nil && e["ignore_mismatched_sizes"]?.bool != true {
+            let source = try #require(e["source"]?.string)
+            let encoder = try Encoder(checkpoint: try Checkpoint(path: Fixtures.path(source)))
+            let labels = try #require(e["num_labels"]?.int)
+            let report = encoder.loadingReport(for: .classification(ClassificationHead(labels: labels, loss: .binaryCrossEntropy)))
+            #expect(report.missing == (e["missing_keys"]?.array ?? []).compactMap(\.string), "\(source): missing")
+            #expect(report.unused == (e["unexpected_keys"]?.array ?? []).compactMap(\.string), "\(source): unexpected")
+            checked += 1
+        }
+        #expect(checked >= 6)
+    }
+}

@@ -1,0 +1,129 @@
+// `ckpt train --task`, `ckpt classify`, `ckpt eval` and `ckpt embed` end to end:
+// the written classifier (config fields, tensor names), bit-exact resume with
+// the best model and early stopping, long texts in windows, and bad input
+// refused with the file and line named and nothing written.
+
+import Formats
+import Testing
+import TestSupport
+
+@Suite struct TaskCLITests {
+    /// A learnable three-class task from the tiny vocabulary: the label is
+    /// which word the text is about.
+    func data(_ dir: ScratchDirectory) -> (train: String, test: String) {
+        let topics = [("cat", "animal"), ("tree", "plant"), ("train", "vehicle")]
+        let fillers = ["the", "we", "saw", "a", "on", "read", "the mat", "the token"]
+        func rows(_ n: Int, _ offset: Int) -> String {
+            var s = "text,label\n"
+            for i in 0..<n {
+                let (word, label) = topics[(i + offset) % 3]
+                let a = fillers[(i * 3 + offset) % fillers.count], b = fillers[(i * 5 + 1) % fillers.count]
+                s += "\"\(a) \(word), \(b) \(word)\",\(label)\n"
+            }
+            return s
+        }
+        dir.write("train.csv", Array(rows(48, 0).utf8))
+        dir.write("test.csv", Array(rows(12, 1).utf8))
+        return (dir.file("train.csv"), dir.file("test.csv"))
+    }
+
+    func args(_ train: String, _ out: String) -> [String] {
+        ["train", "--task", "classification", "--model", Fixtures.path("model-goldens/bert-gelu"), "--corpus", train, "--out", out,
+         "--eval-ratio", "0.25", "--max-steps", "12", "--eval-steps", "2", "--save-steps", "4", "--batch-size", "4",
+         "--grad-accum", "2", "--lr", "2e-3", "--metric", "f1_macro", "--keep-best", "--scheduler", "plateau",
+         "--plateau-patience", "1", "--label-smoothing", "0.1", "--class-weights", "auto", "--threads", "2"]
+    }
+
+    @Test func fineTunesResumesAndClassifies() throws {
+        let dir = ScratchDirectory()
+        let (train, test) = data(dir)
+        let a = ckpt(args(train, dir.file("a")))
+        #expect(a.status == 0, "\(a.err)")
+        // transformers' loading report: a masked-LM checkpoint has no pooler or classifier.
+        #expect(a.out.contains("newly initialised") && a.out.contains("bert.pooler.dense.weight") && a.out.contains("classifier.weight"), "\(a.out)")
+        #expect(a.out.contains("not used") && a.out.contains("cls.predictions.transform.dense.weight"))
+        #expect(a.out.contains("f1_macro") && a.out.contains("best f1_macro"), "\(a.out)")
+        let config = try JSONParser.parse(try readFile(dir.file("a/final/config.json")), path: "config.json")
+        #expect(config["architectures"]?.array?.first?.string == "BertForSequenceClassification")
+        #expect(config["id2label"]?["0"]?.string == "animal" && config["id2label"]?["2"]?.string == "vehicle")
+        #expect(config["label2id"]?["plant"]?.int == 1 && config["problem_type"]?.string == "single_label_classification")
+        let names = Set(try SafeTensorsFile(path: dir.file("a/final/model.safetensors")).tensors.map(\.name))
+        #expect(names.contains("bert.pooler.dense.weight") && names.contains("classifier.weight") && names.contains("classifier.bias"))
+        #expect(!names.contains { $0.hasPrefix("cls.") })
+        #expect(FileSystem.isFile(dir.file("a/best/model.safetensors")))
+        let metrics = String(decoding: try readFile(dir.file("a/metrics.jsonl")), as: UTF8.self)
+        #expect(metrics.contains("\"eval_f1_macro\"") && metrics.contains("\"eval_accuracy\""))
+
+        // Killed after checkpoint-4; resumed: the same bits, and the same best model.
+        let b = ckpt(args(train, dir.file("b")))
+        #expect(b.status == 0, "\(b.err)")
+        for name in ["final", "checkpoint-8", "checkpoint-12", "best"] { try FileSystem.removeDirectory(dir.file("b/\(name)")) }
+        let r = ckpt(args(train, dir.file("b")) + ["--resume"])
+        #expect(r.status == 0 && r.out.contains("from step 4"), "\(r.err)")
+        #expect(try readFile(dir.file("b/final/model.safetensors")) == (try readFile(dir.file("a/final/model.safetensors"))))
+        let stateA = try JSONParser.parse(try readFile(dir.file("a/checkpoint-12/trainer_state.json")), path: "a")
+        let stateB = try JSONParser.parse(try readFile(dir.file("b/checkpoint-12/trainer_state.json")), path: "b")
+        #expect(stateA["evaluation"] == stateB["evaluation"] && stateA["evaluation"]?["best_step"]?.int != nil)
+        #expect(stateA["evaluation"]?["plateau_scale"]?.double.map { $0 < 1 } == true, "the plateau schedule reduced the rate")
+        let bestStep = stateA["evaluation"]?["best_step"]?.int ?? -1
+        if bestStep > 4 {
+            #expect(try readFile(dir.file("b/best/model.safetensors")) == (try readFile(dir.file("a/best/model.safetensors"))))
+        }
+
+        // Inference: eval's scores, classify with windows, and the labels of the model.
+        let e = ckpt(["eval", dir.file("a/final"), "--data", test, "--json"])
+        #expect(e.status == 0, "\(e.err)")
+        let report = try JSONParser.parse(e.out, path: "eval")
+        #expect(report["accuracy"]?.double != nil && report["confusion_matrix"]?.array?.count == 3 && report["per_class"]?["plant"] != nil)
+        let c = ckpt(["classify", dir.file("a/final"), "we saw the cat on the mat and the cat saw the token", "--max-length", "8",
+                      "--stride", "2", "--json"])
+        #expect(c.status == 0, "\(c.err)")
+        let result = try JSONParser.parse(c.out, path: "classify")
+        #expect(result["windows"]?.int.map { $0 > 1 } == true && result["probabilities"]?["animal"] != nil, "\(c.out)")
+        let emb = ckpt(["embed", dir.file("a/final"), "the cat", "--normalize"])
+        #expect(emb.status == 0 && emb.out.hasPrefix("{\"embedding\":["), "\(emb.err)")
+    }
+
+    @Test func earlyStoppingSurvivesResume() throws {
+        let dir = ScratchDirectory()
+        let (train, _) = data(dir)
+        // At learning rate 0 nothing improves after the first evaluation.
+        let run = ["train", "--task", "classification", "--model", Fixtures.path("model-goldens/distilbert"), "--corpus", train,
+                   "--out", dir.file("o"), "--eval-ratio", "0.25", "--max-steps", "20", "--eval-steps", "2", "--save-steps", "2",
+                   "--early-stopping", "3", "--lr", "0", "--batch-size", "4", "--threads", "1"]
+        let a = ckpt(run)
+        #expect(a.status == 0 && a.out.contains("stopped early") && a.out.contains("done: 8 steps"), "\(a.out)\(a.err)")
+        for name in ["final", "checkpoint-6", "checkpoint-8"] { try FileSystem.removeDirectory(dir.file("o/\(name)")) }
+        let r = ckpt(run + ["--resume"])
+        #expect(r.status == 0 && r.out.contains("done: 8 steps"), "the counter is restored: \(r.out)\(r.err)")
+    }
+
+    @Test func badInputIsNamedAndNothingIsWritten() throws {
+        let dir = ScratchDirectory()
+        let (train, _) = data(dir)
+        func refused(_ file: String, _ content: String, _ extra: [String] = [], expect: String) {
+            dir.write(file, Array(content.utf8))
+            let out = dir.file("out-\(file)")
+            let r = ckpt(["train", "--task", extra.contains("regression") ? "regression" : "classification",
+                          "--model", Fixtures.path("model-goldens/bert-gelu"), "--corpus", dir.file(file), "--out", out, "--max-steps", "1"]
+                         + extra.filter { $0 != "regression" })
+            #expect(r.status == 1 && r.err.contains(expect), "\(file): \(r.err)")
+            #expect(!FileSystem.exists(out), "\(file): nothing written")
+        }
+        refused("nocol.csv", "sentence,label\nthe cat,a\n", expect: "nocol.csv:1: no column \"text\"")
+        refused("empty.csv", "text,label\nthe cat,a\n  ,b\n", expect: "empty.csv:3: empty text")
+        refused("labels.jsonl", "{\"text\": \"the cat\", \"label\": \"a\"}\n{\"text\": \"the dog\", \"label\": \"c\"}\n",
+                ["--labels", "a,b"], expect: "labels.jsonl:2: label \"c\" is not one of the labels")
+        refused("value.tsv", "text\tlabel\nthe cat\t0.5\nthe dog\thigh\n", ["regression"], expect: "value.tsv:3: regression label \"high\" is not a number")
+        refused("quote.csv", "text,label\n\"the cat,a\n", expect: "quote.csv:2: a quoted field is never closed")
+        // A label of the eval file the training data never had.
+        dir.write("eval.csv", Array("text,label\nthe cat,animal\nthe dog,mammal\n".utf8))
+        let r = ckpt(["train", "--task", "classification", "--model", Fixtures.path("model-goldens/bert-gelu"), "--corpus", train,
+                      "--eval-file", dir.file("eval.csv"), "--out", dir.file("out-eval"), "--max-steps", "1"])
+        #expect(r.status == 1 && r.err.contains("eval.csv:3: label \"mammal\""), "\(r.err)")
+        #expect(!FileSystem.exists(dir.file("out-eval")))
+        // A stride that does not fit the window.
+        let s = ckpt(["classify", Fixtures.path("task-goldens/bert-single"), "the cat", "--max-length", "8", "--stride", "6"])
+        #expect(s.status == 1 && s.err.contains("stride"), "\(s.err)")
+    }
+}
