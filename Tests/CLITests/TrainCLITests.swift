@@ -186,16 +186,28 @@ import Glibc
 @Suite struct DemoScriptTests {
     @Test func demoRunsEndToEnd() throws {
         let dir = ScratchDirectory()
+        // The labelled task: which vehicle a line of the corpus is about.
+        let lines = String(decoding: try readFile(Fixtures.path("resize/domain-corpus.txt")), as: UTF8.self).split(separator: "\n")
+        var train = "text,label\n", test = "text,label\n"
+        for (i, line) in lines.prefix(90).enumerated() {
+            let label = line.contains("locomotive") ? "engine" : line.contains("freight") ? "freight" : "other"
+            let row = "\"\(line)\",\(label)\n"
+            if i % 5 == 0 { test += row } else { train += row }
+        }
+        dir.write("train.csv", Array(train.utf8))
+        dir.write("test.csv", Array(test.utf8))
         let env = [
             "CKPT=\(ckptBinary)", "DEMO_OUT=\(dir.file("demo"))", "DEMO_MODEL=\(Fixtures.path("model-goldens/bert-base-model"))",
             "DEMO_VOCAB=191", "DEMO_EXTEND=3", "DEMO_CORPUS=\(Fixtures.path("resize/domain-corpus.txt"))",
             "DEMO_STEPS=8", "DEMO_THREADS=2", "DEMO_MASK_TEXT='the locomotive [MASK] the junction.'",
+            "DEMO_TASK_TRAIN=\(dir.file("train.csv"))", "DEMO_TASK_TEST=\(dir.file("test.csv"))", "DEMO_TASK_EPOCHS=1",
         ].joined(separator: " ")
         let script = Fixtures.root + "/samples/demo.sh"
         let status = (system("\(env) bash '\(script)' >'\(dir.file("log"))' 2>&1") >> 8) & 0xFF
         let log = String(decoding: (try? readFile(dir.file("log"))) ?? [], as: UTF8.self)
         #expect(status == 0, "\(log.suffix(3000))")
-        for expected in ["Train a domain tokenizer", "191 tokens", "extension route", "self-check       OK", "Fill-mask after training", "eval perplexity", "before", "after", "corpus coverage"] {
+        for expected in ["Train a domain tokenizer", "191 tokens", "extension route", "self-check       OK", "Fill-mask after training", "eval perplexity", "before", "after", "corpus coverage",
+                         "macro-F1          base", "windows"] {
             #expect(log.contains(expected), "missing \(expected)")
         }
         #expect(FileSystem.isFile(dir.file("demo/run/final/model.safetensors")))
