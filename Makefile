@@ -42,9 +42,10 @@ test: deps
 demo: release
 	CKPT=$(CKPT_RELEASE) bash samples/demo.sh
 
-## Regenerate Tests/Fixtures (needs torch, transformers, tokenizers: never run in CI).
+## Regenerate Tests/Fixtures (needs torch, transformers, tokenizers, and for the
+## task goldens sentence-transformers and scikit-learn: never run in CI).
 ## Order matters: the model goldens reuse the fixtures' tokenizer, the training
-## goldens the model goldens' weights.
+## and task goldens the model goldens' weights; the task e2e goldens run ckpt.
 fixtures:
 	python3 tools/fixtures/make_fixtures.py
 	python3 tools/fixtures/make_tokenizer_goldens.py
@@ -54,6 +55,9 @@ fixtures:
 	python3 tools/fixtures/make_canonical_fixtures.py
 	python3 tools/fixtures/make_torch_fixtures.py
 	python3 tools/fixtures/make_tokenizer_training_fixtures.py
+	python3 tools/fixtures/make_task_goldens.py
+	$(MAKE) release
+	python3 tools/fixtures/make_task_e2e.py --ckpt $(CKPT_RELEASE)
 
 ## Benchmarks (print the BENCHMARKS.md tables to stdout).
 bench: release

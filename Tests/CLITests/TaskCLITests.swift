@@ -126,4 +126,38 @@ import TestSupport
         let s = ckpt(["classify", Fixtures.path("task-goldens/bert-single"), "the cat", "--max-length", "8", "--stride", "6"])
         #expect(s.status == 1 && s.err.contains("stride"), "\(s.err)")
     }
+
+    /// The classifiers ckpt writes load in transformers' AutoModelForSequenceClassification
+    /// with nothing missing or unexpected and give the same scores (checked
+    /// and recorded by tools/fixtures/make_task_e2e.py); the same commands
+    /// here give the same scores within 1e-4.
+    @Test func transformersScoresTheOutput() throws {
+        let expected = try Fixtures.json("task-goldens/e2e/expected.json")
+        let texts = (try Fixtures.json("task-goldens/e2e/texts.json")["texts"]?.array ?? []).compactMap(\.string)
+        let dir = ScratchDirectory()
+        dir.write("texts.txt", Array(texts.joined(separator: "\n").utf8))
+        var checked = 0
+        for (key, e) in expected.object ?? JSONObject() {
+            let out = dir.file(key.replacingOccurrences("/", "-"))
+            let command = (e["command"]?.array ?? []).compactMap(\.string).map { a -> String in
+                a == "OUT" ? out : (a.hasPrefix("model-goldens/") || a.hasPrefix("task-goldens/")) ? Fixtures.path(a) : a
+            }
+            let t = ckpt(command)
+            #expect(t.status == 0, "\(key): \(t.err)")
+            let c = ckpt(["classify", out + "/final", "--file", dir.file("texts.txt"), "--json"])
+            #expect(c.status == 0, "\(key): \(c.err)")
+            let lines = c.out.split(separator: "\n").map(String.init)
+            let labels = (e["labels"]?.array ?? []).compactMap(\.string)
+            for (i, row) in (e["scores"]?.array ?? []).enumerated() {
+                let r = try JSONParser.parse(lines[i], path: key)
+                let got: [Double] = e["problem_type"]?.string == "regression"
+                    ? [r["value"]?.double ?? .nan] : labels.map { r["probabilities"]?[$0]?.double ?? .nan }
+                let want = (row.array ?? []).compactMap(\.double)
+                let worst = zip(got, want).map { abs($0 - $1) }.max() ?? 1
+                #expect(got.count == want.count && worst <= 1e-4, "\(key) text \(i): scores differ from transformers' by \(worst)")
+            }
+            checked += 1
+        }
+        #expect(checked == 6)
+    }
 }
