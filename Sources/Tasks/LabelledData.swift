@@ -201,7 +201,7 @@ public enum LabelledData {
     /// and maps their labels to targets.
     ///
     /// - Throws: `CorpusError` naming the line of a label outside `labels`.
-    public static func examples(_ records: [LabelledRecord], path: String, labels: [String], kind: TaskKind, tokenizer: Tokenizer,
+    public static func examples(_ records: [LabelledRecord], labels: [String], kind: TaskKind, tokenizer: Tokenizer,
                                 maxLength: Int, keep: TruncationSide, threads: Int) throws -> [LabelledExample] {
         var index: [String: Int] = [:]
         for (i, l) in labels.enumerated() { index[l] = i }
@@ -275,7 +275,7 @@ public enum LabelledData {
 
 extension String {
     /// Without leading and trailing spaces, tabs and line ends.
-    func trimmingSpaces() -> String {
+    public func trimmingSpaces() -> String {
         let s = unicodeScalars
         guard let a = s.firstIndex(where: { !$0.properties.isWhitespace }) else { return "" }
         let b = s.lastIndex(where: { !$0.properties.isWhitespace })!

@@ -153,7 +153,7 @@ public final class Trainer {
     public var dropoutRates: DropoutRates { dropout }
     /// The logged lines, written into every checkpoint's trainer_state.json.
     var history: [JSONValue] = []
-    private var events: EventFile?
+    var events: EventFile?
 
     /// Sets up a masked-LM run from step 0 on examples held in memory.
     public convenience init(model: TrainingModel, train: [Example], eval: [Example], roles: TokenRoles, files: CheckpointFiles,
@@ -337,128 +337,10 @@ public final class Trainer {
         options.learningRate * schedule.factor(step: step) * (options.scheduler == .plateau ? tracking.plateauScale : 1)
     }
 
-    /// Updates the bookkeeping with an evaluation at the current step; saves
-    /// OUT/best on a new best when asked. Returns true when early stopping
-    /// says to stop.
-    private func track(_ e: Evaluation, final: Bool = false) throws -> Bool {
-        guard let value = e.value(options.metric), value.isFinite else { return false }
-        let greater = Metrics.greaterIsBetter(options.metric)
-        let improved = tracking.bestValue.map { greater ? value > $0 : value < $0 } ?? true
-        if improved {
-            tracking.bestValue = value
-            tracking.bestStep = step
-            tracking.evalsWithoutImprovement = 0
-            if cadence.keepBest { try saveCheckpoint(name: "best", optimizerState: false) }
-        } else {
-            tracking.evalsWithoutImprovement += 1
-        }
-        if final { return false }
-        if options.scheduler == .plateau { tracking.plateauStep(value, greater: greater, factor: options.plateauFactor,
-                                                                patience: options.plateauPatience, baseRate: options.learningRate) }
-        if let patience = options.earlyStopping, tracking.evalsWithoutImprovement >= patience { return true }
-        return false
-    }
-
-    private func number(_ v: Double) -> JSONValue { v.isFinite ? .number(JSONNumber(v)) : .null }
-
-    private func logEval(_ e: Evaluation) throws {
-        var fields: [(String, JSONValue)] = [("step", .number(JSONNumber(step))), ("eval_loss", number(e.loss))]
-        for (name, v) in e.report.scalars { fields.append(("eval_" + name, number(v))) }
-        try log(fields)
-        events?.scalars(step: step, [("eval/loss", e.loss)] + e.report.scalars.map { ("eval/" + $0.name, $0.value) })
-    }
-
-    // MARK: - Metrics
-
-    private var metricsFD: Int32 = -1
-
-    /// Opens OUT/metrics.jsonl for appending, dropping lines past the current
-    /// step (left by a run that went further than the checkpoint resumed).
-    private func openMetrics() throws {
-        let path = FileSystem.join(output, "metrics.jsonl")
-        var kept: [String] = []
-        if FileSystem.exists(path) {
-            for line in textLines(try readFile(path)) where !line.isEmpty {
-                if let v = try? JSONParser.parse(line, path: path), let s = v["step"]?.int, s <= step { kept.append(line) }
-            }
-        }
-        history = kept.compactMap { try? JSONParser.parse($0, path: path) }
-        // The kept lines replace the file atomically; then it is appended to.
-        let rewrite = try AtomicFile(path: path, overwrite: true)
-        try rewrite.write(Array(kept.map { $0 + "\n" }.joined().utf8), at: 0)
-        try rewrite.commit()
-        if metricsFD >= 0 { close(metricsFD) }
-        let fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC)
-        guard fd >= 0 else { throw FileError.current(path, "open") }
-        metricsFD = fd
-        if events == nil { events = try? EventFile(directory: FileSystem.join(output, "runs")) }
-    }
-
-    private func append(_ line: String) throws {
-        let text = line + "\n"
-        try text.utf8CString.withUnsafeBufferPointer { p in
-            let raw = UnsafeRawBufferPointer(start: p.baseAddress, count: p.count - 1)
-            var done = 0
-            while done < raw.count {
-                let n = write(metricsFD, raw.baseAddress! + done, raw.count - done)
-                if n < 0 { if errno == EINTR { continue }; throw FileError.current(FileSystem.join(output, "metrics.jsonl"), "write") }
-                done += n
-            }
-        }
-    }
-
-    private func log(_ fields: [(String, JSONValue)]) throws {
-        let v = JSONValue.object(JSONObject(fields))
-        history.append(v)
-        try append(v.serialized())
-    }
+    /// OUT/metrics.jsonl, open for appending during `run` (TrainerMetrics.swift).
+    var metricsFD: Int32 = -1
 
     deinit { if metricsFD >= 0 { close(metricsFD) } }
 
     private func seconds(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18 }
-}
-
-/// The evaluation bookkeeping a checkpoint carries: the best value of the
-/// metric and its step, evaluations since the last improvement (early
-/// stopping), and torch's ReduceLROnPlateau state (rel threshold 1e-4, no
-/// cooldown, minimum rate 0).
-struct EvalTracking: Equatable {
-    var bestValue: Double?
-    var bestStep: Int?
-    var evalsWithoutImprovement = 0
-    var plateauBest: Double?
-    var plateauBadEvals = 0
-    var plateauScale = 1.0
-
-    mutating func plateauStep(_ value: Double, greater: Bool, factor: Double, patience: Int, baseRate: Double) {
-        // torch's is_better in "rel" mode, threshold 1e-4.
-        let better = plateauBest.map { greater ? value > $0 * (1 + 1e-4) : value < $0 * (1 - 1e-4) } ?? true
-        if better { plateauBest = value; plateauBadEvals = 0 } else { plateauBadEvals += 1 }
-        if plateauBadEvals > patience {
-            let old = baseRate * plateauScale, new = old * factor
-            if old - new > 1e-8 { plateauScale *= factor }
-            plateauBadEvals = 0
-        }
-    }
-
-    var json: JSONValue {
-        func num(_ v: Double?) -> JSONValue { v.map { .number(JSONNumber($0)) } ?? .null }
-        return .object(JSONObject([
-            ("best_metric", num(bestValue)), ("best_step", bestStep.map { .number(JSONNumber($0)) } ?? .null),
-            ("evals_without_improvement", .number(JSONNumber(evalsWithoutImprovement))),
-            ("plateau_best", num(plateauBest)), ("plateau_bad_evals", .number(JSONNumber(plateauBadEvals))),
-            ("plateau_scale", .number(JSONNumber(plateauScale))),
-        ]))
-    }
-
-    init() {}
-
-    init(json: JSONValue) {
-        bestValue = json["best_metric"]?.double
-        bestStep = json["best_step"]?.int
-        evalsWithoutImprovement = json["evals_without_improvement"]?.int ?? 0
-        plateauBest = json["plateau_best"]?.double
-        plateauBadEvals = json["plateau_bad_evals"]?.int ?? 0
-        plateauScale = json["plateau_scale"]?.double ?? 1
-    }
 }

@@ -117,7 +117,7 @@ struct EvaluateCommand: ParsableCommand {
             columns.text = textColumn; columns.textPair = textPairColumn; columns.label = labelColumn
             let records = try LabelledData.read(data, columns: columns, kind: c.task)
             // Labels outside the model's are named with their line.
-            let examples = try LabelledData.examples(records, path: data, labels: c.labels, kind: c.task, tokenizer: c.tokenizer,
+            let examples = try LabelledData.examples(records, labels: c.labels, kind: c.task, tokenizer: c.tokenizer,
                                                      maxLength: L, keep: .head, threads: window.threads.count)
             let results = try c.classify(records.map(\.text), pairs: textPairColumn == nil ? nil : records.map { $0.pair ?? "" },
                                          maxLength: L, stride: window.stride, pooling: window.pool)

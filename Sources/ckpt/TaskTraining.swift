@@ -39,7 +39,7 @@ struct TaskOptions: ParsableArguments {
         if let l = labels, parsedLabels(l).isEmpty { throw ValidationError("--labels needs at least one label") }
     }
 
-    func parsedLabels(_ s: String) -> [String] { s.split(separator: ",").map { String($0).trimmingCharacters() }.filter { !$0.isEmpty } }
+    func parsedLabels(_ s: String) -> [String] { s.split(separator: ",").map { String($0).trimmingSpaces() }.filter { !$0.isEmpty } }
 
     /// A trainer for the task: labelled examples read and tokenized, the
     /// label set fixed, the head bound or initialised (and reported as
@@ -68,7 +68,7 @@ struct TaskOptions: ParsableArguments {
         }
         let window = min(maxLength, encoder.config.maxPositions)
         func examples(_ rs: [LabelledRecord]) throws -> [LabelledExample] {
-            try LabelledData.examples(rs, path: "", labels: labelNames, kind: kind, tokenizer: tokenizer, maxLength: window,
+            try LabelledData.examples(rs, labels: labelNames, kind: kind, tokenizer: tokenizer, maxLength: window,
                                       keep: truncate, threads: threads)
         }
         let all = try examples(records)
@@ -113,7 +113,7 @@ struct TaskOptions: ParsableArguments {
             }
             return counts.map { Float(Double(train.count) / (Double(classes) * Double($0))) }
         }
-        let values = spec.split(separator: ",").map { Float(String($0).trimmingCharacters()) }
+        let values = spec.split(separator: ",").map { Float(String($0).trimmingSpaces()) }
         guard values.count == classes, values.allSatisfy({ $0 != nil && $0! >= 0 && $0!.isFinite }) else {
             throw ValidationError("--class-weights needs \(classes) non-negative numbers (one per label) or auto")
         }
@@ -159,14 +159,5 @@ enum TaskConfig {
         if !unused.isEmpty {
             print("note: weights of \(source) not used by \(arch): " + unused.joined(separator: ", "))
         }
-    }
-}
-
-extension String {
-    func trimmingCharacters() -> String {
-        let s = unicodeScalars
-        guard let a = s.firstIndex(where: { !$0.properties.isWhitespace }) else { return "" }
-        let b = s.lastIndex(where: { !$0.properties.isWhitespace })!
-        return String(s[a...b])
     }
 }
