@@ -114,14 +114,7 @@ public final class SentenceEmbedder {
         let order = encoded.indices.sorted { (encoded[$0].ids.count, $0) < (encoded[$1].ids.count, $1) }
         for start in stride(from: 0, to: order.count, by: batchSize) {
             let part = Array(order[start..<min(order.count, start + batchSize)])
-            let T = max(1, part.map { encoded[$0].ids.count }.max() ?? 1)
-            let B = part.count
-            var ids = [Int](repeating: 0, count: B * T), mask = ids, types = ids
-            for (b, i) in part.enumerated() {
-                let e = encoded[i]
-                for t in e.ids.indices { ids[b * T + t] = e.ids[t]; mask[b * T + t] = 1; types[b * T + t] = e.typeIDs[t] }
-            }
-            let h = try encoder.forward(inputIDs: ids, attentionMask: mask, tokenTypeIDs: types, batch: B, length: T).lastHiddenState
+            let (_, T, h) = try encoder.lastHiddenState(part.map { encoded[$0] })
             for (b, i) in part.enumerated() {
                 let n = encoded[i].ids.count
                 var v: [Float] = []

@@ -71,14 +71,7 @@ public final class TextClassifier {
         let order = windows.indices.sorted { (windows[$0].ids.count, $0) < (windows[$1].ids.count, $1) }
         for start in stride(from: 0, to: order.count, by: batchSize) {
             let part = Array(order[start..<min(order.count, start + batchSize)])
-            let T = part.map { windows[$0].ids.count }.max() ?? 1
-            let B = part.count
-            var ids = [Int](repeating: 0, count: B * T), mask = ids, types = ids
-            for (b, w) in part.enumerated() {
-                let e = windows[w]
-                for t in e.ids.indices { ids[b * T + t] = e.ids[t]; mask[b * T + t] = 1; types[b * T + t] = e.typeIDs[t] }
-            }
-            let hidden = try encoder.forward(inputIDs: ids, attentionMask: mask, tokenTypeIDs: types, batch: B, length: T).lastHiddenState
+            let (B, T, hidden) = try encoder.lastHiddenState(part.map { windows[$0] })
             let logits = encoder.classificationLogits(hidden: hidden, batch: B, length: T)
             for (b, w) in part.enumerated() { out[w] = Array(logits[(b * C)..<((b + 1) * C)]) }
         }
@@ -145,4 +138,17 @@ func argmaxIndex(_ v: [Double]) -> Int {
     var best = 0
     for i in v.indices where v[i] > v[best] { best = i }
     return best
+}
+
+extension Encoder {
+    /// The last hidden state `(B, T, H)` of `encodings` right-padded to the
+    /// longest (attention mask 0 on the padding).
+    func lastHiddenState(_ encodings: [Encoding]) throws -> (batch: Int, length: Int, hidden: [Float]) {
+        let B = encodings.count, T = max(1, encodings.map(\.ids.count).max() ?? 1)
+        var ids = [Int](repeating: 0, count: B * T), mask = ids, types = ids
+        for (b, e) in encodings.enumerated() {
+            for t in e.ids.indices { ids[b * T + t] = e.ids[t]; mask[b * T + t] = 1; types[b * T + t] = e.typeIDs[t] }
+        }
+        return (B, T, try forward(inputIDs: ids, attentionMask: mask, tokenTypeIDs: types, batch: B, length: T).lastHiddenState)
+    }
 }

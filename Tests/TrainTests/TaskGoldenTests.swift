@@ -103,22 +103,7 @@ struct TaskGolden {
             let expectedLoss = try g.golden.double("step\(step).loss")
             #expect(abs(loss - expectedLoss) <= 1e-5 * max(1, abs(expectedLoss)), "\(name) step \(step): loss \(loss), torch \(expectedLoss)")
             if step == 0 {
-                let refs = try model.parameters.map { try g.golden.floats("grad." + $0.name) }
-                let globalScale = refs.map { $0.map(abs).max() ?? 0 }.max() ?? 0
-                var worst = 0.0
-                for (p, ref) in zip(model.parameters, refs) {
-                    let got = model.gradient(of: p)
-                    let scale = ref.map(abs).max() ?? 0
-                    if scale < 1e-4 * globalScale {
-                        let noise = zip(got, ref).map { abs($0 - $1) }.max() ?? 0
-                        #expect(noise <= 1e-5 * globalScale, "\(name) \(p.name): gradient \(noise) from torch's ~0")
-                        continue
-                    }
-                    let err = relativeError(got, ref)
-                    worst = max(worst, err)
-                    #expect(err <= 1e-4, "\(name) \(p.name): gradient relative error \(err)")
-                }
-                print("\(name): worst gradient relative error \(worst)")
+                checkGradients(model, try model.parameters.map { try g.golden.floats("grad." + $0.name) }, name)
             }
             let norm = clipGradientNorm(model, maxNorm: maxNorm)
             let expectedNorm = try g.golden.double("step\(step).grad_norm")

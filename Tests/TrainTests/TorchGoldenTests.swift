@@ -62,6 +62,28 @@ func goldenName(_ name: String, in golden: TrainGolden, prefix: String) -> Strin
     return nil
 }
 
+/// Each parameter's gradient against torch's, relative to the tensor's largest
+/// gradient. A tensor whose gradient is zero in exact arithmetic (the key
+/// biases: softmax ignores a shift shared by a query's scores) holds rounding
+/// noise on both sides and is compared to the model's gradient scale.
+func checkGradients(_ model: TrainingModel, _ refs: [[Float]], _ name: String) {
+    let globalScale = refs.map { $0.map(abs).max() ?? 0 }.max() ?? 0
+    var worst = 0.0
+    for (p, ref) in zip(model.parameters, refs) {
+        let got = model.gradient(of: p)
+        let scale = ref.map(abs).max() ?? 0
+        if scale < 1e-4 * globalScale {
+            let noise = zip(got, ref).map { abs($0 - $1) }.max() ?? 0
+            #expect(noise <= 1e-5 * globalScale, "\(name) \(p.name): gradient \(noise) from torch's ~0")
+            continue
+        }
+        let err = relativeError(got, ref)
+        worst = max(worst, err)
+        #expect(err <= 1e-4, "\(name) \(p.name): gradient relative error \(err)")
+    }
+    print("\(name): worst gradient relative error \(worst)")
+}
+
 /// Largest difference relative to the reference tensor's largest magnitude.
 func relativeError(_ a: [Float], _ b: [Float]) -> Double {
     precondition(a.count == b.count)
@@ -106,28 +128,10 @@ func relativeError(_ a: [Float], _ b: [Float]) -> Double {
             let expectedLoss = try golden.double("step\(step).loss")
             #expect(abs(loss - expectedLoss) < 1e-5 * max(1, abs(expectedLoss)), "\(name) step \(step): loss \(loss), torch \(expectedLoss)")
             if step == 0 {
-                // Relative to each tensor's largest gradient; a tensor whose
-                // gradient is zero in exact arithmetic (the key biases: softmax
-                // ignores a shift shared by a query's scores) holds rounding
-                // noise on both sides and is compared to the model's gradient scale.
                 let refs = try model.parameters.map { p in
                     try golden.floats(try #require(goldenName(p.name, in: golden, prefix: "grad."), "no gradient for \(p.name)"))
                 }
-                let globalScale = refs.map { $0.map(abs).max() ?? 0 }.max() ?? 0
-                var worst = 0.0
-                for (p, ref) in zip(model.parameters, refs) {
-                    let got = model.gradient(of: p)
-                    let scale = ref.map(abs).max() ?? 0
-                    if scale < 1e-4 * globalScale {
-                        let noise = zip(got, ref).map { abs($0 - $1) }.max() ?? 0
-                        #expect(noise <= 1e-5 * globalScale, "\(name) \(p.name): gradient \(noise) from torch's ~0")
-                        continue
-                    }
-                    let err = relativeError(got, ref)
-                    worst = max(worst, err)
-                    #expect(err <= 1e-4, "\(name) \(p.name): gradient relative error \(err)")
-                }
-                print("\(name): worst gradient relative error \(worst)")
+                checkGradients(model, refs, name)
             }
             let norm = clipGradientNorm(model, maxNorm: maxNorm)
             let expectedNorm = try golden.double("step\(step).grad_norm")
