@@ -38,7 +38,7 @@ struct WindowOptions: ParsableArguments {
 struct Classify: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Classify texts with a fine-tuned classifier; long texts in overlapping windows.",
-        discussion: "One line per text: the label and its probability (--json: labels, probabilities, windows).")
+        discussion: "One line per text: the label and its probability (--json: label, probabilities, chunks).")
 
     @Argument(help: "A classifier (model directory or store), as ckpt train --task writes it.")
     var model: String
@@ -71,10 +71,10 @@ struct Classify: ParsableCommand {
                 if json {
                     print(classificationJSON(r, c).serialized())
                 } else if c.task == .regression {
-                    print(fmt(r.scores[0], 4) + (r.windows > 1 ? "  (\(r.windows) windows)" : ""))
+                    print(fmt(r.scores[0], 4) + (r.windows > 1 ? "  (\(r.windows) chunks)" : ""))
                 } else {
                     let shown = r.labels.map { "\(c.labels[$0]) \(fmt(r.scores[$0], 4))" }.joined(separator: ", ")
-                    print(printable(shown.isEmpty ? "(none)" : shown) + (r.windows > 1 ? "  (\(r.windows) windows)" : ""))
+                    print(printable(shown.isEmpty ? "(none)" : shown) + (r.windows > 1 ? "  (\(r.windows) chunks)" : ""))
                 }
             }
         }
@@ -90,7 +90,7 @@ func classificationJSON(_ r: Classification, _ c: TextClassifier) -> JSONValue {
         fields.append(("label", c.task == .classification ? names[0] : .array(names)))
         fields.append(("probabilities", .object(JSONObject(c.labels.indices.map { (c.labels[$0], .number(JSONNumber(r.scores[$0]))) }))))
     }
-    fields.append(("windows", .number(JSONNumber(r.windows))))
+    fields.append(("chunks", .number(JSONNumber(r.windows))))
     return .object(JSONObject(fields))
 }
 

@@ -79,7 +79,7 @@ import TestSupport
                       "--stride", "2", "--json"])
         #expect(c.status == 0, "\(c.err)")
         let result = try JSONParser.parse(c.out, path: "classify")
-        #expect(result["windows"]?.int.map { $0 > 1 } == true && result["probabilities"]?["animal"] != nil, "\(c.out)")
+        #expect(result["chunks"]?.int.map { $0 > 1 } == true && result["probabilities"]?["animal"] != nil, "\(c.out)")
         let emb = ckpt(["embed", dir.file("a/final"), "the cat", "--normalize"])
         #expect(emb.status == 0 && emb.out.hasPrefix("{\"embedding\":["), "\(emb.err)")
     }
