@@ -310,9 +310,10 @@ public final class TrainingModel: @unchecked Sendable {
         if let bad = batch.positions.first(where: { $0 < 0 || $0 >= config.maxPositions }) {
             throw ModelError.input("position \(bad) exceeds max_position_embeddings \(config.maxPositions)")
         }
-        let types = config.kind == .bert ? config.typeVocabSize : 1
-        if let bad = batch.tokenTypes.first(where: { $0 < 0 || $0 >= types }) {
-            throw ModelError.input("token type \(bad) is outside type_vocab_size \(types)")
+        // DistilBERT has no token-type embeddings: its types are ignored, as
+        // transformers' DistilBERT tokenizer drops them.
+        if config.kind == .bert, let bad = batch.tokenTypes.first(where: { $0 < 0 || $0 >= config.typeVocabSize }) {
+            throw ModelError.input("token type \(bad) is outside type_vocab_size \(config.typeVocabSize)")
         }
         let H = config.hidden, I = config.intermediate
         guard !batch.tokenCount.multipliedReportingOverflow(by: max(3 * H, I, V)).overflow,

@@ -84,6 +84,24 @@ import TestSupport
         #expect(emb.status == 0 && emb.out.hasPrefix("{\"embedding\":["), "\(emb.err)")
     }
 
+    /// Pairs: BERT gets token types 0 and 1; DistilBERT has none (its
+    /// tokenizer drops them in transformers) and trains on the same file.
+    @Test func textPairs() throws {
+        let dir = ScratchDirectory()
+        var rows = "premise,hypothesis,label\n"
+        for i in 0..<24 { rows += "the cat saw the mat,\(i % 2 == 0 ? "the cat saw" : "the tree read"),\(i % 2 == 0 ? "yes" : "no")\n" }
+        dir.write("pairs.csv", Array(rows.utf8))
+        for base in ["bert-gelu", "distilbert"] {
+            let r = ckpt(["train", "--task", "classification", "--model", Fixtures.path("model-goldens/\(base)"), "--corpus", dir.file("pairs.csv"),
+                          "--text-column", "premise", "--text-pair-column", "hypothesis", "--out", dir.file(base), "--max-steps", "3",
+                          "--eval-ratio", "0.25", "--metric", "f1", "--eval-steps", "3", "--keep-best"])
+            #expect(r.status == 0 && r.out.contains("f1 "), "\(base): \(r.err)")
+            let e = ckpt(["eval", dir.file("\(base)/final"), "--data", dir.file("pairs.csv"), "--text-column", "premise",
+                          "--text-pair-column", "hypothesis", "--json"])
+            #expect(e.status == 0 && e.out.contains("\"f1\""), "\(base): \(e.err)")
+        }
+    }
+
     @Test func earlyStoppingSurvivesResume() throws {
         let dir = ScratchDirectory()
         let (train, _) = data(dir)
