@@ -347,6 +347,40 @@ def check_resize(ckpt, tmp):
                                                    for f in tok_files if os.path.exists(os.path.join(tok_dir, f))) and "tokenizer.json" in tok_files)
 
 
+def check_tasks(ckpt, tmp):
+    """Task outputs read by other tools: `ckpt embed --format npy` by numpy
+    against sentence-transformers' embeddings, and a classifier's eval report."""
+    goldens = os.path.join(FIXTURES, "task-goldens")
+    texts = json.load(open(os.path.join(goldens, "embedding_texts.json")))["texts"]
+    from safetensors.numpy import load_file
+    expected = load_file(os.path.join(goldens, "embeddings.safetensors"))
+    for name in ("st-mean-norm", "st-max"):
+        # One text per line: the texts without line ends inside.
+        kept = [i for i, t in enumerate(texts) if "\n" not in t and "\r" not in t]
+        path = os.path.join(tmp, f"{name}.txt")
+        with open(path, "w", encoding="utf-8") as f:
+            f.write("\n".join(texts[i] for i in kept) + "\n")
+        out = os.path.join(tmp, f"{name}.npy")
+        run(ckpt, "embed", os.path.join(goldens, name), "--file", path, "--format", "npy", "--out", out)
+        got = np.load(out)
+        want = expected[name][kept]
+        cos = (got * want).sum(1) / np.linalg.norm(got, axis=1) / np.linalg.norm(want, axis=1)
+        check(f"embed {name}: numpy reads the .npy, sentence-transformers' vectors (cosine > 0.99999)",
+              got.dtype == np.float32 and got.shape == want.shape and cos.min() > 0.99999, f"{got.shape} {cos.min()}")
+    # bert-single's labels are l0, l1, l2.
+    import csv
+    rows = list(csv.DictReader(open(os.path.join(goldens, "e2e", "classification.csv"), encoding="utf-8")))
+    names = {"animal": "l0", "plant": "l1", "vehicle": "l2"}
+    data = os.path.join(tmp, "eval.csv")
+    with open(data, "w", encoding="utf-8", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["text", "label"])
+        w.writerows([r["text"], names[r["label"]]] for r in rows)
+    report = json.loads(run(ckpt, "eval", os.path.join(goldens, "bert-single"), "--data", data, "--json"))
+    check("eval --json: scikit-learn's keys and a confusion matrix", all(k in report for k in ("accuracy", "f1_macro", "f1_weighted"))
+          and sum(map(sum, report["confusion_matrix"])) == 40)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--ckpt", required=True)
@@ -381,6 +415,7 @@ def main():
         check_training(ckpt, tmp)
         check_resize(ckpt, tmp)
         check_train_tokenizer(ckpt, tmp)
+        check_tasks(ckpt, tmp)
 
     print(f"crosscheck: {passed} passed, {failed} failed")
     return 1 if failed else 0
