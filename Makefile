@@ -70,6 +70,7 @@ bench: release
 	bash bench/resize_bench.sh
 	bash bench/corpus_bench.sh
 	bash bench/train_tokenizer_bench.sh
+	bash bench/task_bench.sh
 
 clean:
 	rm -rf .build demo-out

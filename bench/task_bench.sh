@@ -294,6 +294,8 @@ if classify == "1":
     ck = []
     if c:
         ck = [json.loads(l) for l in open(f"{logs}/{c['name']}.out") if l.strip()]
+        for j in ck:  # the windows of a text: "chunks" (older builds: "windows")
+            j["windows"] = j.get("chunks", j.get("windows"))
         nw_c = sum(j["windows"] for j in ck)
         nw = nw or nw_c
 

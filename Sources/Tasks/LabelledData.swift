@@ -68,6 +68,8 @@ public struct LabelledExample: Sendable, Equatable {
     /// Where the second text's tokens start (token type 1), or `ids.count`.
     public var pairStart: Int32
     public var target: ExampleTarget
+    /// Text tokens truncation dropped.
+    public var dropped: Int32 = 0
     public var tokenTypes: [Int] { (0..<ids.count).map { $0 < Int(pairStart) ? 0 : 1 } }
     public init(ids: [Int32], pairStart: Int32, target: ExampleTarget) { self.ids = ids; self.pairStart = pairStart; self.target = target }
 }
@@ -227,9 +229,11 @@ public enum LabelledData {
         }
         return try parallelMap(records.count, threads: threads) { i -> LabelledExample in
             let r = records[i]
-            let e = tokenizer.encode(r.text, pair: r.pair, maxLength: maxLength, keep: keep)
+            let (e, dropped) = tokenizer.encodeCounting(r.text, pair: r.pair, maxLength: maxLength, keep: keep)
             let start = e.typeIDs.firstIndex(of: 1) ?? e.ids.count
-            return LabelledExample(ids: e.ids.map { Int32(truncatingIfNeeded: $0) }, pairStart: Int32(start), target: targets[i])
+            var x = LabelledExample(ids: e.ids.map { Int32(truncatingIfNeeded: $0) }, pairStart: Int32(start), target: targets[i])
+            x.dropped = Int32(clamping: dropped)
+            return x
         }.map { try $0.get() }
     }
 

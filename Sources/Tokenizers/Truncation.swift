@@ -62,17 +62,24 @@ extension Tokenizer {
     /// all: a pair loses tokens longest first (`tokenizers`' `longest_first`),
     /// and each text keeps the part `side` says.
     public func encode(_ a: String, pair b: String? = nil, maxLength: Int, keep side: TruncationSide) -> Encoding {
+        encodeCounting(a, pair: b, maxLength: maxLength, keep: side).encoding
+    }
+
+    /// `encode(_:pair:maxLength:keep:)`, with the number of text tokens truncation dropped.
+    public func encodeCounting(_ a: String, pair b: String? = nil, maxLength: Int, keep side: TruncationSide) -> (encoding: Encoding, dropped: Int) {
         var ea = trimmed(encodeSequence(a))
         let budget = max(0, maxLength - addedTokenCount(pair: b != nil))
         guard let b else {
+            let dropped = max(0, ea.ids.count - budget)
             ea = ea.picking(side.kept(ea.ids.count, budget: budget))
-            return postProcessor.map { $0.process(ea, nil) } ?? ea
+            return (postProcessor.map { $0.process(ea, nil) } ?? ea, dropped)
         }
         var eb = trimmed(encodeSequence(b))
         for i in eb.typeIDs.indices { eb.typeIDs[i] = 1 }
         // tokenizers' longest_first: the shorter text keeps what it can of
         // half the budget, the longer one the rest.
         var n1 = ea.ids.count, n2 = eb.ids.count
+        let dropped = max(0, n1 + n2 - budget)
         if n1 + n2 > budget {
             let swapped = n1 > n2
             if swapped { swap(&n1, &n2) }
@@ -82,8 +89,8 @@ extension Tokenizer {
             ea = ea.picking(side.kept(ea.ids.count, budget: n1))
             eb = eb.picking(side.kept(eb.ids.count, budget: n2))
         }
-        guard let post = postProcessor else { return ea.appending(eb) }
-        return post.process(ea, eb)
+        guard let post = postProcessor else { return (ea.appending(eb), dropped) }
+        return (post.process(ea, eb), dropped)
     }
 
     /// The windows of one text: `maxLength` tokens each with the special

@@ -83,6 +83,10 @@ struct TaskOptions: ParsableArguments {
             train = t.map { all[$0] }
             eval = e.map { all[$0] }
         }
+        let tokens = all.reduce(0) { $0 + $1.ids.count } + (evalFiles.isEmpty ? 0 : eval.reduce(0) { $0 + $1.ids.count })
+        let truncated = all.filter { $0.dropped > 0 }.count
+        print("labelled data: \(grouped(records.count)) examples, \(grouped(tokens)) tokens, \(labelNames.count) labels"
+              + (truncated > 0 ? "; \(grouped(truncated)) training texts longer than \(window) tokens, truncated (\(truncate.rawValue))" : ""))
         let loss: SequenceLoss
         switch kind {
         case .classification:
