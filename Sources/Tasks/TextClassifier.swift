@@ -78,16 +78,19 @@ public final class TextClassifier {
         return out
     }
 
-    /// Classifies `texts` (with `pairs`, truncated to `maxLength`; alone, in
-    /// windows of `maxLength` tokens overlapping by `stride`).
+    /// Classifies `texts`: with `pairs`, or with `truncate`, each text is
+    /// truncated to `maxLength` tokens as in training (pairs longest first);
+    /// else a text becomes windows of `maxLength` tokens overlapping by `stride`.
     ///
     /// - Throws: `TruncationError` for a stride that does not fit the window.
-    public func classify(_ texts: [String], pairs: [String]? = nil, maxLength: Int, stride: Int, pooling: ChunkPooling) throws -> [Classification] {
+    public func classify(_ texts: [String], pairs: [String]? = nil, maxLength: Int, stride: Int, pooling: ChunkPooling,
+                         truncate: TruncationSide? = nil) throws -> [Classification] {
         let L = min(maxLength, encoder.config.maxPositions)
         var windows: [Encoding] = [], owner: [Int] = []
         for (i, text) in texts.enumerated() {
-            let ws = try pairs.map { [tokenizer.encode(text, pair: $0[i], maxLength: L, keep: .head)] }
-                ?? tokenizer.windows(text, maxLength: L, stride: stride)
+            let ws = pairs != nil || truncate != nil
+                ? [tokenizer.encode(text, pair: pairs?[i], maxLength: L, keep: truncate ?? .head)]
+                : try tokenizer.windows(text, maxLength: L, stride: stride)
             windows += ws
             owner += [Int](repeating: i, count: ws.count)
         }

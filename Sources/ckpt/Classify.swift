@@ -17,6 +17,8 @@ struct WindowOptions: ParsableArguments {
     var stride: Int = 0
     @Option(help: "How windows' predictions are pooled: mean-logits, mean-probs or max-probs.")
     var pool: ChunkPooling = .meanLogits
+    @Option(help: "Truncate each text instead of cutting it into windows, keeping head, tail or head+tail (as ckpt train --truncate).")
+    var truncate: TruncationSide?
     @Option(help: "Windows per forward pass.")
     var batchSize: Int = 16
     @OptionGroup var threads: ThreadOption
@@ -66,7 +68,7 @@ struct Classify: ParsableCommand {
             } else {
                 texts = [text!]
             }
-            let results = try c.classify(texts, maxLength: L, stride: window.stride, pooling: window.pool)
+            let results = try c.classify(texts, maxLength: L, stride: window.stride, pooling: window.pool, truncate: window.truncate)
             for r in results {
                 if json {
                     print(classificationJSON(r, c).serialized())
@@ -120,7 +122,7 @@ struct EvaluateCommand: ParsableCommand {
             let examples = try LabelledData.examples(records, labels: c.labels, kind: c.task, tokenizer: c.tokenizer,
                                                      maxLength: L, keep: .head, threads: window.threads.count)
             let results = try c.classify(records.map(\.text), pairs: textPairColumn == nil ? nil : records.map { $0.pair ?? "" },
-                                         maxLength: L, stride: window.stride, pooling: window.pool)
+                                         maxLength: L, stride: window.stride, pooling: window.pool, truncate: window.truncate)
             switch c.task {
             case .classification:
                 let truth = examples.map { e -> Int in if case let .classIndex(k) = e.target { return k }; return 0 }

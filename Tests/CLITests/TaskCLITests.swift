@@ -102,6 +102,24 @@ import TestSupport
         }
     }
 
+    /// `ckpt eval --truncate` scores exactly what the trainer's evaluation scored.
+    @Test func evalMatchesTheTrainersEvaluation() throws {
+        let dir = ScratchDirectory()
+        let (train, test) = data(dir)
+        let r = ckpt(["train", "--task", "classification", "--model", Fixtures.path("model-goldens/bert-gelu"), "--corpus", train,
+                      "--eval-file", test, "--out", dir.file("o"), "--max-steps", "4", "--max-length", "6", "--truncate", "tail",
+                      "--lr", "2e-3"])
+        #expect(r.status == 0 && r.out.contains("longer than 6 tokens, truncated (tail)"), "\(r.out)\(r.err)")
+        let lines = String(decoding: try readFile(dir.file("o/metrics.jsonl")), as: UTF8.self).split(separator: "\n")
+        let last = try JSONParser.parse(String(try #require(lines.last { $0.contains("eval_f1_macro") })), path: "metrics")
+        let e = ckpt(["eval", dir.file("o/final"), "--data", test, "--max-length", "6", "--truncate", "tail", "--json"])
+        #expect(e.status == 0, "\(e.err)")
+        let report = try JSONParser.parse(e.out, path: "eval")
+        for key in ["accuracy", "f1_macro", "f1_weighted"] {
+            #expect(abs((report[key]?.double ?? -1) - (last["eval_" + key]?.double ?? -2)) < 1e-12, "\(key)")
+        }
+    }
+
     @Test func earlyStoppingSurvivesResume() throws {
         let dir = ScratchDirectory()
         let (train, _) = data(dir)
