@@ -207,7 +207,7 @@ import Glibc
         let log = String(decoding: (try? readFile(dir.file("log"))) ?? [], as: UTF8.self)
         #expect(status == 0, "\(log.suffix(3000))")
         for expected in ["Train a domain tokenizer", "191 tokens", "extension route", "self-check       OK", "Fill-mask after training", "eval perplexity", "before", "after", "corpus coverage",
-                         "macro-F1          base", "A long text"] {
+                         "macro-F1 on", "own tokenizer", "A long text"] {
             #expect(log.contains(expected), "missing \(expected)")
         }
         #expect(FileSystem.isFile(dir.file("demo/run/final/model.safetensors")))
