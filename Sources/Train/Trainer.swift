@@ -257,6 +257,7 @@ public final class Trainer {
         let started = clock.now
         var tokens = 0
         var summary = TrainingSummary(steps: step, interrupted: false)
+        var lastEvaluation: (step: Int, evaluation: Evaluation)? = nil
         let firstStep = step
         if step == 0, let e = try evaluate() {
             // The metrics before training, as the seed notebooks report them
@@ -296,6 +297,7 @@ public final class Trainer {
             if let every = cadence.evalSteps, step % every == 0, let e = try evaluate() {
                 report.evalLoss = e.loss
                 report.evaluation = e
+                lastEvaluation = (step, e)
                 try logEval(e)
                 earlyStop = try track(e)
             }
@@ -312,14 +314,16 @@ public final class Trainer {
             }
             if earlyStop { summary.stoppedEarly = true; break }
         }
-        if let e = try evaluate() {
+        // The final model's evaluation: the one of this step, or a new one
+        // (logged, and counted for the best model).
+        if let last = lastEvaluation, last.step == step {
+            summary.finalEvaluation = last.evaluation
+        } else if let e = try evaluate() {
             summary.finalEvaluation = e
-            summary.finalEvalLoss = e.loss
-            if summary.stoppedEarly || (cadence.evalSteps.map({ step % $0 != 0 }) ?? true) {
-                if !summary.stoppedEarly { try logEval(e) }
-                _ = try track(e, final: true)
-            }
+            try logEval(e)
+            _ = try track(e, final: true)
         }
+        summary.finalEvalLoss = summary.finalEvaluation?.loss
         summary.lastCheckpoint = try saveCheckpoint(name: "final", optimizerState: false)
         summary.steps = step
         return finish(summary)
