@@ -195,7 +195,9 @@ public enum LabelledData {
     public static func labelSet(_ records: [LabelledRecord], given: [String]?) -> [String] {
         if let given { return given }
         let distinct = Set(records.flatMap(\.labels))
-        if distinct.allSatisfy({ Int($0) != nil }) { return distinct.sorted { Int($0)! < Int($1)! } }
+        if distinct.allSatisfy({ Int($0) != nil }) {
+            return distinct.sorted { Int($0)! != Int($1)! ? Int($0)! < Int($1)! : Array($0.utf8).lexicographicallyPrecedes($1.utf8) }
+        }
         return distinct.sorted { Array($0.unicodeScalars.map(\.value)).lexicographicallyPrecedes($1.unicodeScalars.map(\.value)) }
     }
 
@@ -255,15 +257,21 @@ public enum LabelledData {
         // Largest remainder allocation of `total` over the classes.
         let keys = classes.keys.sorted()
         var take: [Int: Int] = [:]
-        var given = 0
         var remainders: [(Double, Int)] = []
         for c in keys {
             let exact = Double(total) * Double(classes[c]!.count) / Double(n)
             take[c] = Int(exact)
-            given += Int(exact)
             remainders.append((exact - Double(Int(exact)), c))
         }
-        for (_, c) in remainders.sorted(by: { $0.0 != $1.0 ? $0.0 > $1.0 : $0.1 < $1.1 }).prefix(total - given) { take[c]! += 1 }
+        // Largest remainders first; a class keeps at least one training example.
+        let byRemainder = remainders.sorted(by: { $0.0 != $1.0 ? $0.0 > $1.0 : $0.1 < $1.1 }).map(\.1)
+        for c in keys { take[c] = min(take[c]!, classes[c]!.count - 1) }
+        var missing = total - keys.reduce(0) { $0 + take[$1]! }
+        while missing > 0 {
+            guard let c = byRemainder.first(where: { take[$0]! < classes[$0]!.count - 1 }) else { break }
+            take[c]! += 1
+            missing -= 1
+        }
         var chosen = Set<Int>()
         for c in keys {
             let members = classes[c]!

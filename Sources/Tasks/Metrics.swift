@@ -20,6 +20,8 @@ public struct MetricReport: Sendable {
     public var scalars: [(name: String, value: Double)] = []
     /// Per-class scores (classification), in label order.
     public var perClass: [ClassScores] = []
+    /// The labels' names, when the report has per-class scores.
+    public var labelNames: [String] = []
     /// `confusion[true][predicted]` (single-label classification).
     public var confusion: [[Int]] = []
 
@@ -126,5 +128,5 @@ public enum Metrics {
     }
 
     /// Whether a larger value of metric `name` is better (all but losses and errors).
-    public static func greaterIsBetter(_ name: String) -> Bool { !["loss", "mse", "mae"].contains(name) }
+    public static func greaterIsBetter(_ name: String) -> Bool { !["loss", "perplexity", "mse", "mae"].contains(name) }
 }

@@ -195,7 +195,9 @@ public final class ClassificationObjective: TrainingObjective {
             denominator += model.lossDenominator(batch)
             logits += r.logits
         }
-        return Evaluation(loss: lossSum / max(denominator, 1e-300), report: report(logits: logits))
+        var r = report(logits: logits)
+        if !r.perClass.isEmpty { r.labelNames = labels }
+        return Evaluation(loss: lossSum / max(denominator, 1e-300), report: r)
     }
 
     /// The metrics of `logits` (one row per eval example).

@@ -134,6 +134,8 @@ public final class Trainer {
     public var cadence: TrainingCadence
     public let output: String
     public let objective: TrainingObjective
+    /// The processes of the run (one, or the ranks of an mpirun job).
+    public let world: Communicator
     let files: CheckpointFiles
     /// A digest of the examples, to refuse resuming on another corpus.
     public let corpusDigest: String
@@ -149,6 +151,8 @@ public final class Trainer {
     public var evalCount: Int { objective.evalCount }
     /// The evaluation bookkeeping (best metric, plateau, early stopping).
     var tracking = EvalTracking()
+    /// Set by `resume` when the checkpoint split its global batch otherwise.
+    public internal(set) var resumeNote: String?
     /// Dropout used by training steps.
     public var dropoutRates: DropoutRates { dropout }
     /// The logged lines, written into every checkpoint's trainer_state.json.
@@ -169,9 +173,10 @@ public final class Trainer {
                       files: files, options: options, cadence: cadence, output: output)
     }
 
-    /// Sets up a run of `objective` from step 0.
+    /// Sets up a run of `objective` from step 0, on `world`'s processes: each
+    /// takes its share of every optimizer step's micro-batches.
     public init(model: TrainingModel, objective: TrainingObjective, files: CheckpointFiles,
-                options: TrainingOptions, cadence: TrainingCadence, output: String) throws {
+                options: TrainingOptions, cadence: TrainingCadence, output: String, world: Communicator = SingleProcess()) throws {
         guard objective.trainCount > 0 else { throw TrainingError(path: output, reason: "no training examples") }
         guard options.batchSize >= 1, options.gradAccum >= 1, options.epochs >= 1 else {
             throw TrainingError(path: output, reason: "batch size, gradient accumulation and epochs must be at least 1")
@@ -182,6 +187,7 @@ public final class Trainer {
         }
         self.model = model
         self.objective = objective
+        self.world = world
         self.files = files
         self.options = options
         self.cadence = cadence
@@ -189,7 +195,8 @@ public final class Trainer {
         optimizer = AdamW(model: model, beta1: options.adamBeta1, beta2: options.adamBeta2, eps: options.adamEpsilon,
                           weightDecay: options.weightDecay)
         let batches = (objective.trainCount + options.batchSize - 1) / options.batchSize
-        stepsPerEpoch = (batches + options.gradAccum - 1) / options.gradAccum
+        let perStep = world.size * options.gradAccum
+        stepsPerEpoch = (batches + perStep - 1) / perStep
         totalSteps = options.maxSteps ?? options.epochs * stepsPerEpoch
         let warmup = options.warmupSteps ?? Int((Double(totalSteps) * options.warmupRatio).rounded(.up))
         schedule = LearningRateSchedule(options.scheduler, warmupSteps: warmup, totalSteps: totalSteps)
@@ -223,15 +230,25 @@ public final class Trainer {
         (objective as? MaskedLMObjective)?.maskingProbability(step: step, totalSteps: totalSteps) ?? 0
     }
 
-    /// The micro-batches of optimizer step `step`.
-    func microBatches(step: Int) -> [TrainingBatch] {
+    /// Micro-batches per optimizer step over all processes.
+    public var microBatchesPerStep: Int { world.size * options.gradAccum }
+
+    /// This process's micro-batches of optimizer step `step`, each with its
+    /// place in the step (the seed of its dropout). The step's micro-batches
+    /// are the next `microBatchesPerStep` of the epoch's order; process r takes
+    /// places r × gradAccum ..< (r + 1) × gradAccum. The last step of an epoch
+    /// may leave a process none: no example is seen twice.
+    func microBatches(step: Int) -> [(place: Int, batch: TrainingBatch)] {
         let epoch = step / stepsPerEpoch, k = step % stepsPerEpoch
         let order = order(epoch: epoch)
         let n = objective.trainCount
         let batches = (n + options.batchSize - 1) / options.batchSize
-        return ((k * options.gradAccum)..<min((k + 1) * options.gradAccum, batches)).map { b in
-            objective.trainBatch(order[(b * options.batchSize)..<min((b + 1) * options.batchSize, n)], epoch: epoch, batch: b,
-                                 step: step, totalSteps: totalSteps)
+        let first = world.rank * options.gradAccum
+        return (first..<(first + options.gradAccum)).compactMap { place in
+            let b = k * microBatchesPerStep + place
+            guard b < batches else { return nil }
+            return (place, objective.trainBatch(order[(b * options.batchSize)..<min((b + 1) * options.batchSize, n)], epoch: epoch,
+                                                batch: b, step: step, totalSteps: totalSteps))
         }
     }
 
@@ -240,19 +257,59 @@ public final class Trainer {
 
     // MARK: - Loop
 
+    /// `CKPT_FAULT=rank:step` makes that rank fail at that step (fault injection, for tests).
+    private var faultInjection: (rank: Int, step: Int)? {
+        guard let v = getenv("CKPT_FAULT").map({ String(cString: $0) }) else { return nil }
+        let parts = v.split(separator: ":").compactMap { Int($0) }
+        return parts.count == 2 ? (parts[0], parts[1]) : nil
+    }
+
+    /// The summed loss of this process's micro-batches, their gradient (times
+    /// `scale`) in `model.gradients`. Each micro-batch's gradient is complete
+    /// before it is added to the others', so that micro-batches accumulated in
+    /// one process and micro-batches summed over processes give the same bits.
+    private func accumulateStep(_ micro: [(place: Int, batch: TrainingBatch)], scale: Float) throws -> Double {
+        model.zeroGradients()
+        var lossSum = 0.0
+        for (i, (place, b)) in micro.enumerated() {
+            if i > 0 { model.zeroGradients() }
+            lossSum += try model.accumulateGradients(b, lossScale: scale, dropout: dropout,
+                                                     seed: mix(options.seed, 0x4452_4F50, UInt64(step), UInt64(place)))
+            if micro.count > 1 {
+                let acc = accumulator()
+                if i == 0 { copy(model.gradients, to: acc) } else { addInPlace(acc, model.gradients) }
+            }
+        }
+        if micro.count > 1 { copy(accumulator(), to: model.gradients) }
+        return lossSum
+    }
+
+    private var accumulatorBuffer: UnsafeMutableBufferPointer<Float>?
+
+    private func accumulator() -> UnsafeMutableBufferPointer<Float> {
+        if let a = accumulatorBuffer { return a }
+        let a = UnsafeMutableBufferPointer<Float>.allocate(capacity: model.parameterCount)
+        a.initialize(repeating: 0)
+        accumulatorBuffer = a
+        return a
+    }
+
     /// Trains from the current step to the end, or until `shouldStop` says so
     /// after a step (then a checkpoint is saved), or until early stopping.
     public func run(progress: (TrainingProgress) -> Void = { _ in }, shouldStop: () -> Bool = { false }) throws -> TrainingSummary {
-        try FileSystem.makeDirectories(output)
-        // Checkpoints torn by a crash or SIGKILL never got their final name;
-        // their temporary directories are removed here.
-        for name in (try? FileSystem.list(output)) ?? [] where name.hasPrefix(".") && name.contains(".ckpt-tmp-") {
-            try? FileSystem.removeDirectory(FileSystem.join(output, name))
+        if world.isPrimary {
+            try FileSystem.makeDirectories(output)
+            // Checkpoints torn by a crash or SIGKILL never got their final name;
+            // their temporary directories are removed here.
+            for name in (try? FileSystem.list(output)) ?? [] where name.hasPrefix(".") && name.contains(".ckpt-tmp-") {
+                try? FileSystem.removeDirectory(FileSystem.join(output, name))
+            }
+            // Checkpoints past the step this run continues from belong to a run
+            // that is being replaced; rotation must never see them.
+            for c in Trainer.checkpoints(in: output) where c.step > step { try FileSystem.removeDirectory(c.path) }
         }
-        // Checkpoints past the step this run continues from belong to a run
-        // that is being replaced; rotation must never see them.
-        for c in Trainer.checkpoints(in: output) where c.step > step { try FileSystem.removeDirectory(c.path) }
         try openMetrics()
+        try synchronizeStart()
         let clock = ContinuousClock()
         let started = clock.now
         var tokens = 0
@@ -267,15 +324,20 @@ public final class Trainer {
             try logEval(e)
         }
         while step < totalSteps {
-            let micro = microBatches(step: step)
-            let denominator = micro.reduce(0.0) { $0 + model.lossDenominator($1) }
-            model.zeroGradients()
-            var lossSum = 0.0
-            for (m, b) in micro.enumerated() {
-                lossSum += try model.accumulateGradients(b, lossScale: Float(1 / max(denominator, 1e-300)), dropout: dropout,
-                                                         seed: mix(options.seed, 0x4452_4F50, UInt64(step), UInt64(m)))
-                tokens += b.tokenCount
+            if let f = faultInjection, f.rank == world.rank, f.step == step {
+                throw TrainingError(path: output, reason: "fault injected at step \(step) (CKPT_FAULT)")
             }
+            let micro = microBatches(step: step)
+            // The loss is normalised by the whole step's denominator, over every process.
+            var totals = [micro.reduce(0.0) { $0 + model.lossDenominator($1.batch) }]
+            try world.sum(&totals)
+            let denominator = totals[0]
+            var lossSum = try accumulateStep(micro, scale: Float(1 / max(denominator, 1e-300)))
+            tokens += micro.reduce(0) { $0 + $1.batch.tokenCount }
+            if world.size > 1 { try world.sum(model.gradients) }
+            var reduced = [lossSum]
+            try world.sum(&reduced)
+            lossSum = reduced[0]
             let norm = clipGradientNorm(model, maxNorm: options.maxGradNorm)
             let lr = learningRate(step: step)
             optimizer.update(model, lr: lr)
@@ -301,7 +363,10 @@ public final class Trainer {
                 try logEval(e)
                 earlyStop = try track(e)
             }
-            let stop = shouldStop()
+            // Every process stops at the same step when any was asked to.
+            var stopVotes = [shouldStop() ? 1.0 : 0]
+            try world.sum(&stopVotes)
+            let stop = stopVotes[0] > 0
             if stop || earlyStop || cadence.saveSteps.map({ step % $0 == 0 }) == true {
                 summary.lastCheckpoint = try saveCheckpoint()
                 report.savedCheckpoint = summary.lastCheckpoint
@@ -344,7 +409,23 @@ public final class Trainer {
     /// OUT/metrics.jsonl, open for appending during `run` (TrainerMetrics.swift).
     var metricsFD: Int32 = -1
 
-    deinit { if metricsFD >= 0 { close(metricsFD) } }
+    deinit {
+        if metricsFD >= 0 { close(metricsFD) }
+        accumulatorBuffer?.deallocate()
+    }
 
     private func seconds(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18 }
+}
+
+/// `dst = src`, element for element.
+func copy(_ src: UnsafeMutableBufferPointer<Float>, to dst: UnsafeMutableBufferPointer<Float>) {
+    dst.baseAddress!.update(from: src.baseAddress!, count: min(src.count, dst.count))
+}
+
+/// `dst += src`, element for element, split across the cores.
+func addInPlace(_ dst: UnsafeMutableBufferPointer<Float>, _ src: UnsafeMutableBufferPointer<Float>) {
+    nonisolated(unsafe) let d = dst.baseAddress!, s = src.baseAddress!
+    parallelRanges(min(dst.count, src.count), max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))), minimumChunk: 1 << 16) { r in
+        for i in r { d[i] += s[i] }
+    }
 }

@@ -14,7 +14,10 @@ extension Trainer {
             ("adam_beta1", .number(JSONNumber(o.adamBeta1))), ("adam_beta2", .number(JSONNumber(o.adamBeta2))),
             ("adam_epsilon", .number(JSONNumber(o.adamEpsilon))), ("scheduler", .string(o.scheduler.rawValue)),
             ("warmup_steps", .number(JSONNumber(schedule.warmupSteps))), ("total_steps", .number(JSONNumber(totalSteps))),
-            ("batch_size", .number(JSONNumber(o.batchSize))), ("grad_accum", .number(JSONNumber(o.gradAccum))),
+            ("batch_size", .number(JSONNumber(o.batchSize))),
+            // Processes × micro-batches × sequences: another split of the same
+            // global batch computes the same steps.
+            ("global_batch", .number(JSONNumber(world.size * o.gradAccum * o.batchSize))),
             ("max_grad_norm", .number(JSONNumber(o.maxGradNorm))),
             ("dropout", .array([.number(JSONNumber(Double(dropout.hidden))), .number(JSONNumber(Double(dropout.attention)))])),
             ("seed", .number(JSONNumber(literal: String(o.seed)))), ("shuffle", .bool(o.shuffle)),
@@ -29,7 +32,10 @@ extension Trainer {
         if model.head != .maskedLM { fields.append(("classifier_dropout", .number(JSONNumber(Double(dropout.classifier))))) }
         // The bookkeeping that changes the run's course: the metric of the
         // plateau schedule and of early stopping.
-        if o.scheduler == .plateau || o.earlyStopping != nil { fields.append(("metric", .string(o.metric))) }
+        if o.scheduler == .plateau || o.earlyStopping != nil || cadence.keepBest {
+            fields.append(("metric", .string(o.metric)))
+            fields.append(("eval_steps", cadence.evalSteps.map { .number(JSONNumber($0)) } ?? .null))
+        }
         if o.scheduler == .plateau {
             fields.append(("plateau_factor", .number(JSONNumber(o.plateauFactor))))
             fields.append(("plateau_patience", .number(JSONNumber(o.plateauPatience))))
@@ -70,6 +76,8 @@ extension Trainer {
     public func saveCheckpoint(name: String? = nil, optimizerState: Bool = true) throws -> String {
         let dirName = name ?? "checkpoint-\(step)"
         let path = FileSystem.join(output, dirName)
+        try verifyWeightsAgree("at step \(step)")
+        guard world.isPrimary else { return path }
         let dir = try AtomicDirectory(path: path, overwrite: true)
         var config = files.config
         config.setStorageDType(.f32)
@@ -106,13 +114,40 @@ extension Trainer {
             ]))),
             ("run", runRecord()),
             ("evaluation", tracking.json),
-            ("world_size", .number(JSONNumber(1))),
+            ("world_size", .number(JSONNumber(world.size))),
+            ("grad_accum", .number(JSONNumber(options.gradAccum))),
             ("log_history", .array(history)),
         ]
         try dir.writeFile("trainer_state.json", Array(JSONValue.object(JSONObject(state)).serialized(indent: 2).utf8) + [0x0A])
         try dir.commit()
         if name == nil { try rotate() }
         return path
+    }
+
+    /// Rank 0's weights (and, on resume, optimizer state) on every process,
+    /// then the weights compared.
+    func synchronizeStart() throws {
+        guard world.size > 1 else { return }
+        try world.broadcast(UnsafeMutableRawBufferPointer(model.weights), root: 0)
+        try world.broadcast(UnsafeMutableRawBufferPointer(optimizer.expAvg), root: 0)
+        try world.broadcast(UnsafeMutableRawBufferPointer(optimizer.expAvgSq), root: 0)
+        var optimizerStep = [Double(optimizer.step)]
+        try optimizerStep.withUnsafeMutableBytes { try world.broadcast($0, root: 0) }
+        if Int(optimizerStep[0]) != optimizer.step {
+            throw TrainingError(path: output, reason: "rank \(world.rank) resumed at optimizer step \(optimizer.step), rank 0 at \(Int(optimizerStep[0]))")
+        }
+        try verifyWeightsAgree("at the start")
+    }
+
+    /// Throws when the processes' weights differ (an XXH64 of each process's weights, compared).
+    func verifyWeightsAgree(_ when: String) throws {
+        guard world.size > 1 else { return }
+        var h = Checksum64()
+        h.update(UnsafeRawBufferPointer(model.weights))
+        let all = try world.gather(h.value)
+        if let bad = all.firstIndex(where: { $0 != all[0] }) {
+            throw TrainingError(path: output, reason: "the weights of rank \(bad) differ from rank 0's \(when): the processes diverged")
+        }
     }
 
     fileprivate func rotate() throws {
@@ -168,5 +203,11 @@ extension Trainer {
         optimizer.restore(step: optStep, expAvg: m, expAvgSq: v)
         step = min(s, totalSteps)
         tracking = state["evaluation"].map(EvalTracking.init(json:)) ?? EvalTracking()
+        let (n, a) = (state["world_size"]?.int ?? 1, state["grad_accum"]?.int ?? options.gradAccum)
+        if n != world.size || a != options.gradAccum {
+            resumeNote = "the checkpoint was written by \(n) process\(n == 1 ? "" : "es") × \(a) micro-batches per step, this run has "
+                + "\(world.size) × \(options.gradAccum): the same global batch of \(world.size * options.gradAccum * options.batchSize) sequences, "
+                + "so the same steps (bit for bit when each process then sums whole micro-batches in the same grouping)"
+        }
     }
 }

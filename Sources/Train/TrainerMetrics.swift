@@ -13,6 +13,12 @@ extension Trainer {
     func logEval(_ e: Evaluation) throws {
         var fields: [(String, JSONValue)] = [("step", .number(JSONNumber(step))), ("eval_loss", number(e.loss))]
         for (name, v) in e.report.scalars { fields.append(("eval_" + name, number(v))) }
+        if e.report.perClass.count == e.report.labelNames.count, !e.report.perClass.isEmpty {
+            fields.append(("eval_per_class", .object(JSONObject(zip(e.report.labelNames, e.report.perClass).map { name, c in
+                (name, .object(JSONObject([("precision", number(c.precision)), ("recall", number(c.recall)), ("f1", number(c.f1)),
+                                           ("support", .number(JSONNumber(c.support)))])))
+            }))))
+        }
         try log(fields)
         events?.scalars(step: step, [("eval/loss", e.loss)] + e.report.scalars.map { ("eval/" + $0.name, $0.value) })
     }
@@ -23,6 +29,7 @@ extension Trainer {
     /// Opens OUT/metrics.jsonl for appending, dropping lines past the current
     /// step (left by a run that went further than the checkpoint resumed).
     func openMetrics() throws {
+        guard world.isPrimary else { return }
         let path = FileSystem.join(output, "metrics.jsonl")
         var kept: [String] = []
         if FileSystem.exists(path) {
@@ -56,6 +63,7 @@ extension Trainer {
     }
 
     func log(_ fields: [(String, JSONValue)]) throws {
+        guard world.isPrimary else { return }
         let v = JSONValue.object(JSONObject(fields))
         history.append(v)
         try append(v.serialized())

@@ -36,7 +36,12 @@ struct TaskOptions: ParsableArguments {
         if task != .classification && (classWeights != nil || labelSmoothing > 0) {
             throw ValidationError("--class-weights and --label-smoothing apply to --task classification")
         }
-        if let l = labels, parsedLabels(l).isEmpty { throw ValidationError("--labels needs at least one label") }
+        if let l = labels {
+            let names = parsedLabels(l)
+            if names.isEmpty { throw ValidationError("--labels needs at least one label") }
+            if Set(names).count != names.count { throw ValidationError("--labels names a label twice") }
+            if task == .regression { throw ValidationError("--labels does not apply to --task regression (one output)") }
+        }
     }
 
     func parsedLabels(_ s: String) -> [String] { s.split(separator: ",").map { String($0).trimmingSpaces() }.filter { !$0.isEmpty } }
@@ -46,7 +51,8 @@ struct TaskOptions: ParsableArguments {
     /// transformers reports it), config.json given the task's fields.
     func trainer(encoder: Encoder, config: ModelConfig, source: String, resuming: Bool, tokenizer: Tokenizer,
                  tokenizerFiles: [(name: String, bytes: [UInt8])], corpus: [String], evalFiles: [String], evalRatio: Double,
-                 maxLength: Int, options: TrainingOptions, cadence: TrainingCadence, output: String, threads: Int) throws -> Trainer {
+                 maxLength: Int, options: TrainingOptions, cadence: TrainingCadence, output: String, threads: Int,
+                 world: Communicator) throws -> Trainer {
         guard let kind = task.kind else { throw ValidationError("not a task") }
         var columns = LabelledColumns()
         columns.text = textColumn; columns.textPair = textPairColumn; columns.label = labelColumn
@@ -65,6 +71,9 @@ struct TaskOptions: ParsableArguments {
         }
         if kind == .classification && labelNames.count < 2 {
             throw TrainingError(path: corpus.joined(separator: ", "), reason: "classification needs at least two labels; the data has \(labelNames.count)")
+        }
+        if kind == .multiLabel && labelNames.isEmpty {
+            throw TrainingError(path: corpus.joined(separator: ", "), reason: "no row has a label: multi-label training needs at least one")
         }
         let window = min(maxLength, encoder.config.maxPositions)
         func examples(_ rs: [LabelledRecord]) throws -> [LabelledExample] {
@@ -90,7 +99,7 @@ struct TaskOptions: ParsableArguments {
         let loss: SequenceLoss
         switch kind {
         case .classification:
-            loss = .crossEntropy(classWeights: try weights(train, classes: labelNames.count), labelSmoothing: Float(labelSmoothing))
+            loss = .crossEntropy(classWeights: try weights(train, labelNames: labelNames), labelSmoothing: Float(labelSmoothing))
         case .multiLabel: loss = .binaryCrossEntropy
         case .regression: loss = .meanSquaredError
         }
@@ -103,23 +112,24 @@ struct TaskOptions: ParsableArguments {
         let written = TaskConfig.classifierConfig(config, kind: encoder.config.kind, task: kind, labels: labelNames)
         return try Trainer(model: model, objective: objective,
                            files: CheckpointFiles(config: written, tokenizerFiles: tokenizerFiles, extraTensors: []),
-                           options: options, cadence: cadence, output: output)
+                           options: options, cadence: cadence, output: output, world: world)
     }
 
     /// The class weights of `--class-weights`.
-    private func weights(_ train: [LabelledExample], classes: Int) throws -> [Float]? {
+    private func weights(_ train: [LabelledExample], labelNames: [String]) throws -> [Float]? {
+        let classes = labelNames.count
         guard let spec = classWeights else { return nil }
         if spec == "auto" {
             var counts = [Int](repeating: 0, count: classes)
             for e in train { if case let .classIndex(c) = e.target { counts[c] += 1 } }
             if let missing = counts.firstIndex(of: 0) {
-                throw ValidationError("--class-weights auto: class \(missing) has no training example")
+                throw ValidationError("--class-weights auto: label \"\(labelNames[missing])\" has no training example")
             }
             return counts.map { Float(Double(train.count) / (Double(classes) * Double($0))) }
         }
         let values = spec.split(separator: ",").map { Float(String($0).trimmingSpaces()) }
-        guard values.count == classes, values.allSatisfy({ $0 != nil && $0! >= 0 && $0!.isFinite }) else {
-            throw ValidationError("--class-weights needs \(classes) non-negative numbers (one per label) or auto")
+        guard values.count == classes, values.allSatisfy({ $0 != nil && $0! > 0 && $0!.isFinite }) else {
+            throw ValidationError("--class-weights needs \(classes) positive numbers (one per label) or auto")
         }
         return values.map { $0! }
     }

@@ -145,12 +145,30 @@ struct TrainCommand: ParsableCommand {
     }
 
     func run() throws {
+        // Under mpirun, one rank of a data-parallel job (Distributed.swift).
+        let world = try startWorld()
+        do {
+            try train(world: world)
+            (world as? OpenMPI)?.finalize()
+        } catch let e as ExitCode where e.rawValue == 130 {
+            (world as? OpenMPI)?.finalize()
+            throw e
+        } catch {
+            // One rank's failure ends the whole job; the last complete checkpoint stays.
+            if world.size > 1 { world.abort(1) }
+            throw error
+        }
+    }
+
+    func train(world: Communicator) throws {
         let cores = Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
-        let threadCount = max(1, threads ?? cores)
+        let threadCount = max(1, threads ?? cores / max(1, world.localSize))
         setMatmulThreads(threadCount)
         let outDir = FileSystem.normalized(out)
 
-        let (trainer, resumedFrom) = try reportingErrors { () -> (Trainer, String?) in
+        // The first process of each machine sets up first (token caches), the others then map them.
+        if world.localRank != 0 { try world.barrier() }
+        let (trainer, resumedFrom) = try reportingErrors(world) { () -> (Trainer, String?) in
             // Where the weights come from: a checkpoint to resume, or --model.
             var resumePath: String? = nil
             if resume {
@@ -166,7 +184,8 @@ struct TrainCommand: ParsableCommand {
                     throw TrainingError(path: outDir, reason: "already holds a run: pass --resume to continue, or --force to start over")
                 }
                 // Starting over: the earlier run's checkpoints, result and logs go.
-                for name in try FileSystem.list(outDir) where name.hasPrefix("checkpoint-") || ["final", "metrics.jsonl", "runs"].contains(name) {
+                for name in try FileSystem.list(outDir) where world.isPrimary
+                    && (name.hasPrefix("checkpoint-") || ["final", "best", "metrics.jsonl", "runs"].contains(name)) {
                     try FileSystem.removeDirectory(FileSystem.join(outDir, name))
                 }
             }
@@ -222,20 +241,24 @@ struct TrainCommand: ParsableCommand {
             if task.task != .mlm {
                 t = try task.trainer(encoder: encoder, config: config, source: source, resuming: resumePath != nil, tokenizer: tok,
                                      tokenizerFiles: files, corpus: corpus, evalFiles: evalFile, evalRatio: evalRatio,
-                                     maxLength: maxLength, options: opts, cadence: cadence, output: outDir, threads: threadCount)
+                                     maxLength: maxLength, options: opts, cadence: cadence, output: outDir, threads: threadCount,
+                                     world: world)
             } else {
                 t = try maskedLMTrainer(encoder: encoder, config: config, extra: extra, source: source, tokenizer: tok, files: files,
-                                        tokenizerPath: tokPath, output: outDir, threads: threadCount, options: opts, cadence: cadence)
+                                        tokenizerPath: tokPath, output: outDir, threads: threadCount, options: opts, cadence: cadence,
+                                        world: world)
             }
             if let r = resumePath { try t.resume(from: r, force: force) }
             return (t, resumePath)
         }
 
+        if world.localRank == 0 { try world.barrier() }
+        if let note = trainer.resumeNote { print("note: " + note) }
         printTable(trainer, resumedFrom: resumedFrom, threads: threadCount)
         let stop = StopFlag.shared
         stop.armForTraining()
         let bar = ProgressLine()
-        let summary = try reportingErrors {
+        let summary = try reportingErrors(world) {
             try trainer.run(progress: { p in
                 let eta = p.secondsLeft.isFinite ? duration(p.secondsLeft) : "?"
                 var line = "step \(p.step)/\(p.totalSteps)  loss \(fmt(p.loss, 4))  lr \(sci(p.learningRate))  "
@@ -277,7 +300,7 @@ struct TrainCommand: ParsableCommand {
     /// the model with its MLM head.
     func maskedLMTrainer(encoder: Encoder, config: ModelConfig, extra: [TensorData], source: String, tokenizer tok: Tokenizer,
                          files: [(name: String, bytes: [UInt8])], tokenizerPath tokPath: String, output outDir: String, threads threadCount: Int,
-                         options opts: TrainingOptions, cadence: TrainingCadence) throws -> Trainer {
+                         options opts: TrainingOptions, cadence: TrainingCadence, world: Communicator) throws -> Trainer {
         var config = config
         let roles = try tokenRoles(tok, files: files, path: tokPath, vocab: encoder.config.vocabSize)
         if !encoder.hasMLMHead {
@@ -302,9 +325,9 @@ struct TrainCommand: ParsableCommand {
         // What is written is a masked-LM model.
         config.set("architectures", .array([.string(encoder.config.kind == .bert ? "BertForMaskedLM" : "DistilBertForMaskedLM")]))
         trainingModel.workerCount = threadCount
-        return try Trainer(model: trainingModel, train: data.train, eval: data.eval, roles: roles,
+        return try Trainer(model: trainingModel, objective: MaskedLMObjective(train: data.train, eval: data.eval, roles: roles, options: opts),
                            files: CheckpointFiles(config: config, tokenizerFiles: files, extraTensors: extra),
-                           options: opts, cadence: cadence, output: outDir)
+                           options: opts, cadence: cadence, output: outDir, world: world)
     }
 
     func tokenRoles(_ tok: Tokenizer, files: [(name: String, bytes: [UInt8])], path: String, vocab: Int) throws -> TokenRoles {

@@ -52,7 +52,7 @@ import TestSupport
         #expect(!names.contains { $0.hasPrefix("cls.") })
         #expect(FileSystem.isFile(dir.file("a/best/model.safetensors")))
         let metrics = String(decoding: try readFile(dir.file("a/metrics.jsonl")), as: UTF8.self)
-        #expect(metrics.contains("\"eval_f1_macro\"") && metrics.contains("\"eval_accuracy\""))
+        #expect(metrics.contains("\"eval_f1_macro\"") && metrics.contains("\"eval_accuracy\"") && metrics.contains("\"eval_per_class\":{\"animal\""))
 
         // Killed after checkpoint-4; resumed: the same bits, and the same best model.
         let b = ckpt(args(train, dir.file("b")))
@@ -158,6 +158,13 @@ import TestSupport
                       "--eval-file", dir.file("eval.csv"), "--out", dir.file("out-eval"), "--max-steps", "1"])
         #expect(r.status == 1 && r.err.contains("eval.csv:3: label \"mammal\""), "\(r.err)")
         #expect(!FileSystem.exists(dir.file("out-eval")))
+        let dup = ckpt(["train", "--task", "classification", "--model", Fixtures.path("model-goldens/bert-gelu"), "--corpus", train,
+                        "--labels", "animal,plant,animal", "--out", dir.file("out-dup")])
+        #expect(dup.status != 0 && dup.err.contains("twice"), "\(dup.err)")
+        let zero = ckpt(["train", "--task", "classification", "--model", Fixtures.path("model-goldens/bert-gelu"), "--corpus", train,
+                         "--class-weights", "1,0,1", "--out", dir.file("out-zero")])
+        #expect(zero.status != 0 && zero.err.contains("positive"), "\(zero.err)")
+        #expect(!FileSystem.exists(dir.file("out-dup")) && !FileSystem.exists(dir.file("out-zero")))
         // A stride that does not fit the window.
         let s = ckpt(["classify", Fixtures.path("task-goldens/bert-single"), "the cat", "--max-length", "8", "--stride", "6"])
         #expect(s.status == 1 && s.err.contains("stride"), "\(s.err)")

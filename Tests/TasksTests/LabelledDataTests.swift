@@ -67,6 +67,12 @@ import Glibc
         #expect(perClass == [12, 6, 2], "each class gives its share")
         #expect(LabelledData.stratifiedSplit(examples, ratio: 0.2, seed: 7).eval == eval)
         #expect(LabelledData.stratifiedSplit(examples, ratio: 0.2, seed: 8).eval != eval)
+        // A class of one example stays in training; its share goes to the others.
+        var skewed: [LabelledExample] = []
+        for c in 0..<20 { for _ in 0..<10 { skewed.append(LabelledExample(ids: [2, 3], pairStart: 2, target: .classIndex(c))) } }
+        skewed.append(LabelledExample(ids: [2, 3], pairStart: 2, target: .classIndex(20)))
+        let s = LabelledData.stratifiedSplit(skewed, ratio: 0.1, seed: 7)
+        #expect(s.eval.count == 21 && s.train.contains(200), "the singleton is trained on")
     }
 }
 

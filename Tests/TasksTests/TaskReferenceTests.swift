@@ -125,6 +125,11 @@ private func ints(_ v: JSONValue?) -> [[Int]] { (v?.array ?? []).map { ($0.array
         }
     }
 
+    @Test func directions() {
+        #expect(!Metrics.greaterIsBetter("loss") && !Metrics.greaterIsBetter("perplexity") && !Metrics.greaterIsBetter("mse"))
+        #expect(Metrics.greaterIsBetter("f1_macro") && Metrics.greaterIsBetter("r2"))
+    }
+
     @Test func regressionEqualsScikitLearn() throws {
         let c = try #require(m["regression"])
         let r = Metrics.regression(truth: (c["y_true"]?.array ?? []).compactMap(\.double), predicted: (c["y_pred"]?.array ?? []).compactMap(\.double))

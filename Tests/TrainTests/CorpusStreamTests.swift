@@ -270,7 +270,8 @@ func referenceExamples(_ bytes: [UInt8], tokenizer: Tokenizer, options: CorpusOp
         try FileSystem.makeDirectories(dir.file("cache"))
         let name = "cache/.tokens-0123456789abcdef.safetensors.ckpt-tmp-1-abc"
         dir.write(name, [1, 2, 3])
-        let fd = open(dir.file(name), O_RDONLY)
+        // Close-on-exec: a process another test spawns meanwhile must not inherit the lock.
+        let fd = open(dir.file(name), O_RDONLY | O_CLOEXEC)
         #expect(fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) == 0)
         var notes: [String] = []
         _ = try load(dir, "c.txt", notes: &notes)
