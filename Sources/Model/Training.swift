@@ -280,7 +280,8 @@ public final class TrainingModel: @unchecked Sendable {
     /// micro-batch (masked LM: its labelled tokens).
     /// - Parameters:
     ///   - dropout: rates for this step (`.none` for exact comparisons).
-    ///   - seed: the dropout masks' seed; the same seed gives the same masks.
+    ///   - seed: the dropout masks' seed for sequences without their own
+    ///     (`TrainingBatch.seeds`); the same seeds give the same masks.
     /// - Returns: the summed loss (Double): cross-entropy over the labelled
     ///   tokens, or the head's loss over the sequences.
     /// - Throws: `ModelError.input` for ids, labels, targets, positions or
@@ -344,15 +345,16 @@ public final class TrainingModel: @unchecked Sendable {
         // (see `linear`); attention runs one (sequence, head) per worker.
         setMatmulThreads(1)
         defer { setMatmulThreads(threads) }
-        var rng = SplitMix64(seed: seed)
-        let pass = forwardBody(batch, dropout: dropout, rng: &rng)
+        // Each sequence's dropout stream: its own seed, or one derived from `seed` and its place.
+        let seeds = batch.seeds.count == batch.sequences.count ? batch.seeds : batch.sequences.indices.map { mix(seed, UInt64($0)) }
+        let pass = forwardBody(batch, dropout: dropout, seeds: seeds)
         let xL = tape.xs[config.layers].pointer
         let result: (loss: Double, logits: [Float])
         switch head {
         case .maskedLM:
             result = (maskedLMHead(batch, xL: xL, backwardScale: backwardScale), [])
         case let .classification(c):
-            result = classificationHead(batch, c, xL: xL, dropout: dropout.classifier, rng: &rng, backwardScale: backwardScale)
+            result = classificationHead(batch, c, xL: xL, dropout: dropout.classifier, seeds: seeds, backwardScale: backwardScale)
         }
         if backwardScale != nil { backwardBody(batch, pass) }
         return result

@@ -21,6 +21,9 @@ public struct TrainingBatch: Sendable, Equatable {
     public private(set) var classLabels: [Int] = []
     public private(set) var targetValues: [Float] = []
     public private(set) var targetWidth = 0
+    /// Each sequence's dropout seed (all or none): masks then depend on the
+    /// sequence, not on the batch it is in.
+    public private(set) var seeds: [UInt64] = []
 
     /// The label of a token that takes no part in the loss (transformers' −100).
     public static let ignoreIndex = -100
@@ -54,23 +57,23 @@ public struct TrainingBatch: Sendable, Equatable {
     }
 
     /// Adds one sequence with its class (single-label classification).
-    public mutating func append(ids: [Int], tokenTypes: [Int]? = nil, classLabel: Int) {
+    public mutating func append(ids: [Int], tokenTypes: [Int]? = nil, classLabel: Int, seed: UInt64? = nil) {
         precondition(!ids.isEmpty && targetValues.isEmpty, "a classified sequence needs tokens, and a batch one kind of target")
-        append(ids: ids, labels: [Int](repeating: TrainingBatch.ignoreIndex, count: ids.count), tokenTypes: tokenTypes)
+        append(ids: ids, labels: [Int](repeating: TrainingBatch.ignoreIndex, count: ids.count), tokenTypes: tokenTypes, seed: seed)
         classLabels.append(classLabel)
     }
 
     /// Adds one sequence with its row of target values (multi-label 0/1, regression).
-    public mutating func append(ids: [Int], tokenTypes: [Int]? = nil, targets: [Float]) {
+    public mutating func append(ids: [Int], tokenTypes: [Int]? = nil, targets: [Float], seed: UInt64? = nil) {
         precondition(!ids.isEmpty && classLabels.isEmpty && (targetWidth == 0 || targets.count == targetWidth) && !targets.isEmpty,
                      "a sequence's targets must have the batch's width")
-        append(ids: ids, labels: [Int](repeating: TrainingBatch.ignoreIndex, count: ids.count), tokenTypes: tokenTypes)
+        append(ids: ids, labels: [Int](repeating: TrainingBatch.ignoreIndex, count: ids.count), tokenTypes: tokenTypes, seed: seed)
         targetWidth = targets.count
         targetValues += targets
     }
 
     /// Adds one sequence. Positions default to `0..<count`, token types to 0.
-    public mutating func append(ids: [Int], labels: [Int], tokenTypes: [Int]? = nil, positions: [Int]? = nil) {
+    public mutating func append(ids: [Int], labels: [Int], tokenTypes: [Int]? = nil, positions: [Int]? = nil, seed: UInt64? = nil) {
         precondition(labels.count == ids.count && (tokenTypes?.count ?? ids.count) == ids.count
                      && (positions?.count ?? ids.count) == ids.count, "a sequence's arrays differ in length")
         guard !ids.isEmpty else { return }
@@ -80,6 +83,7 @@ public struct TrainingBatch: Sendable, Equatable {
         self.tokenTypes += tokenTypes ?? [Int](repeating: 0, count: ids.count)
         self.positions += positions ?? Array(0..<ids.count)
         sequences.append(start..<self.ids.count)
+        if let seed { seeds.append(seed) }
     }
 }
 

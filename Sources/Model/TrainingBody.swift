@@ -19,7 +19,7 @@ extension TrainingModel {
 
     /// Embeddings and layers over `batch`, keeping what the backward needs;
     /// the output is in `tape.xs[config.layers]`. BLAS must be single-threaded.
-    func forwardBody(_ batch: TrainingBatch, dropout: DropoutRates, rng: inout SplitMix64) -> BodyPass {
+    func forwardBody(_ batch: TrainingBatch, dropout: DropoutRates, seeds: [UInt64]) -> BodyPass {
         let N = batch.tokenCount
         let H = config.hidden, I = config.intermediate
         let nh = config.heads, hd = H / nh, L = config.layers
@@ -57,7 +57,7 @@ extension TrainingModel {
         let x0 = t.xs[0].reserve(N * H)
         layerNorm(out: x0, mean: t.embMean.reserve(N), rstd: t.embRstd.reserve(N), input: e,
                   weight: W + embLnW, bias: W + embLnB, rows: N, cols: H, eps: eps)
-        if dropHidden > 0 { applyDropout(x0, mask: t.embMask.reserve(N * H), count: N * H, p: dropHidden, rng: &rng) }
+        if dropHidden > 0 { sequenceDropout(x0, mask: t.embMask.reserve(N * H), width: H, p: dropHidden, batch, seeds, site: 1) }
 
         let scale = 1 / Float(hd).squareRoot()
         let workers = max(1, min(batch.sequences.count * nh, threads))
@@ -70,7 +70,12 @@ extension TrainingModel {
             let qkv = lt.qkv.reserve(N * 3 * H), ctx = lt.ctx.reserve(N * H), probs = lt.probs.reserve(attnTotal)
             linear(out: qkv, ldOut: 3 * H, input: x, ldIn: H, weight: W + o.qkvW, bias: W + o.qkvB, rows: N, outFeatures: 3 * H, inFeatures: H, threads: threads)
             let attnMask: UnsafeMutablePointer<UInt8>? = dropAttention > 0 ? lt.attnMask.reserve(attnTotal) : nil
-            if let attnMask { fillDropoutMask(attnMask, count: attnTotal, p: dropAttention, rng: &rng) }
+            if let attnMask {
+                for (b, s) in batch.sequences.enumerated() {
+                    var rng = SplitMix64(seed: mix(seeds[b], 0x1000 + UInt64(l)))
+                    fillDropoutMask(attnMask + attnOffsets[b], count: nh * s.count * s.count, p: dropAttention, rng: &rng)
+                }
+            }
             forEachHead(batch.sequences, heads: nh, workers: workers) { b, h, w in
                 let s = batch.sequences[b], len = s.count
                 let base = qkv + s.lowerBound * 3 * H
@@ -90,7 +95,7 @@ extension TrainingModel {
             }
             // Attention output (+ dropout in BERT), residual, layer norm.
             linear(out: tmp, ldOut: H, input: ctx, ldIn: H, weight: W + o.oW, bias: W + o.oB, rows: N, outFeatures: H, inFeatures: H, threads: threads)
-            if bert && dropHidden > 0 { applyDropout(tmp, mask: lt.aMask.reserve(N * H), count: N * H, p: dropHidden, rng: &rng) }
+            if bert && dropHidden > 0 { sequenceDropout(tmp, mask: lt.aMask.reserve(N * H), width: H, p: dropHidden, batch, seeds, site: 0x2000 + UInt64(l)) }
             let r1 = lt.r1.reserve(N * H), h1 = lt.h1.reserve(N * H)
             for i in 0..<(N * H) { r1[i] = tmp[i] + x[i] }
             layerNorm(out: h1, mean: lt.mean1.reserve(N), rstd: lt.rstd1.reserve(N), input: r1,
@@ -100,7 +105,7 @@ extension TrainingModel {
             linear(out: u, ldOut: I, input: h1, ldIn: H, weight: W + o.iW, bias: W + o.iB, rows: N, outFeatures: I, inFeatures: H, threads: threads)
             activation(out: inter, input: u, count: N * I, act)
             linear(out: tmp, ldOut: H, input: inter, ldIn: I, weight: W + o.o2W, bias: W + o.o2B, rows: N, outFeatures: H, inFeatures: I, threads: threads)
-            if dropHidden > 0 { applyDropout(tmp, mask: lt.dMask.reserve(N * H), count: N * H, p: dropHidden, rng: &rng) }
+            if dropHidden > 0 { sequenceDropout(tmp, mask: lt.dMask.reserve(N * H), width: H, p: dropHidden, batch, seeds, site: 0x3000 + UInt64(l)) }
             let r2 = lt.r2.reserve(N * H)
             for i in 0..<(N * H) { r2[i] = tmp[i] + h1[i] }
             layerNorm(out: out, mean: lt.mean2.reserve(N), rstd: lt.rstd2.reserve(N), input: r2,
@@ -271,6 +276,18 @@ func fillDropoutMask(_ mask: UnsafeMutablePointer<UInt8>, count: Int, p: Float, 
             bits >>= 16
             i += 1
         }
+    }
+}
+
+/// Dropout on rows of `width` values, each sequence's rows from its own
+/// stream (its seed and the dropout site): a sequence's masks do not depend
+/// on which batch it is in, so a batch split over processes or micro-batches
+/// draws the same masks.
+func sequenceDropout(_ x: UnsafeMutablePointer<Float>, mask: UnsafeMutablePointer<UInt8>, width: Int, p: Float,
+                     _ batch: TrainingBatch, _ seeds: [UInt64], site: UInt64) {
+    for (b, s) in batch.sequences.enumerated() {
+        var rng = SplitMix64(seed: mix(seeds[b], site))
+        applyDropout(x + s.lowerBound * width, mask: mask + s.lowerBound * width, count: s.count * width, p: p, rng: &rng)
     }
 }
 

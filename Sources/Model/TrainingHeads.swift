@@ -161,7 +161,7 @@ extension TrainingModel {
     /// summed loss and the logits (B × C); with `backwardScale`, adds the
     /// head's gradients and leaves the output's gradient in `tape.dx`.
     func classificationHead(_ batch: TrainingBatch, _ c: ClassificationHead, xL: UnsafeMutablePointer<Float>, dropout p: Float,
-                            rng: inout SplitMix64, backwardScale: Float?) -> (loss: Double, logits: [Float]) {
+                            seeds: [UInt64], backwardScale: Float?) -> (loss: Double, logits: [Float]) {
         let t = tape
         let B = batch.sequences.count, N = batch.tokenCount, H = config.hidden, C = c.labels, threads = workerCount
         let W = weights.baseAddress!, G = gradients.baseAddress!
@@ -174,7 +174,12 @@ extension TrainingModel {
         let z = t.z.reserve(B * H)
         z.update(from: a, count: B * H)
         let mask: UnsafeMutablePointer<UInt8>? = p > 0 ? t.headMask.reserve(B * H) : nil
-        if let mask { applyDropout(z, mask: mask, count: B * H, p: p, rng: &rng) }
+        if let mask {
+            for b in 0..<B {
+                var rng = SplitMix64(seed: mix(seeds[b], 0x4000))
+                applyDropout(z + b * H, mask: mask + b * H, count: H, p: p, rng: &rng)
+            }
+        }
         let logits = t.logits.reserve(B * C)
         linear(out: logits, ldOut: C, input: z, ldIn: H, weight: W + clsW, bias: W + clsB, rows: B, outFeatures: C, inFeatures: H, threads: threads)
         let out = Array(UnsafeBufferPointer(start: logits, count: B * C))

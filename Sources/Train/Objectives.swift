@@ -30,9 +30,12 @@ public protocol TrainingObjective: AnyObject {
     var metricNames: [String] { get }
     /// Run-record fields that decide the numbers (checked on resume).
     var record: [(String, JSONValue)] { get }
-    /// The micro-batch of the training examples at `positions`: micro-batch
-    /// `batch` of epoch `epoch`, in optimizer step `step` of `totalSteps`.
-    func trainBatch(_ positions: ArraySlice<UInt32>, epoch: Int, batch: Int, step: Int, totalSteps: Int) -> TrainingBatch
+    /// The micro-batch of the training examples at `positions`, in epoch
+    /// `epoch` and optimizer step `step` of `totalSteps`. Every random choice
+    /// for an example (its masks, its dropout) comes from a stream of
+    /// (`seed`, epoch or step, example), so it does not depend on how the
+    /// step's examples are split into micro-batches or over processes.
+    func trainBatch(_ positions: ArraySlice<UInt32>, epoch: Int, step: Int, totalSteps: Int, seed: UInt64) -> TrainingBatch
     /// Evaluates `model` on the eval examples (nil without any).
     func evaluate(_ model: TrainingModel, batchSize: Int) throws -> Evaluation?
 }
@@ -81,13 +84,13 @@ public final class MaskedLMObjective: TrainingObjective {
         return rule.apply(example.ids, rng: &rng)
     }
 
-    public func trainBatch(_ positions: ArraySlice<UInt32>, epoch: Int, batch b: Int, step: Int, totalSteps: Int) -> TrainingBatch {
-        var rng = SplitMix64(seed: mix(options.seed, 0x4D41_534B, UInt64(epoch), UInt64(b)))
+    public func trainBatch(_ positions: ArraySlice<UInt32>, epoch: Int, step: Int, totalSteps: Int, seed: UInt64) -> TrainingBatch {
         let p = maskingProbability(step: step, totalSteps: totalSteps)
         var batch = TrainingBatch()
         for i in positions {
+            var rng = SplitMix64(seed: mix(seed, 0x4D41_534B, UInt64(epoch), UInt64(i)))
             let (inputs, labels) = mask(train[Int(i)], probability: p, rng: &rng)
-            batch.append(ids: inputs, labels: labels)
+            batch.append(ids: inputs, labels: labels, seed: dropoutSeed(seed, step: step, example: i))
         }
         return batch
     }
@@ -167,18 +170,18 @@ public final class ClassificationObjective: TrainingObjective {
         return fields
     }
 
-    func append(_ e: LabelledExample, to batch: inout TrainingBatch) {
+    func append(_ e: LabelledExample, to batch: inout TrainingBatch, seed: UInt64? = nil) {
         let ids = e.ids.map { Int($0) }
         let types = e.pairStart < Int32(e.ids.count) ? e.tokenTypes : nil
         switch e.target {
-        case let .classIndex(c): batch.append(ids: ids, tokenTypes: types, classLabel: c)
-        case let .values(v): batch.append(ids: ids, tokenTypes: types, targets: v)
+        case let .classIndex(c): batch.append(ids: ids, tokenTypes: types, classLabel: c, seed: seed)
+        case let .values(v): batch.append(ids: ids, tokenTypes: types, targets: v, seed: seed)
         }
     }
 
-    public func trainBatch(_ positions: ArraySlice<UInt32>, epoch: Int, batch b: Int, step: Int, totalSteps: Int) -> TrainingBatch {
+    public func trainBatch(_ positions: ArraySlice<UInt32>, epoch: Int, step: Int, totalSteps: Int, seed: UInt64) -> TrainingBatch {
         var batch = TrainingBatch()
-        for i in positions { append(train[Int(i)], to: &batch) }
+        for i in positions { append(train[Int(i)], to: &batch, seed: dropoutSeed(seed, step: step, example: i)) }
         return batch
     }
 
@@ -217,6 +220,11 @@ public final class ClassificationObjective: TrainingObjective {
             return Metrics.regression(truth: truth, predicted: logits.map(Double.init))
         }
     }
+}
+
+/// The dropout stream of training example `example` at optimizer step `step`.
+func dropoutSeed(_ seed: UInt64, step: Int, example: UInt32) -> UInt64 {
+    mix(seed, 0x4452_4F50, UInt64(step), UInt64(example))
 }
 
 /// The index of the largest value (the first of equals, as torch's argmax).

@@ -248,7 +248,7 @@ public final class Trainer {
             let b = k * microBatchesPerStep + place
             guard b < batches else { return nil }
             return (place, objective.trainBatch(order[(b * options.batchSize)..<min((b + 1) * options.batchSize, n)], epoch: epoch,
-                                                batch: b, step: step, totalSteps: totalSteps))
+                                                step: step, totalSteps: totalSteps, seed: options.seed))
         }
     }
 
@@ -271,10 +271,10 @@ public final class Trainer {
     private func accumulateStep(_ micro: [(place: Int, batch: TrainingBatch)], scale: Float) throws -> Double {
         model.zeroGradients()
         var lossSum = 0.0
-        for (i, (place, b)) in micro.enumerated() {
+        for (i, (_, b)) in micro.enumerated() {
             if i > 0 { model.zeroGradients() }
-            lossSum += try model.accumulateGradients(b, lossScale: scale, dropout: dropout,
-                                                     seed: mix(options.seed, 0x4452_4F50, UInt64(step), UInt64(place)))
+            // The batch carries each example's dropout seed.
+            lossSum += try model.accumulateGradients(b, lossScale: scale, dropout: dropout)
             if micro.count > 1 {
                 let acc = accumulator()
                 if i == 0 { copy(model.gradients, to: acc) } else { addInPlace(acc, model.gradients) }

@@ -103,9 +103,9 @@ extension Trainer {
             ("rng", .object(JSONObject([
                 ("generator", .string("splitmix64")),
                 ("seed", .number(JSONNumber(literal: String(options.seed)))),
-                ("streams", .string("shuffle: (seed, epoch); masking: (seed, epoch, batch); dropout: (seed, step, micro-batch); eval masking: (seed, example)")),
+                ("streams", .string("shuffle: (seed, epoch); masking: (seed, epoch, example); dropout: (seed, step, example); eval masking: (seed, example)")),
                 ("next_epoch", .number(JSONNumber(step / stepsPerEpoch))),
-                ("next_batch_in_epoch", .number(JSONNumber((step % stepsPerEpoch) * options.gradAccum))),
+                ("next_batch_in_epoch", .number(JSONNumber((step % stepsPerEpoch) * microBatchesPerStep))),
             ]))),
             ("scheduler", .object(JSONObject([
                 ("kind", .string(schedule.kind.rawValue)), ("warmup_steps", .number(JSONNumber(schedule.warmupSteps))),
