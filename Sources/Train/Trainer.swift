@@ -313,6 +313,7 @@ public final class Trainer {
         let clock = ContinuousClock()
         let started = clock.now
         var tokens = 0
+        var communication = 0.0  // seconds spent summing gradients over the processes
         var summary = TrainingSummary(steps: step, interrupted: false)
         var lastEvaluation: (step: Int, evaluation: Evaluation)? = nil
         let firstStep = step
@@ -333,11 +334,15 @@ public final class Trainer {
             try world.sum(&totals)
             let denominator = totals[0]
             var lossSum = try accumulateStep(micro, scale: Float(1 / max(denominator, 1e-300)))
-            tokens += micro.reduce(0) { $0 + $1.batch.tokenCount }
+            let localTokens = micro.reduce(0) { $0 + $1.batch.tokenCount }
+            let beforeSum = clock.now
             if world.size > 1 { try world.sum(model.gradients) }
-            var reduced = [lossSum]
+            communication += seconds(clock.now - beforeSum)
+            // The loss and the tokens of every process.
+            var reduced = [lossSum, Double(localTokens)]
             try world.sum(&reduced)
             lossSum = reduced[0]
+            tokens += Int(reduced[1])
             let norm = clipGradientNorm(model, maxNorm: options.maxGradNorm)
             let lr = learningRate(step: step)
             optimizer.update(model, lr: lr)
@@ -350,9 +355,13 @@ public final class Trainer {
                                           secondsLeft: elapsed / Double(done) * Double(totalSteps - step))
             if step % max(1, cadence.logSteps) == 0 || step == totalSteps {
                 report.logged = true
-                try log([("step", .number(JSONNumber(step))), ("epoch", .number(JSONNumber(Double(step) / Double(stepsPerEpoch)))),
-                         ("loss", number(loss)), ("learning_rate", number(lr)), ("grad_norm", number(norm)),
-                         ("tokens_per_s", number(report.tokensPerSecond))])
+                var fields: [(String, JSONValue)] = [
+                    ("step", .number(JSONNumber(step))), ("epoch", .number(JSONNumber(Double(step) / Double(stepsPerEpoch)))),
+                    ("loss", number(loss)), ("learning_rate", number(lr)), ("grad_norm", number(norm)),
+                    ("tokens_per_s", number(report.tokensPerSecond))]
+                // Under mpirun: the mean time per step spent summing gradients.
+                if world.size > 1 { fields.append(("allreduce_s", number(communication / Double(done)))) }
+                try log(fields)
                 events?.scalars(step: step, [("train/loss", loss), ("train/lr", lr)])
             }
             var earlyStop = false

@@ -63,16 +63,23 @@ struct CKPT: ParsableCommand {
 nonisolated(unsafe) private var signalSources: [DispatchSourceSignal] = []
 
 /// On SIGINT or SIGTERM, removes the temporary outputs being written, then exits
-/// with 128 + the signal number, as a shell reports it.
+/// with 128 + the signal number, as a shell reports it. During training the
+/// first SIGINT asks the loop to save and stop; under mpirun, which turns
+/// Ctrl-C into SIGTERM for every rank, so do the first SIGTERM and SIGUSR1
+/// (which mpirun forwards as it is).
 func removeTemporariesOnInterrupt() {
-    for sig in [SIGINT, SIGTERM] {
+    let underMPI = getenv("OMPI_COMM_WORLD_SIZE") != nil
+    for sig in [SIGINT, SIGTERM] + (underMPI ? [SIGUSR1] : []) {
         signal(sig, SIG_IGN)
         let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
         source.setEventHandler {
-            if sig == SIGINT && StopFlag.shared.request() {
-                printError("\nckpt: stopping after this step (a checkpoint is saved); Ctrl-C again to abort")
+            if (sig == SIGINT || underMPI) && StopFlag.shared.request() {
+                if !underMPI || getenv("OMPI_COMM_WORLD_RANK").map({ String(cString: $0) }) == "0" {
+                    printError("\nckpt: stopping after this step (a checkpoint is saved); Ctrl-C again to abort")
+                }
                 return
             }
+            if sig == SIGUSR1 { return }
             removeTemporaryOutputs()
             _exit(128 + sig)
         }
