@@ -71,6 +71,7 @@ bench: release
 	bash bench/corpus_bench.sh
 	bash bench/train_tokenizer_bench.sh
 	bash bench/task_bench.sh
+	bash bench/mpi_bench.sh
 
 clean:
 	rm -rf .build demo-out
