@@ -64,9 +64,9 @@ nonisolated(unsafe) private var signalSources: [DispatchSourceSignal] = []
 
 /// On SIGINT or SIGTERM, removes the temporary outputs being written, then exits
 /// with 128 + the signal number, as a shell reports it. During training the
-/// first SIGINT asks the loop to save and stop; under mpirun, which turns
-/// Ctrl-C into SIGTERM for every rank, so do the first SIGTERM and SIGUSR1
-/// (which mpirun forwards as it is).
+/// first SIGINT asks the loop to save and stop; under mpirun so do SIGTERM
+/// sent to the ranks (a batch scheduler's) and SIGUSR1, which mpirun forwards
+/// to every rank. (mpirun's own Ctrl-C tears the job down at once.)
 func removeTemporariesOnInterrupt() {
     let underMPI = getenv("OMPI_COMM_WORLD_SIZE") != nil
     for sig in [SIGINT, SIGTERM] + (underMPI ? [SIGUSR1] : []) {
@@ -79,7 +79,8 @@ func removeTemporariesOnInterrupt() {
                 }
                 return
             }
-            if sig == SIGUSR1 { return }
+            // Under mpirun, once a stop is requested further signals do not cut the save short.
+            if sig == SIGUSR1 || (underMPI && StopFlag.shared.requested) { return }
             removeTemporaryOutputs()
             _exit(128 + sig)
         }
