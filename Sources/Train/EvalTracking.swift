@@ -10,7 +10,12 @@ extension Trainer {
     /// OUT/best on a new best when asked. Returns true when early stopping
     /// says to stop.
     func track(_ e: Evaluation, final: Bool = false) throws -> Bool {
-        guard let value = e.value(options.metric), value.isFinite else { return false }
+        // Rank 0's value decides on every process: evaluations on processes
+        // with other thread counts or kernels can differ in the last bits.
+        var agreed = [e.value(options.metric) ?? .nan]
+        if world.size > 1 { try agreed.withUnsafeMutableBytes { try world.broadcast($0, root: 0) } }
+        let value = agreed[0]
+        guard value.isFinite else { return false }
         let greater = Metrics.greaterIsBetter(options.metric)
         let improved = tracking.bestValue.map { greater ? value > $0 : value < $0 } ?? true
         if improved {

@@ -74,8 +74,10 @@ func removeTemporariesOnInterrupt() {
         let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
         source.setEventHandler {
             if (sig == SIGINT || underMPI) && StopFlag.shared.request() {
-                if !underMPI || getenv("OMPI_COMM_WORLD_RANK").map({ String(cString: $0) }) == "0" {
+                if !underMPI {
                     printError("\nckpt: stopping after this step (a checkpoint is saved); Ctrl-C again to abort")
+                } else if getenv("OMPI_COMM_WORLD_RANK").map({ String(cString: $0) }) == "0" {
+                    printError("\nckpt: stopping after this step on every process (a checkpoint is saved)")
                 }
                 return
             }

@@ -12,7 +12,16 @@ extension TrainCommand {
     /// The processes of this run: Open MPI's ranks under mpirun, else one.
     /// Only rank 0 prints to standard output; errors name their rank.
     func startWorld() throws -> Communicator {
-        guard OpenMPI.isLaunched else { return SingleProcess() }
+        guard OpenMPI.isLaunched else {
+            // Another launcher's tasks would each train alone into the same --out.
+            func count(_ k: String) -> Int { getenv(k).flatMap { Int(String(cString: $0)) } ?? 1 }
+            if count("PMI_SIZE") > 1 || count("SLURM_NTASKS") > 1 || count("PMIX_SIZE") > 1 || count("MPI_LOCALNRANKS") > 1 {
+                printError("ckpt: error: started as one of several tasks by a launcher other than Open MPI's mpirun; "
+                           + "launch data-parallel training with Open MPI's mpirun (or run a single task)")
+                throw ExitCode.failure
+            }
+            return SingleProcess()
+        }
         let world: OpenMPI
         do {
             world = try OpenMPI()

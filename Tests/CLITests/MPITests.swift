@@ -196,6 +196,15 @@ struct MPITests {
 
 /// The ordinary binary links no MPI library and trains without one.
 @Suite struct NoMPITests {
+    /// Tasks of another launcher would each train alone into the same directory.
+    @Test func otherLaunchersAreRefused() {
+        let dir = ScratchDirectory()
+        let r = ckpt(["train", "--model", Fixtures.path("model-goldens/distilbert"), "--corpus", Fixtures.path("resize/domain-corpus.txt"),
+                      "--out", dir.file("o"), "--max-steps", "1"], environment: ["SLURM_NTASKS": "2"])
+        #expect(r.status == 1 && r.err.contains("Open MPI's mpirun"), "\(r.err)")
+        #expect(!FileSystem.exists(dir.file("o")))
+    }
+
     @Test func theBinaryLinksNoMPI() {
         let r = system("ldd '\(ckptBinary)' | grep -q libmpi")
         #expect((r >> 8) & 0xFF == 1, "ckpt must not link libmpi")
