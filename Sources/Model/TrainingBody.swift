@@ -61,7 +61,8 @@ extension TrainingModel {
 
         let scale = 1 / Float(hd).squareRoot()
         let workers = max(1, min(batch.sequences.count * nh, threads))
-        let workerA = t.workerA.reserve(workers * maxLen * maxLen), workerB = t.workerB.reserve(workers * maxLen * maxLen)
+        let workerA = t.workerA.reserve(workers * maxLen * maxLen)
+        t.workerB.reserve(workers * maxLen * maxLen)  // the backward's
         let tmp = t.tmp.reserve(N * H), inter = t.inter.reserve(N * I)
 
         for l in 0..<L {
