@@ -130,8 +130,7 @@ public enum LabelledData {
         var line = 0
         for range in lineRanges(bytes) {
             line += 1
-            var slice = bytes[range]
-            if slice.last == 0x0D { slice = slice.dropLast() }
+            let slice = bytes[range]  // without its line end (Formats' lineRanges)
             if slice.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) { continue }
             guard let text = String(validating: slice, as: UTF8.self) else {
                 throw CorpusError(path: path, line: line, reason: "invalid UTF-8")
@@ -293,16 +292,4 @@ extension String {
         let b = s.lastIndex(where: { !$0.properties.isWhitespace })!
         return String(s[a...b])
     }
-}
-
-/// Ranges of the lines of `bytes` (without the "\n").
-func lineRanges(_ bytes: [UInt8]) -> [Range<Int>] {
-    var out: [Range<Int>] = []
-    var start = 0
-    for (i, b) in bytes.enumerated() where b == 0x0A {
-        out.append(start..<i)
-        start = i + 1
-    }
-    if start < bytes.count { out.append(start..<bytes.count) }
-    return out
 }

@@ -165,6 +165,23 @@ import TestSupport
                          "--class-weights", "1,0,1", "--out", dir.file("out-zero")])
         #expect(zero.status != 0 && zero.err.contains("positive"), "\(zero.err)")
         #expect(!FileSystem.exists(dir.file("out-dup")) && !FileSystem.exists(dir.file("out-zero")))
+        // Inference inputs: an empty line to classify, a label the classifier lacks,
+        // a sentence-transformers module ckpt does not run.
+        dir.write("texts.txt", Array("the cat\n\nthe dog\n".utf8))
+        let empty = ckpt(["classify", Fixtures.path("task-goldens/bert-single"), "--file", dir.file("texts.txt")])
+        #expect(empty.status == 1 && empty.err.contains("texts.txt:2: empty text"), "\(empty.err)")
+        dir.write("unknown.csv", Array("text,label\nthe cat,l0\nthe dog,l9\n".utf8))
+        let unknown = ckpt(["eval", Fixtures.path("task-goldens/bert-single"), "--data", dir.file("unknown.csv")])
+        #expect(unknown.status == 1 && unknown.err.contains("unknown.csv:3: label \"l9\""), "\(unknown.err)")
+        let st = dir.file("st")
+        try FileSystem.makeDirectories(st)
+        for f in ["config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json"] {
+            dir.write("st/" + f, try readFile(Fixtures.path("task-goldens/st-cls/" + f)))
+        }
+        dir.write("st/modules.json", Array(#"[{"idx":0,"name":"0","path":"","type":"sentence_transformers.models.Transformer"},{"idx":1,"name":"1","path":"2_Dense","type":"sentence_transformers.models.Dense"}]"#.utf8))
+        let dense = ckpt(["embed", st, "the cat", "--format", "npy", "--out", dir.file("e.npy")])
+        #expect(dense.status == 1 && dense.err.contains("modules.json") && dense.err.contains("Dense"), "\(dense.err)")
+        #expect(!FileSystem.exists(dir.file("e.npy")))
         // A stride that does not fit the window.
         let s = ckpt(["classify", Fixtures.path("task-goldens/bert-single"), "the cat", "--max-length", "8", "--stride", "6"])
         #expect(s.status == 1 && s.err.contains("stride"), "\(s.err)")
