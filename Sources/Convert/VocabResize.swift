@@ -76,6 +76,8 @@ public enum VocabResizer {
         let oldRoles = try TokenizerSummary(files: oldTokFiles, directory: source.path)?.specialTokens ?? [:]
         let newRoles = try TokenizerSummary(files: newFiles, directory: tokenizerDirectory)?.specialTokens ?? [:]
 
+        try checkPositionOffset(config, source: source.path, newTok: newTok, newPad: newRoles[.pad], tokenizerDirectory: tokenizerDirectory)
+
         var report = ResizeReport()
         let tokCount = newTok.idCount
         guard tokCount > 0, tokCount < 10_000_000 else { throw ConvertError(path: tokenizerDirectory, reason: "a vocabulary of \(tokCount) tokens") }
@@ -130,7 +132,8 @@ public enum VocabResizer {
             guard t.shape.first == oldV, t.dtype.isCastableFloat, !dropped.contains(t.name) else { return false }
             return t.name.hasSuffix("word_embeddings.weight")
                 || ["cls.predictions.decoder.weight", "cls.predictions.decoder.bias", "cls.predictions.bias",
-                    "vocab_projector.weight", "vocab_projector.bias"].contains(t.name)
+                    "vocab_projector.weight", "vocab_projector.bias",
+                    "lm_head.decoder.weight", "lm_head.decoder.bias", "lm_head.bias"].contains(t.name)
         }
         let vocabTensors = source.tensors.filter(isVocabTensor)
         guard vocabTensors.contains(where: { $0.name.hasSuffix("word_embeddings.weight") }) else {
@@ -196,6 +199,19 @@ public enum VocabResizer {
             report.coverage = total > 0 ? Double(copied) / Double(total) : nil
         }
         return report
+    }
+
+    /// RoBERTa-family position ids start at `pad_token_id + 1`: a tokenizer
+    /// whose pad token has another id would move every position. Refused,
+    /// with the way out.
+    static func checkPositionOffset(_ config: ModelConfig, source: String, newTok: Tokenizer, newPad: String?,
+                                    tokenizerDirectory: String) throws {
+        guard ["roberta", "xlm-roberta", "camembert"].contains(config.modelType ?? "") else { return }
+        let modelPad = config.padTokenID ?? 1
+        guard let newPad, let id = newTok.id(of: newPad), id != modelPad else { return }
+        throw ConvertError(path: tokenizerDirectory, reason: "the pad token \(newPad) is id \(id), but \(source) has pad_token_id \(modelPad): "
+            + "\(config.modelType!) counts positions from pad_token_id + 1, so every position would shift. "
+            + "Give the tokenizer the model's special-token order (ckpt train-tokenizer --special-tokens '<s>,<pad>,</s>,<unk>,<mask>')")
     }
 
     /// The new `(newRows, width)` values: copied rows, initialised rows, padding.
@@ -268,7 +284,7 @@ extension VocabResizer {
         let body = pairs.filter { !specials.contains($0.new) }
         let pool = body.isEmpty ? pairs : body
         var sequences: [(old: [Int], new: [Int])] = []
-        let length = max(1, min(14, oldConfig.maxPositions - 2))
+        let length = max(1, min(14, oldConfig.maxLength - 2))
         if !pool.isEmpty {
             for s in 0..<4 {
                 let picks = (0..<length).map { pool[(s * 7919 + $0 * 104_729) % pool.count] }
@@ -277,7 +293,7 @@ extension VocabResizer {
         }
         for text in options.sampleTexts {
             let a = oldTok.encode(text), b = newTok.encode(text)
-            guard a.tokens.map({ Array($0.unicodeScalars) }) == b.tokens.map({ Array($0.unicodeScalars) }), a.ids.count <= oldConfig.maxPositions,
+            guard a.tokens.map({ Array($0.unicodeScalars) }) == b.tokens.map({ Array($0.unicodeScalars) }), a.ids.count <= oldConfig.maxLength,
                   zip(b.ids, a.ids).allSatisfy({ $0 < sourceRow.count && sourceRow[$0] == $1 }) else { continue }
             sequences.append((a.ids, b.ids))
         }

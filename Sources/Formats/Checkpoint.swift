@@ -283,6 +283,8 @@ public final class Checkpoint {
         ("cls.predictions.decoder.weight", "bert.embeddings.word_embeddings.weight", "cls.predictions.transform.dense.weight"),
         ("cls.predictions.decoder.bias", "cls.predictions.bias", "cls.predictions.transform.dense.weight"),
         ("vocab_projector.weight", "distilbert.embeddings.word_embeddings.weight", "vocab_transform.weight"),
+        ("lm_head.decoder.weight", "roberta.embeddings.word_embeddings.weight", "lm_head.dense.weight"),
+        ("lm_head.decoder.bias", "lm_head.bias", "lm_head.dense.weight"),
     ]
 
     static func findTies(store: TensorStore, config: ModelConfig?, problems: inout [String]) -> [TiedWeight] {

@@ -1,5 +1,5 @@
-// Encoder — BERT and DistilBERT forward in fp32 on the CPU, with the masked-LM
-// head. Weights are bound by their Hugging Face names.
+// Encoder — BERT, DistilBERT and RoBERTa-family forward in fp32 on the CPU,
+// with the masked-LM head. Weights are bound by their Hugging Face names.
 //
 // Legend: B batch, T sequence length, H hidden size, I intermediate size,
 // V vocabulary, nh heads, hd = H / nh.
@@ -25,75 +25,6 @@ public enum ModelError: Error, Equatable, CustomStringConvertible {
         case let .config(p, r): return "\(p): \(r)"
         case let .binding(p, problems): return "\(p): cannot bind the weights:\n  " + problems.joined(separator: "\n  ")
         case let .input(r): return "invalid input: \(r)"
-        }
-    }
-}
-
-/// Architecture settings read from config.json.
-public struct EncoderConfig: Sendable, Equatable {
-    public enum Kind: String, Sendable { case bert, distilbert }
-    public var kind: Kind
-    public var vocabSize: Int
-    public var hidden: Int
-    public var layers: Int
-    public var heads: Int
-    public var intermediate: Int
-    public var maxPositions: Int
-    public var typeVocabSize: Int
-    public var activation: Activation
-    public var layerNormEps: Float
-    /// Dropout after the embeddings and sublayers (`hidden_dropout_prob` / `dropout`).
-    public var hiddenDropout: Float
-    /// Dropout of the attention probabilities (`attention_probs_dropout_prob` / `attention_dropout`).
-    public var attentionDropout: Float
-    /// Dropout before a sequence classifier: BERT's `classifier_dropout`
-    /// (else the hidden rate), DistilBERT's `seq_classif_dropout` (0.2).
-    public var classifierDropout: Float
-    /// Whether the MLM decoder shares the word embeddings (`tie_word_embeddings`).
-    public var tieWordEmbeddings: Bool
-
-    /// Reads BERT or DistilBERT fields.
-    public init(_ c: ModelConfig, path: String) throws {
-        let type = c.modelType ?? (c.architectures.first?.lowercased().hasPrefix("distilbert") == true ? "distilbert" : "bert")
-        switch type {
-        case "bert": kind = .bert
-        case "distilbert": kind = .distilbert
-        default: throw ModelError.config(path: path, reason: "model_type \"\(type)\" is not BERT or DistilBERT")
-        }
-        func need(_ v: Int?, _ name: String) throws -> Int {
-            guard let v, v > 0 else { throw ModelError.config(path: path, reason: "config lacks \(name)") }
-            return v
-        }
-        vocabSize = try need(c.vocabSize, "vocab_size")
-        hidden = try need(c.hiddenSize, kind == .bert ? "hidden_size" : "dim")
-        layers = try need(c.layerCount, kind == .bert ? "num_hidden_layers" : "n_layers")
-        heads = try need(c.headCount, kind == .bert ? "num_attention_heads" : "n_heads")
-        intermediate = try need(c.intermediateSize, kind == .bert ? "intermediate_size" : "hidden_dim")
-        maxPositions = try need(c.maxPositions, "max_position_embeddings")
-        typeVocabSize = kind == .bert ? (c.typeVocabSize ?? 2) : 0
-        let actName = c.hiddenAct ?? "gelu"
-        guard let act = Activation(configName: actName) else {
-            throw ModelError.config(path: path, reason: "activation \"\(actName)\" is not supported")
-        }
-        activation = act
-        layerNormEps = Float(c.layerNormEps ?? 1e-12)
-        hiddenDropout = Float(c.hiddenDropout ?? 0.1)
-        attentionDropout = Float(c.attentionDropout ?? 0.1)
-        classifierDropout = kind == .bert ? Float(c.json["classifier_dropout"]?.double ?? Double(hiddenDropout))
-            : Float(c.json["seq_classif_dropout"]?.double ?? 0.2)
-        tieWordEmbeddings = c.tieWordEmbeddings
-        for (name, p) in [("hidden dropout", hiddenDropout), ("attention dropout", attentionDropout),
-                          ("classifier dropout", classifierDropout)] where !(p >= 0 && p < 1) {
-            throw ModelError.config(path: path, reason: "\(name) \(p) is not in [0, 1)")
-        }
-        let limits = [("vocab_size", vocabSize, 10_000_000), ("hidden size", hidden, 65_536), ("layers", layers, 1_000),
-                      ("heads", heads, 4_096), ("intermediate size", intermediate, 1 << 20),
-                      ("max_position_embeddings", maxPositions, 1 << 20), ("type_vocab_size", typeVocabSize, 1 << 16)]
-        for (name, value, limit) in limits where value > limit {
-            throw ModelError.config(path: path, reason: "\(name) \(value) is over the supported \(limit)")
-        }
-        guard hidden % heads == 0 else {
-            throw ModelError.config(path: path, reason: "hidden size \(hidden) is not a multiple of \(heads) heads")
         }
     }
 }
@@ -181,11 +112,11 @@ public final class Encoder: @unchecked Sendable {
         let e = "embeddings."
         word = binder.take(e + "word_embeddings.weight", [V, H])
         position = binder.take(e + "position_embeddings.weight", [config.maxPositions, H])
-        tokenType = config.kind == .bert ? binder.take(e + "token_type_embeddings.weight", [config.typeVocabSize, H]) : []
+        tokenType = config.hasTokenTypes ? binder.take(e + "token_type_embeddings.weight", [config.typeVocabSize, H]) : []
         embLnW = binder.take(e + "LayerNorm.weight", [H])
         embLnB = binder.take(e + "LayerNorm.bias", [H])
         // Per-layer parameter names (suffixes after the layer prefix), as data.
-        let n = config.kind == .bert ? Encoder.bertLayerNames : Encoder.distilBertLayerNames
+        let n = config.kind == .distilbert ? Encoder.distilBertLayerNames : Encoder.bertLayerNames
         var layers: [Layer] = []
         for l in 0..<config.layers {
             let p = n.prefix + "\(l)."
@@ -213,6 +144,15 @@ public final class Encoder: @unchecked Sendable {
                 // The decoder's own bias is what the forward adds; tied checkpoints
                 // store it only as cls.predictions.bias.
                 decoderB = binder.takeHead("cls.predictions.decoder.bias", [V], alias: "cls.predictions.bias")
+            } else if config.kind == .roberta {
+                headW = binder.takeHead("lm_head.dense.weight", [H, H])
+                headB = binder.takeHead("lm_head.dense.bias", [H])
+                headLnW = binder.takeHead("lm_head.layer_norm.weight", [H])
+                headLnB = binder.takeHead("lm_head.layer_norm.bias", [H])
+                decoderW = binder.takeHead("lm_head.decoder.weight", [V, H], tiedTo: word, tie: cfg.tieWordEmbeddings)
+                // transformers ties lm_head.decoder.bias to lm_head.bias; files
+                // hold either or both.
+                decoderB = binder.takeHead("lm_head.bias", [V], alias: "lm_head.decoder.bias")
             } else {
                 headW = binder.takeHead("vocab_transform.weight", [H, H])
                 headB = binder.takeHead("vocab_transform.bias", [H])
@@ -227,9 +167,15 @@ public final class Encoder: @unchecked Sendable {
         mlmTensorNames = binder.used.subtracting(bodyNames).sorted()
         // The classification head, each part when present (a BERT checkpoint
         // usually has a pooler but no classifier).
-        let pool = config.kind == .bert ? (binder.prefix + "pooler.dense", true) : ("pre_classifier", false)
-        pooler = binder.takeOptionalDense(pool.0, outputs: H, inputs: H)
-        classifier = binder.takeOptionalDense("classifier", outputs: nil, inputs: H)
+        // RoBERTa's head is classifier.dense → tanh → classifier.out_proj.
+        let names: (pool: String, cls: String)
+        switch config.kind {
+        case .bert: names = (binder.prefix + "pooler.dense", "classifier")
+        case .distilbert: names = ("pre_classifier", "classifier")
+        case .roberta: names = ("classifier.dense", "classifier.out_proj")
+        }
+        pooler = binder.takeOptionalDense(names.pool, outputs: H, inputs: H)
+        classifier = binder.takeOptionalDense(names.cls, outputs: nil, inputs: H)
         unusedTensors = binder.unused
         try binder.finish(path: checkpoint.path)
     }
@@ -246,7 +192,7 @@ public final class Encoder: @unchecked Sendable {
         let H = config.hidden, I = config.intermediate, V = config.vocabSize
         word = normal(V * H)
         position = normal(config.maxPositions * H)
-        tokenType = config.kind == .bert ? normal(config.typeVocabSize * H) : []
+        tokenType = config.hasTokenTypes ? normal(config.typeVocabSize * H) : []
         embLnW = ones(H); embLnB = zeros(H)
         layers = (0..<config.layers).map { _ in
             Layer(qkvW: normal(3 * H * H), qkvB: zeros(3 * H), oW: normal(H * H), oB: zeros(H), ln1W: ones(H), ln1B: zeros(H),
@@ -346,11 +292,13 @@ public final class Encoder: @unchecked Sendable {
         }
         let BT = B * T
         guard inputIDs.count == BT else { throw ModelError.input("\(inputIDs.count) ids for a (\(B), \(T)) batch") }
-        guard T <= config.maxPositions else { throw ModelError.input("length \(T) exceeds max_position_embeddings \(config.maxPositions)") }
+        guard T <= config.maxLength else {
+            throw ModelError.input("length \(T) exceeds the \(config.maxLength) positions of max_position_embeddings \(config.maxPositions)")
+        }
         if let bad = inputIDs.first(where: { $0 < 0 || $0 >= V }) { throw ModelError.input("token id \(bad) is outside the vocabulary (\(V))") }
         let mask = attentionMask ?? [Int](repeating: 1, count: BT)
         let types = tokenTypeIDs ?? [Int](repeating: 0, count: BT)
-        if config.kind == .bert, let bad = types.first(where: { $0 < 0 || $0 >= config.typeVocabSize }) {
+        if config.hasTokenTypes, let bad = types.first(where: { $0 < 0 || $0 >= config.typeVocabSize }) {
             throw ModelError.input("token type \(bad) is outside type_vocab_size \(config.typeVocabSize)")
         }
 
@@ -364,18 +312,18 @@ public final class Encoder: @unchecked Sendable {
         defer { returnScratch(buffers) }
         var states: [[Float]] = []
 
-        // Embeddings: word + position (+ token type), then layer norm.
+        // Embeddings: (word + token type) + position, then layer norm.
+        let positions = config.positionIDs(inputIDs, batch: B, length: T)
         x.withUnsafeMutableBufferPointer { xb in
-            for b in 0..<B {
-                for t in 0..<T {
-                    let row = xb.baseAddress! + (b * T + t) * H
-                    let id = inputIDs[b * T + t]
-                    for c in 0..<H { row[c] = word[id * H + c] + position[t * H + c] }
-                    if config.kind == .bert {
-                        let ty = types[b * T + t]
-                        for c in 0..<H { row[c] += tokenType[ty * H + c] }
-                    }
+            for n in 0..<BT {
+                let row = xb.baseAddress! + n * H
+                let id = inputIDs[n], p = positions[n]
+                for c in 0..<H { row[c] = word[id * H + c] }
+                if config.hasTokenTypes {
+                    let ty = types[n]
+                    for c in 0..<H { row[c] += tokenType[ty * H + c] }
                 }
+                for c in 0..<H { row[c] += position[p * H + c] }
             }
             layerNormForward(out: xb.baseAddress!, mean: nil, rstd: nil, input: xb.baseAddress!, weight: embLnW, bias: embLnB,
                              rows: BT, cols: H, eps: config.layerNormEps)
@@ -440,7 +388,7 @@ public final class Encoder: @unchecked Sendable {
             // transform: dense, activation, layer norm; then the decoder (V, H) + bias.
             linear(out: &buffers.tmp, ldOut: H, input: x, ldIn: H, weight: headW, bias: headB, rows: BT, outFeatures: H, inFeatures: H, threads: workerCount)
             buffers.tmp.withUnsafeMutableBufferPointer { tb in
-                activationForward(tb.baseAddress!, count: BT * H, config.activation)
+                activationForward(tb.baseAddress!, count: BT * H, config.headActivation)
                 layerNormForward(out: tb.baseAddress!, mean: nil, rstd: nil, input: tb.baseAddress!, weight: headLnW, bias: headLnB,
                                  rows: BT, cols: H, eps: eps)
             }
@@ -454,9 +402,10 @@ public final class Encoder: @unchecked Sendable {
 
 extension Encoder {
     /// The sequence-classification logits `(B, C)` of a forward's last hidden
-    /// state `(B, T, H)`: the first token through BERT's pooler (dense, tanh)
-    /// or DistilBERT's pre_classifier (dense, ReLU), then the classifier
-    /// (dropout is off at inference). Empty without a classifier.
+    /// state `(B, T, H)`: the first token through BERT's pooler (dense, tanh),
+    /// RoBERTa's classifier.dense (tanh) or DistilBERT's pre_classifier
+    /// (dense, ReLU), then the classifier (dropout is off at inference).
+    /// Empty without a classifier.
     public func classificationLogits(hidden: [Float], batch B: Int, length T: Int) -> [Float] {
         guard let pool = pooler, let cls = classifier else { return [] }
         let H = config.hidden, C = cls.labels
@@ -467,7 +416,7 @@ extension Encoder {
             for o in 0..<H {
                 var s = pool.bias[o]
                 for i in 0..<H { s += pool.weight[o * H + i] * hidden[x + i] }
-                a[o] = config.kind == .bert ? tanhf(s) : max(0, s)
+                a[o] = config.kind == .distilbert ? max(0, s) : tanhf(s)
             }
             for c in 0..<C {
                 var s = cls.bias[c]

@@ -113,7 +113,7 @@ public final class TrainingModel: @unchecked Sendable {
             values.withUnsafeBufferPointer { (weights.baseAddress! + offset).update(from: $0.baseAddress!, count: $0.count) }
         }
         put(word, encoder.word); put(position, encoder.position)
-        if config.kind == .bert { put(tokenType, encoder.tokenType) }
+        if config.hasTokenTypes { put(tokenType, encoder.tokenType) }
         put(embLnW, encoder.embLnW); put(embLnB, encoder.embLnB)
         for (o, l) in zip(layerOffsets, encoder.layers) {
             put(o.qkvW, l.qkvW); put(o.qkvB, l.qkvB); put(o.oW, l.oW); put(o.oB, l.oB)
@@ -154,14 +154,13 @@ public final class TrainingModel: @unchecked Sendable {
             total += p.count
             return p.offset
         }
-        let bert = config.kind == .bert
-        let base = bert ? "bert." : "distilbert."
+        let base = config.basePrefix
         word = add(base + "embeddings.word_embeddings.weight", [V, H], decay: true)
         position = add(base + "embeddings.position_embeddings.weight", [config.maxPositions, H], decay: true)
-        tokenType = bert ? add(base + "embeddings.token_type_embeddings.weight", [config.typeVocabSize, H], decay: true) : 0
+        tokenType = config.hasTokenTypes ? add(base + "embeddings.token_type_embeddings.weight", [config.typeVocabSize, H], decay: true) : 0
         embLnW = add(base + "embeddings.LayerNorm.weight", [H], decay: false)
         embLnB = add(base + "embeddings.LayerNorm.bias", [H], decay: false)
-        let n = bert ? Encoder.bertLayerNames : Encoder.distilBertLayerNames
+        let n = config.kind == .distilbert ? Encoder.distilBertLayerNames : Encoder.bertLayerNames
         var layers: [LayerOffsets] = []
         for l in 0..<config.layers {
             let p = base + n.prefix + "\(l)."
@@ -188,22 +187,30 @@ public final class TrainingModel: @unchecked Sendable {
         layerOffsets = layers
         switch head {
         case .maskedLM:
-            let names = bert
-                ? ["cls.predictions.transform.dense", "cls.predictions.transform.LayerNorm", "cls.predictions.decoder"]
-                : ["vocab_transform", "vocab_layer_norm", "vocab_projector"]
+            let names: [String]
+            switch config.kind {
+            case .bert: names = ["cls.predictions.transform.dense", "cls.predictions.transform.LayerNorm", "cls.predictions.decoder.weight", "cls.predictions.decoder.bias"]
+            case .distilbert: names = ["vocab_transform", "vocab_layer_norm", "vocab_projector.weight", "vocab_projector.bias"]
+            case .roberta: names = ["lm_head.dense", "lm_head.layer_norm", "lm_head.decoder.weight", "lm_head.bias"]
+            }
             headW = add(names[0] + ".weight", [H, H], decay: true)
             headB = add(names[0] + ".bias", [H], decay: false)
             headLnW = add(names[1] + ".weight", [H], decay: false)
             headLnB = add(names[1] + ".bias", [H], decay: false)
-            decoderW = tied ? word : add(names[2] + ".weight", [V, H], decay: true)
-            decoderB = add(names[2] + ".bias", [V], decay: false)
+            decoderW = tied ? word : add(names[2], [V, H], decay: true)
+            decoderB = add(names[3], [V], decay: false)
             poolW = 0; poolB = 0; clsW = 0; clsB = 0
         case let .classification(c):
-            let pool = bert ? "bert.pooler.dense" : "pre_classifier"
+            let (pool, cls): (String, String)
+            switch config.kind {
+            case .bert: (pool, cls) = ("bert.pooler.dense", "classifier")
+            case .distilbert: (pool, cls) = ("pre_classifier", "classifier")
+            case .roberta: (pool, cls) = ("classifier.dense", "classifier.out_proj")
+            }
             poolW = add(pool + ".weight", [H, H], decay: true)
             poolB = add(pool + ".bias", [H], decay: false)
-            clsW = add("classifier.weight", [c.labels, H], decay: true)
-            clsB = add("classifier.bias", [c.labels], decay: false)
+            clsW = add(cls + ".weight", [c.labels, H], decay: true)
+            clsB = add(cls + ".bias", [c.labels], decay: false)
             headW = 0; headB = 0; headLnW = 0; headLnB = 0; decoderW = 0; decoderB = 0
         }
         parameters = params
@@ -261,7 +268,7 @@ public final class TrainingModel: @unchecked Sendable {
         var layers: [LayerTape] = []
         // Head, at the labelled rows (masked LM) or the first token of each sequence (classification).
         let xm = Scratch<Float>(), t = Scratch<Float>(), act = Scratch<Float>(), hMean = Scratch<Float>(), hRstd = Scratch<Float>()
-        let z = Scratch<Float>(), logits = Scratch<Float>(), headMask = Scratch<UInt8>()
+        let z = Scratch<Float>(), logits = Scratch<Float>(), headMask = Scratch<UInt8>(), headInputMask = Scratch<UInt8>()
         // Working buffers.
         let tmp = Scratch<Float>(), inter = Scratch<Float>(), dx = Scratch<Float>(), dr = Scratch<Float>()
         let dqkv = Scratch<Float>(), dctx = Scratch<Float>(), dinter = Scratch<Float>(), dxm = Scratch<Float>()
@@ -308,12 +315,12 @@ public final class TrainingModel: @unchecked Sendable {
         if let bad = batch.labels.first(where: { $0 != TrainingBatch.ignoreIndex && ($0 < 0 || $0 >= V) }) {
             throw ModelError.input("label \(bad) is outside the vocabulary (\(V))")
         }
-        if let bad = batch.positions.first(where: { $0 < 0 || $0 >= config.maxPositions }) {
-            throw ModelError.input("position \(bad) exceeds max_position_embeddings \(config.maxPositions)")
+        if let bad = batch.positions.first(where: { $0 < 0 || $0 >= config.maxLength }) {
+            throw ModelError.input("position \(bad) exceeds the \(config.maxLength) positions of max_position_embeddings \(config.maxPositions)")
         }
         // DistilBERT has no token-type embeddings: its types are ignored, as
         // transformers' DistilBERT tokenizer drops them.
-        if config.kind == .bert, let bad = batch.tokenTypes.first(where: { $0 < 0 || $0 >= config.typeVocabSize }) {
+        if config.hasTokenTypes, let bad = batch.tokenTypes.first(where: { $0 < 0 || $0 >= config.typeVocabSize }) {
             throw ModelError.input("token type \(bad) is outside type_vocab_size \(config.typeVocabSize)")
         }
         let H = config.hidden, I = config.intermediate

@@ -23,7 +23,8 @@ extension TrainingModel {
         let N = batch.tokenCount
         let H = config.hidden, I = config.intermediate
         let nh = config.heads, hd = H / nh, L = config.layers
-        let bert = config.kind == .bert
+        // BERT and RoBERTa: token types, and dropout after the attention output.
+        let bert = config.kind != .distilbert, hasTypes = config.hasTokenTypes
         let eps = config.layerNormEps, act = config.activation
         let threads = workerCount
         let W = weights.baseAddress!
@@ -46,8 +47,8 @@ extension TrainingModel {
         let e = t.emb.reserve(N * H)
         for n in 0..<N {
             let row = e + n * H
-            let w = W + word + batch.ids[n] * H, p = W + position + batch.positions[n] * H
-            if bert {
+            let w = W + word + batch.ids[n] * H, p = W + position + (batch.positions[n] + config.positionOffset) * H
+            if hasTypes {
                 let ty = W + tokenType + batch.tokenTypes[n] * H
                 for c in 0..<H { row[c] = (w[c] + ty[c]) + p[c] }
             } else {
@@ -122,7 +123,8 @@ extension TrainingModel {
         let N = batch.tokenCount
         let H = config.hidden, I = config.intermediate
         let nh = config.heads, hd = H / nh, L = config.layers
-        let bert = config.kind == .bert
+        // BERT and RoBERTa: token types, and dropout after the attention output.
+        let bert = config.kind != .distilbert, hasTypes = config.hasTokenTypes
         let act = config.activation
         let threads = workerCount
         let W = weights.baseAddress!, G = gradients.baseAddress!
@@ -207,9 +209,9 @@ extension TrainingModel {
                           dWeight: G + embLnW, dBias: G + embLnB, rows: N, cols: H)
         for n in 0..<N {
             let g = dr + n * H
-            let gw = G + word + batch.ids[n] * H, gp = G + position + batch.positions[n] * H
+            let gw = G + word + batch.ids[n] * H, gp = G + position + (batch.positions[n] + config.positionOffset) * H
             for c in 0..<H { gw[c] += g[c]; gp[c] += g[c] }
-            if bert {
+            if hasTypes {
                 let gt = G + tokenType + batch.tokenTypes[n] * H
                 for c in 0..<H { gt[c] += g[c] }
             }

@@ -1,8 +1,10 @@
 // The heads of TrainingModel and their losses: the masked-LM head at the
 // labelled tokens, and the sequence-classification heads of transformers'
 // `BertForSequenceClassification` (pooler: dense → tanh on the first token,
-// dropout, classifier) and `DistilBertForSequenceClassification`
-// (pre_classifier → ReLU on the first token, dropout, classifier).
+// dropout, classifier), `DistilBertForSequenceClassification`
+// (pre_classifier → ReLU on the first token, dropout, classifier) and
+// `RobertaForSequenceClassification` (dropout, classifier.dense → tanh,
+// dropout, classifier.out_proj).
 //
 // Each head's forward leaves the gradient of the encoder's output in
 // `tape.dx` (N × H) when a backward follows.
@@ -20,10 +22,10 @@ public enum TrainingHead: Sendable, Equatable {
     /// A sequence-classification head on the first token.
     case classification(ClassificationHead)
 
-    /// The transformers class of `kind` with this head.
-    public func architecture(_ kind: EncoderConfig.Kind) -> String {
-        let base = kind == .bert ? "Bert" : "DistilBert"
-        return base + (self == .maskedLM ? "ForMaskedLM" : "ForSequenceClassification")
+    /// The transformers class of a model of `config` with this head
+    /// (`BertForMaskedLM`, `XLMRobertaForSequenceClassification`, …).
+    public func architecture(_ config: EncoderConfig) -> String {
+        config.classStem + (self == .maskedLM ? "ForMaskedLM" : "ForSequenceClassification")
     }
 }
 
@@ -61,11 +63,16 @@ extension Encoder {
     /// used"; buffers such as `position_ids` are not reported), sorted.
     public func loadingReport(for head: TrainingHead) -> (missing: [String], unused: [String]) {
         var missing: [String] = []
-        let bert = config.kind == .bert
         switch head {
         case .classification:
-            if pooler == nil { missing += bert ? ["bert.pooler.dense.bias", "bert.pooler.dense.weight"] : ["pre_classifier.bias", "pre_classifier.weight"] }
-            if classifier == nil { missing += ["classifier.bias", "classifier.weight"] }
+            let (pool, cls): (String, String)
+            switch config.kind {
+            case .bert: (pool, cls) = ("bert.pooler.dense", "classifier")
+            case .distilbert: (pool, cls) = ("pre_classifier", "classifier")
+            case .roberta: (pool, cls) = ("classifier.dense", "classifier.out_proj")
+            }
+            if pooler == nil { missing += [pool + ".bias", pool + ".weight"] }
+            if classifier == nil { missing += [cls + ".bias", cls + ".weight"] }
         case .maskedLM:
             break
         }
@@ -104,7 +111,7 @@ extension TrainingModel {
     func maskedLMHead(_ batch: TrainingBatch, xL: UnsafeMutablePointer<Float>, backwardScale: Float?) -> Double {
         let t = tape
         let N = batch.tokenCount, H = config.hidden, V = config.vocabSize, threads = workerCount
-        let eps = config.layerNormEps, act = config.activation
+        let eps = config.layerNormEps, act = config.headActivation
         let W = weights.baseAddress!, G = gradients.baseAddress!
         let labelled = batch.labels.indices.filter { batch.labels[$0] != TrainingBatch.ignoreIndex }
         let M = labelled.count
@@ -165,12 +172,21 @@ extension TrainingModel {
         let t = tape
         let B = batch.sequences.count, N = batch.tokenCount, H = config.hidden, C = c.labels, threads = workerCount
         let W = weights.baseAddress!, G = gradients.baseAddress!
-        let bert = config.kind == .bert
-        // First tokens → dense → tanh (BERT's pooler) or ReLU (DistilBERT's pre_classifier) → dropout → classifier.
+        let relu = config.kind == .distilbert, roberta = config.kind == .roberta
+        // First tokens (→ dropout in RoBERTa) → dense → tanh (BERT's pooler,
+        // RoBERTa's classifier.dense) or ReLU (DistilBERT's pre_classifier) →
+        // dropout → classifier.
         let x0 = t.xm.reserve(B * H), pre = t.t.reserve(B * H), a = t.act.reserve(B * H)
         for (b, s) in batch.sequences.enumerated() { (x0 + b * H).update(from: xL + s.lowerBound * H, count: H) }
+        let inMask: UnsafeMutablePointer<UInt8>? = roberta && p > 0 ? t.headInputMask.reserve(B * H) : nil
+        if let inMask {
+            for b in 0..<B {
+                var rng = SplitMix64(seed: mix(seeds[b], 0x4001))
+                applyDropout(x0 + b * H, mask: inMask + b * H, count: H, p: p, rng: &rng)
+            }
+        }
         linear(out: pre, ldOut: H, input: x0, ldIn: H, weight: W + poolW, bias: W + poolB, rows: B, outFeatures: H, inFeatures: H, threads: threads)
-        for i in 0..<(B * H) { a[i] = bert ? tanhf(pre[i]) : max(0, pre[i]) }
+        for i in 0..<(B * H) { a[i] = relu ? max(0, pre[i]) : tanhf(pre[i]) }
         let z = t.z.reserve(B * H)
         z.update(from: a, count: B * H)
         let mask: UnsafeMutablePointer<UInt8>? = p > 0 ? t.headMask.reserve(B * H) : nil
@@ -192,13 +208,14 @@ extension TrainingModel {
         let da = t.dxm.reserve(B * H)
         gemm(transA: false, transB: false, m: B, n: H, k: C, alpha: 1, a: logits, lda: C, b: W + clsW, ldb: H, beta: 0, c: da, ldc: H, threads: threads)
         if let mask { dropoutBackward(da, da, mask: mask, count: B * H, p: p) }
-        for i in 0..<(B * H) { da[i] *= bert ? 1 - a[i] * a[i] : (pre[i] > 0 ? 1 : 0) }
+        for i in 0..<(B * H) { da[i] *= relu ? (pre[i] > 0 ? 1 : 0) : 1 - a[i] * a[i] }
         gemm(transA: true, transB: false, m: H, n: H, k: B, alpha: 1, a: da, lda: H, b: x0, ldb: H, beta: 1, c: G + poolW, ldc: H, threads: threads)
         addColumnSums(G + poolB, da, rows: B, cols: H, ld: H)
         let dx = t.dx.reserve(N * H)
         dx.update(repeating: 0, count: N * H)
         let dx0 = t.xm.pointer  // x0 is no longer needed
         gemm(transA: false, transB: false, m: B, n: H, k: H, alpha: 1, a: da, lda: H, b: W + poolW, ldb: H, beta: 0, c: dx0, ldc: H, threads: threads)
+        if let inMask { dropoutBackward(dx0, dx0, mask: inMask, count: B * H, p: p) }
         for (b, s) in batch.sequences.enumerated() { (dx + s.lowerBound * H).update(from: dx0 + b * H, count: H) }
         return (loss, out)
     }

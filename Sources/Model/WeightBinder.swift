@@ -23,7 +23,7 @@ struct WeightBinder {
     /// Tensors a checkpoint may hold that this encoder does not use.
     static let ignorable: [String] = [
         "embeddings.position_ids", "embeddings.token_type_ids", "pooler.", "cls.seq_relationship.",
-        "classifier.", "pre_classifier.", "qa_outputs.",
+        "classifier.", "pre_classifier.", "qa_outputs.", "lm_head.decoder.bias",
     ]
 
     init(checkpoint: Checkpoint, kind: EncoderConfig.Kind) {
@@ -31,13 +31,13 @@ struct WeightBinder {
         self.kind = kind
         let all = Set(checkpoint.tensors.map(\.name))
         names = all
-        let candidates = kind == .bert ? ["bert."] : ["distilbert."]
+        let candidates = [kind == .bert ? "bert." : kind == .roberta ? "roberta." : "distilbert."]
         prefix = candidates.first { p in all.contains { $0.hasPrefix(p) } } ?? ""
     }
 
     /// Whether the checkpoint carries the masked-LM head.
     var hasHead: Bool {
-        let marker = kind == .bert ? "cls.predictions." : "vocab_transform."
+        let marker = kind == .bert ? "cls.predictions." : kind == .roberta ? "lm_head." : "vocab_transform."
         return names.contains { $0.hasPrefix(marker) }
     }
 
@@ -117,7 +117,7 @@ struct WeightBinder {
         for n in names.sorted() where !used.contains(n) {
             let base = n.hasPrefix(prefix) ? String(n.dropFirst(prefix.count)) : n
             if WeightBinder.ignorable.contains(where: { base.hasPrefix($0) || n.hasPrefix($0) }) { continue }
-            if n == "cls.predictions.bias" || n == "cls.predictions.decoder.weight" || n == "vocab_projector.weight" {
+            if ["cls.predictions.bias", "cls.predictions.decoder.weight", "vocab_projector.weight", "lm_head.decoder.weight"].contains(n) {
                 // Tied copies stored alongside their targets.
                 continue
             }

@@ -103,7 +103,7 @@ public final class SentenceEmbedder {
     /// One vector per text, in order. Texts are batched by length; padding
     /// does not change a text's vector (beyond float rounding).
     public func embed(_ texts: [String]) throws -> [[Float]] {
-        let L = min(settings.maxLength ?? encoder.config.maxPositions, encoder.config.maxPositions)
+        let L = min(settings.maxLength ?? encoder.config.maxLength, encoder.config.maxLength)
         let encoded = texts.map { t -> Encoding in
             var s = t.trimmingSpaces()
             if settings.lowercase { s = s.lowercased() }

@@ -85,7 +85,7 @@ public final class TextClassifier {
     /// - Throws: `TruncationError` for a stride that does not fit the window.
     public func classify(_ texts: [String], pairs: [String]? = nil, maxLength: Int, stride: Int, pooling: ChunkPooling,
                          truncate: TruncationSide? = nil) throws -> [Classification] {
-        let L = min(maxLength, encoder.config.maxPositions)
+        let L = min(maxLength, encoder.config.maxLength)
         var windows: [Encoding] = [], owner: [Int] = []
         for (i, text) in texts.enumerated() {
             let ws = pairs != nil || truncate != nil

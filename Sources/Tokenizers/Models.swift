@@ -1,4 +1,5 @@
-// Tokenization models: WordPiece (BERT) and BPE (byte-level, GPT-2/RoBERTa).
+// Tokenization models: WordPiece (BERT), BPE (byte-level, GPT-2/RoBERTa) and
+// Unigram (SentencePiece: XLM-RoBERTa, CamemBERT; in Unigram.swift).
 
 import Formats
 
@@ -13,11 +14,13 @@ struct ModelToken: Sendable {
 enum Model: Sendable {
     case wordPiece(WordPiece)
     case bpe(BPE)
+    case unigram(Unigram)
 
     func tokenize(_ word: ArraySlice<Unicode.Scalar>) -> [ModelToken] {
         switch self {
         case let .wordPiece(m): return m.tokenize(word)
         case let .bpe(m): return m.tokenize(Array(word))
+        case let .unigram(m): return m.tokenize(word)
         }
     }
 
@@ -25,13 +28,35 @@ enum Model: Sendable {
         switch self {
         case let .wordPiece(m): return m.vocab[ExactString(token)]
         case let .bpe(m): return m.vocab[token]
+        case let .unigram(m): return m.vocab[ExactString(token)]
         }
     }
 
     func token(of id: Int) -> String? {
+        let tokens: [String]
         switch self {
-        case let .wordPiece(m): return id >= 0 && id < m.tokens.count ? m.tokens[id] : nil
-        case let .bpe(m): return id >= 0 && id < m.tokens.count ? m.tokens[id] : nil
+        case let .wordPiece(m): tokens = m.tokens
+        case let .bpe(m): tokens = m.tokens
+        case let .unigram(m): return id >= 0 && id < m.pieces.count ? m.pieces[id].piece : nil
+        }
+        return id >= 0 && id < tokens.count ? tokens[id] : nil
+    }
+
+    /// Every id the model's vocabulary holds.
+    var ids: [Int] {
+        switch self {
+        case let .wordPiece(m): return Array(m.vocab.values)
+        case let .bpe(m): return Array(m.vocab.values)
+        case let .unigram(m): return Array(m.pieces.indices)
+        }
+    }
+
+    /// The id of the unknown token, if the model has one.
+    var unknownID: Int? {
+        switch self {
+        case let .wordPiece(m): return m.unkID
+        case let .bpe(m): return m.unkID
+        case let .unigram(m): return m.unkID
         }
     }
 
@@ -117,6 +142,21 @@ struct ScalarTrie: @unchecked Sendable {
             }
         }
         terminal[Int(node)] = Int32(id)
+    }
+
+    /// Calls `body(end, id)` for every entry that `word[start...]` starts
+    /// with, shortest first.
+    @inline(__always)
+    func forEachPrefix(_ word: ArraySlice<Unicode.Scalar>, from start: Int, _ body: (Int, Int) -> Void) {
+        var node: Int32 = 0
+        var i = start
+        while i < word.endIndex {
+            guard let next = table.get(UInt64(UInt32(node)) << 32 | UInt64(word[i].value)) else { return }
+            node = next
+            i += 1
+            let t = terminal[Int(node)]
+            if t >= 0 { body(i, Int(t)) }
+        }
     }
 
     /// The longest entry that `word[start...]` starts with: its end and id.

@@ -114,4 +114,15 @@ public struct NormalizedText: Sendable, Equatable {
         }
         scalars = s; starts = a; ends = b
     }
+
+    /// Puts `prefix` before the text, as the reference's `prepend`: the
+    /// prefix and the first scalar all take the first scalar's alignment.
+    /// An empty text stays empty.
+    mutating func prepend(_ prefix: [Unicode.Scalar]) {
+        guard !scalars.isEmpty, !prefix.isEmpty else { return }
+        let a = starts[0], b = ends[0]
+        scalars.insert(contentsOf: prefix, at: 0)
+        starts.insert(contentsOf: repeatElement(a, count: prefix.count), at: 0)
+        ends.insert(contentsOf: repeatElement(b, count: prefix.count), at: 0)
+    }
 }

@@ -1,6 +1,7 @@
 // Normalizers of tokenizer.json: BertNormalizer and the building blocks
 // BERT-family files use (Sequence, NFD, NFKD, NFC, NFKC, Lowercase,
-// StripAccents, Replace, Strip, Prepend).
+// StripAccents, Replace, Strip, Prepend), and SentencePiece's Precompiled
+// charsmap (Precompiled.swift).
 
 import Formats
 import Foundation
@@ -13,6 +14,8 @@ enum Normalizer: Sendable {
     case lowercase
     case stripAccents
     case replace(pattern: [Unicode.Scalar], content: [Unicode.Scalar])
+    case replaceRegex(SimpleRegex, content: [Unicode.Scalar])
+    case precompiled(CharsMap)
     case strip(left: Bool, right: Bool)
     case prepend([Unicode.Scalar])
 
@@ -40,6 +43,8 @@ enum Normalizer: Sendable {
         case .lowercase: Normalizer.lowercase(&t)
         case .stripAccents: t.filter { !$0.isNonspacingMark }
         case let .replace(pattern, content): Normalizer.replace(&t, pattern, content)
+        case let .replaceRegex(regex, content): Normalizer.replace(&t, regex.matches(in: t.scalars), content)
+        case let .precompiled(map): map.apply(&t)
         case let .strip(left, right):
             if left, let first = t.scalars.firstIndex(where: { !$0.isWhitespaceChar }) {
                 t = t.slice(first..<t.count)
@@ -52,10 +57,7 @@ enum Normalizer: Sendable {
                 t = t.slice(0..<0)
             }
         case let .prepend(prefix):
-            guard !t.isEmpty, !prefix.isEmpty else { return }
-            // The prefix is inserted before the first scalar (aligned at the start).
-            let items: [(Unicode.Scalar, Int)] = prefix.map { ($0, 1) } + t.scalars.map { ($0, 0) }
-            t.transform(items)
+            t.prepend(prefix)
         }
     }
 
@@ -146,19 +148,32 @@ enum Normalizer: Sendable {
     /// matched scalar.
     static func replace(_ t: inout NormalizedText, _ pattern: [Unicode.Scalar], _ content: [Unicode.Scalar]) {
         guard !pattern.isEmpty else { return }
-        var s: [Unicode.Scalar] = [], a: [Int] = [], b: [Int] = []
+        var ranges: [Range<Int>] = []
         var i = 0
         let n = t.count
-        while i < n {
-            if i + pattern.count <= n && t.scalars[i..<(i + pattern.count)].elementsEqual(pattern) {
-                let last = i + pattern.count - 1
-                for c in content { s.append(c); a.append(t.starts[last]); b.append(t.ends[last]) }
+        while i + pattern.count <= n {
+            if t.scalars[i..<(i + pattern.count)].elementsEqual(pattern) {
+                ranges.append(i..<(i + pattern.count))
                 i += pattern.count
             } else {
-                s.append(t.scalars[i]); a.append(t.starts[i]); b.append(t.ends[i])
                 i += 1
             }
         }
+        replace(&t, ranges, content)
+    }
+
+    /// Replaces each of `matches` (ascending, disjoint, non-empty) by `content`.
+    static func replace(_ t: inout NormalizedText, _ matches: [Range<Int>], _ content: [Unicode.Scalar]) {
+        guard !matches.isEmpty else { return }
+        var s: [Unicode.Scalar] = [], a: [Int] = [], b: [Int] = []
+        var i = 0
+        for m in matches {
+            for k in i..<m.lowerBound { s.append(t.scalars[k]); a.append(t.starts[k]); b.append(t.ends[k]) }
+            let last = m.upperBound - 1
+            for c in content { s.append(c); a.append(t.starts[last]); b.append(t.ends[last]) }
+            i = m.upperBound
+        }
+        for k in i..<t.count { s.append(t.scalars[k]); a.append(t.starts[k]); b.append(t.ends[k]) }
         t.scalars = s; t.starts = a; t.ends = b
     }
 
@@ -190,12 +205,36 @@ enum Normalizer: Sendable {
         case "Prepend":
             return .prepend(Array((json["prepend"]?.string ?? "").unicodeScalars))
         case "Replace":
-            guard let pattern = json["pattern"]?["String"]?.string, let content = json["content"]?.string else {
-                throw TokenizerError.unsupported(path: path, what: "Replace normalizer with a regex pattern")
+            guard let content = json["content"]?.string else {
+                throw TokenizerError.invalid(path: path, reason: "Replace normalizer without a \"content\" string")
             }
-            return .replace(pattern: Array(pattern.unicodeScalars), content: Array(content.unicodeScalars))
+            if let pattern = json["pattern"]?["String"]?.string {
+                return .replace(pattern: Array(pattern.unicodeScalars), content: Array(content.unicodeScalars))
+            }
+            guard let pattern = json["pattern"]?["Regex"]?.string else {
+                throw TokenizerError.invalid(path: path, reason: "Replace normalizer without a \"String\" or \"Regex\" pattern")
+            }
+            return .replaceRegex(try regex(pattern, path: path), content: Array(content.unicodeScalars))
+        case "Precompiled":
+            guard let text = json["precompiled_charsmap"]?.string else {
+                throw TokenizerError.invalid(path: path, reason: "Precompiled normalizer without a \"precompiled_charsmap\" string")
+            }
+            guard let bytes = Data(base64Encoded: text).map({ [UInt8]($0) }) else {
+                throw TokenizerError.invalid(path: path, reason: "precompiled_charsmap is not valid base64")
+            }
+            // An empty charsmap (a model trained with the identity rule) changes nothing.
+            if bytes.isEmpty { return .sequence([]) }
+            return .precompiled(try CharsMap(bytes, path: path))
         default:
             throw TokenizerError.unsupported(path: path, what: "normalizer \"\(type)\"")
+        }
+    }
+
+    static func regex(_ pattern: String, path: String) throws -> SimpleRegex {
+        do {
+            return try SimpleRegex(pattern)
+        } catch let SimpleRegexError.unsupported(what) {
+            throw TokenizerError.unsupported(path: path, what: "regex \(JSONValue.string(pattern).serialized()) (\(what))")
         }
     }
 }

@@ -11,6 +11,35 @@ enum SplitBehavior: String, Sendable {
     case contiguous = "Contiguous"
 }
 
+/// When Metaspace puts its replacement character before a piece.
+enum PrependScheme: String, Sendable {
+    case always, first, never
+
+    /// The replacement, scheme and split of a Metaspace pre-tokenizer or
+    /// decoder, with the legacy `add_prefix_space` read as the reference
+    /// reads it (false means "never"; a contradiction is an error).
+    static func metaspaceFields(_ json: JSONValue, path: String) throws -> (Unicode.Scalar, PrependScheme, Bool) {
+        let r = json["replacement"]?.string ?? "\u{2581}"
+        guard r.unicodeScalars.count == 1, let replacement = r.unicodeScalars.first else {
+            throw TokenizerError.invalid(path: path, reason: "Metaspace replacement \(JSONValue.string(r).serialized()) is not one character")
+        }
+        var scheme = PrependScheme.always
+        if let name = json["prepend_scheme"]?.string {
+            guard let s = PrependScheme(rawValue: name) else {
+                throw TokenizerError.unsupported(path: path, what: "Metaspace prepend_scheme \"\(name)\"")
+            }
+            scheme = s
+        }
+        if json["add_prefix_space"]?.bool == false {
+            guard scheme == .never || json["prepend_scheme"]?.string == nil else {
+                throw TokenizerError.invalid(path: path, reason: "Metaspace add_prefix_space false contradicts prepend_scheme \"\(scheme.rawValue)\"")
+            }
+            scheme = .never
+        }
+        return (replacement, scheme, json["split"]?.bool ?? true)
+    }
+}
+
 /// A pre-tokenization step.
 indirect enum PreTokenizer: Sendable {
     case bert
@@ -19,6 +48,9 @@ indirect enum PreTokenizer: Sendable {
     case punctuation(SplitBehavior)
     case digits(individual: Bool)
     case byteLevel(addPrefixSpace: Bool, useRegex: Bool)
+    /// SentencePiece's spaces: ' ' becomes the replacement (▁), which is put
+    /// before the piece as the scheme says; then split before each ▁.
+    case metaspace(replacement: Unicode.Scalar, prepend: PrependScheme, split: Bool)
     case sequence([PreTokenizer])
 
     /// Splits each piece further.
@@ -40,6 +72,16 @@ indirect enum PreTokenizer: Sendable {
             return pieces.flatMap { split($0, individual ? .isolated : .contiguous) { $0.isNumericChar } }
         case let .byteLevel(addPrefixSpace, useRegex):
             return pieces.flatMap { ByteLevel.preTokenize($0, addPrefixSpace: addPrefixSpace, useRegex: useRegex) }
+        case let .metaspace(replacement, scheme, splitting):
+            return pieces.flatMap { piece -> [NormalizedText] in
+                var t = piece
+                t.map { $0 == " " ? replacement : $0 }
+                // "first": only the piece that starts the original text.
+                if t.scalars.first != replacement && (scheme == .always || (scheme == .first && t.originalStart == 0)) {
+                    t.prepend([replacement])
+                }
+                return splitting ? split(t, .mergedWithNext) { $0 == replacement } : [t]
+            }
         case let .sequence(steps):
             var out = pieces
             for s in steps { out = s.apply(out) }
@@ -70,7 +112,7 @@ indirect enum PreTokenizer: Sendable {
                     out = next
                 }
                 return out
-            case .whitespace, .byteLevel:
+            case .whitespace, .byteLevel, .metaspace:
                 return nil
             }
         }
@@ -159,6 +201,9 @@ extension PreTokenizer {
         case "Digits": return .digits(individual: json["individual_digits"]?.bool ?? false)
         case "ByteLevel":
             return .byteLevel(addPrefixSpace: json["add_prefix_space"]?.bool ?? true, useRegex: json["use_regex"]?.bool ?? true)
+        case "Metaspace":
+            let (replacement, scheme, split) = try PrependScheme.metaspaceFields(json, path: path)
+            return .metaspace(replacement: replacement, prepend: scheme, split: split)
         case "Sequence":
             guard let items = json["pretokenizers"]?.array else {
                 throw TokenizerError.invalid(path: path, reason: "Sequence pre_tokenizer without \"pretokenizers\"")

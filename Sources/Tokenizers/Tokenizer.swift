@@ -4,49 +4,6 @@
 import Dispatch
 import Formats
 
-/// The decoder turning tokens back into text.
-enum Decoder: Sendable {
-    case wordPiece(prefix: String, cleanup: Bool)
-    case byteLevel
-    case none
-
-    func decode(_ tokens: [String]) -> String {
-        switch self {
-        case let .wordPiece(prefix, cleanup):
-            var out = ""
-            for (i, token) in tokens.enumerated() {
-                var t = token
-                if i != 0 {
-                    // Compare scalars: "##" followed by a combining mark is one Character.
-                    let scalars = t.unicodeScalars
-                    let p = prefix.unicodeScalars
-                    if scalars.starts(with: p) {
-                        t = String(String.UnicodeScalarView(scalars.dropFirst(p.count)))
-                    } else {
-                        t = " " + t
-                    }
-                }
-                if cleanup { t = Decoder.cleanup(t) }
-                out += t
-            }
-            return out
-        case .byteLevel:
-            return ByteLevel.decode(tokens)
-        case .none:
-            return tokens.joined(separator: " ")
-        }
-    }
-
-    /// The WordPiece decoder's cleanup of spaces before punctuation and contractions.
-    static func cleanup(_ s: String) -> String {
-        let rules = [(" .", "."), (" ?", "?"), (" !", "!"), (" ,", ","), (" ' ", "'"), (" n't", "n't"),
-                     (" 'm", "'m"), (" do not", " don't"), (" 's", "'s"), (" 've", "'ve"), (" 're", "'re")]
-        var out = s
-        for (a, b) in rules { out = out.replacingAll(a, with: b) }
-        return out
-    }
-}
-
 /// A tokenizer: text → ids, tokens, offsets, word ids; ids → text.
 public struct Tokenizer: Sendable {
     let normalizer: Normalizer?
@@ -62,25 +19,26 @@ public struct Tokenizer: Sendable {
     /// The added tokens, in tokenizer.json order.
     public let addedTokens: [AddedToken]
 
+    /// The model's type as tokenizer.json names it: "WordPiece", "BPE" or "Unigram".
+    public var modelType: String {
+        switch model {
+        case .wordPiece: return "WordPiece"
+        case .bpe: return "BPE"
+        case .unigram: return "Unigram"
+        }
+    }
+
     /// Size of the vocabulary including added tokens (`len(tokenizer)` in transformers).
     public var count: Int {
         var ids = Set(addedByID.keys)
-        switch model {
-        case let .wordPiece(m): ids.formUnion(m.vocab.values)
-        case let .bpe(m): ids.formUnion(m.vocab.values)
-        }
+        ids.formUnion(model.ids)
         return ids.count
     }
 
     /// One more than the largest id the tokenizer can produce (the rows an
     /// embedding matrix needs); equals `count` when the ids are contiguous.
     public var idCount: Int {
-        var top = addedByID.keys.max() ?? -1
-        switch model {
-        case let .wordPiece(m): top = max(top, m.vocab.values.max() ?? -1)
-        case let .bpe(m): top = max(top, m.vocab.values.max() ?? -1)
-        }
-        return top + 1
+        max(addedByID.keys.max() ?? -1, model.ids.max() ?? -1) + 1
     }
 
     // MARK: - Loading
@@ -170,14 +128,7 @@ public struct Tokenizer: Sendable {
         let addedByContent = Dictionary(added.map { ($0.content, $0.id) }, uniquingKeysWith: { a, _ in a })
         let idOf: (String) -> Int? = { addedByContent[$0] ?? model.id(of: $0) }
         let post = try json["post_processor"].flatMap { $0.isNull ? nil : try PostProcessor.load($0, path: path, idOf: idOf) }
-        let decoder: Decoder
-        switch json["decoder"]?["type"]?.string {
-        case "WordPiece"?:
-            decoder = .wordPiece(prefix: json["decoder"]?["prefix"]?.string ?? "##", cleanup: json["decoder"]?["cleanup"]?.bool ?? true)
-        case "ByteLevel"?: decoder = .byteLevel
-        case nil: decoder = .none
-        case let other?: throw TokenizerError.unsupported(path: path, what: "decoder \"\(other)\"")
-        }
+        let decoder = try json["decoder"].flatMap { $0.isNull ? nil : try Decoder.load($0, path: path) } ?? .none
         self.init(normalizer: normalizer, preTokenizer: pre, model: model, postProcessor: post, decoder: decoder, added: added)
     }
 
@@ -250,6 +201,7 @@ public struct Tokenizer: Sendable {
     static func loadModel(_ json: JSONValue, vocabulary: (entries: [(String, Int)], ids: [ExactString: Int])? = nil,
                           path: String) throws -> Model {
         let type = json["type"]?.string ?? (json["merges"] != nil ? "BPE" : "WordPiece")
+        if type == "Unigram" { return .unigram(try loadUnigram(json, path: path)) }
         guard let vocabObj = json["vocab"]?.object else {
             throw TokenizerError.invalid(path: path, reason: "\(type) model without a \"vocab\" object")
         }
@@ -295,6 +247,28 @@ public struct Tokenizer: Sendable {
         default:
             throw TokenizerError.unsupported(path: path, what: "model \"\(type)\"")
         }
+    }
+
+    /// A Unigram model: `vocab` is a list of [piece, score].
+    static func loadUnigram(_ json: JSONValue, path: String) throws -> Unigram {
+        guard let list = json["vocab"]?.array else {
+            throw TokenizerError.invalid(path: path, reason: "Unigram model without a \"vocab\" list")
+        }
+        var pieces: [(String, Double)] = []
+        pieces.reserveCapacity(list.count)
+        for (i, item) in list.enumerated() {
+            guard let pair = item.array, pair.count == 2, let piece = pair[0].string, let score = pair[1].double else {
+                throw TokenizerError.invalid(path: path, reason: "Unigram vocab entry \(i) is not [piece, score]")
+            }
+            pieces.append((piece, score))
+        }
+        var unk: Int? = nil
+        if let u = json["unk_id"], !u.isNull {
+            guard let id = u.int else { throw TokenizerError.invalid(path: path, reason: "Unigram unk_id \(u.serialized()) is not an id") }
+            unk = id
+        }
+        if let a = json["alpha"]?.double, a != 0 { throw TokenizerError.unsupported(path: path, what: "Unigram sampling (alpha)") }
+        return try Unigram(pieces: pieces, unkID: unk, byteFallback: json["byte_fallback"]?.bool ?? false, path: path)
     }
 
     // MARK: - Encoding
@@ -422,12 +396,7 @@ public struct Tokenizer: Sendable {
     }
 
     /// The id of the unknown token, if the model has one.
-    public var unknownID: Int? {
-        switch model {
-        case let .wordPiece(m): return m.unkID
-        case let .bpe(m): return m.unkID
-        }
-    }
+    public var unknownID: Int? { model.unknownID }
 
     public func decode(_ ids: [Int], skipSpecialTokens: Bool = true) -> String {
         var tokens: [String] = []

@@ -199,8 +199,8 @@ public enum Verifier {
         }
         guard let ids = try ints("input_ids") else { throw VerifyError(path: path, reason: "no input_ids tensor") }
         let (B, T) = (ids.shape[0], ids.shape[1])
-        guard B >= 1, T >= 1, T <= config.maxPositions, B <= 1 << 20 else {
-            throw VerifyError(path: path, reason: "input_ids has shape [\(B), \(T)]: need at least one sequence of 1 to \(config.maxPositions) tokens")
+        guard B >= 1, T >= 1, T <= config.maxLength, B <= 1 << 20 else {
+            throw VerifyError(path: path, reason: "input_ids has shape [\(B), \(T)]: need at least one sequence of 1 to \(config.maxLength) tokens")
         }
         let mask = try ints("attention_mask")
         let types = try ints("token_type_ids")

@@ -57,8 +57,8 @@ struct Bench: ParsableCommand {
         func run() throws {
             setMatmulThreads(threading.count)
             let encoder = try reportingErrors { try Bench.loadEncoder(model) }
-            guard seq <= encoder.config.maxPositions else {
-                throw ValidationError("--seq \(seq) exceeds max_position_embeddings \(encoder.config.maxPositions)")
+            guard seq <= encoder.config.maxLength else {
+                throw ValidationError("--seq \(seq) exceeds the model's \(encoder.config.maxLength) positions")
             }
             let ids = (0..<(batch * seq)).map { ($0 * 7919) % encoder.config.vocabSize }
             let clock = ContinuousClock()
@@ -160,8 +160,8 @@ struct Bench: ParsableCommand {
             setMatmulThreads(threadCount)
             let (trainer, rates): (TrainingModel, DropoutRates) = try reportingErrors {
                 let encoder = try Bench.loadEncoder(model, mlmHead: true)
-                guard seq <= encoder.config.maxPositions else {
-                    throw ValidationError("--seq \(seq) exceeds max_position_embeddings \(encoder.config.maxPositions)")
+                guard seq <= encoder.config.maxLength else {
+                    throw ValidationError("--seq \(seq) exceeds the model's \(encoder.config.maxLength) positions")
                 }
                 let m = try TrainingModel(encoder: encoder, initializeMissingHead: true)
                 m.workerCount = threadCount

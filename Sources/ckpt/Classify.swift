@@ -33,7 +33,7 @@ struct WindowOptions: ParsableArguments {
         c.encoder.workerCount = threads.count
         setMatmulThreads(threads.count)
         c.batchSize = batchSize
-        return (c, min(maxLength ?? 512, c.encoder.config.maxPositions))
+        return (c, min(maxLength ?? 512, c.encoder.config.maxLength))
     }
 }
 

@@ -64,6 +64,9 @@ struct ExtendTokenizer: ParsableCommand {
         try reportingErrors {
             let dir = FileSystem.isDirectory(base) ? base : FileSystem.dirname(base)
             let tok = try Tokenizer(path: dir)
+            guard tok.modelType != "Unigram" else {
+                throw TokenizerError.unsupported(path: dir, what: "extending a Unigram (SentencePiece) vocabulary")
+            }
             let pipeline = TrainingPipeline(tok)
             let domain = try TokenizerTraining.countWords(corpus, pipeline: pipeline, threads: n, lineEnds: false)
             let general = baseCorpus.isEmpty ? nil : try TokenizerTraining.countWords(baseCorpus, pipeline: pipeline, threads: n, lineEnds: false)
@@ -79,7 +82,7 @@ struct ExtendTokenizer: ParsableCommand {
             }
             var o = ExtensionOptions()
             o.add = add; o.criterion = criterion; o.minFrequency = minFrequency; o.reuseUnused = reuseUnused
-            let r = VocabularyExtension.extend(tok, domain: domain, base: general, merges: merges, options: o)
+            let r = try VocabularyExtension.extend(tok, domain: domain, base: general, merges: merges, options: o, path: dir)
             guard !r.added.isEmpty else {
                 throw TokenizerError.invalid(path: corpus.joined(separator: ", "), reason: "no token could be added (no pair of pieces is seen \(minFrequency) times)")
             }

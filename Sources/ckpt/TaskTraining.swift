@@ -75,7 +75,7 @@ struct TaskOptions: ParsableArguments {
         if kind == .multiLabel && labelNames.isEmpty {
             throw TrainingError(path: corpus.joined(separator: ", "), reason: "no row has a label: multi-label training needs at least one")
         }
-        let window = min(maxLength, encoder.config.maxPositions)
+        let window = min(maxLength, encoder.config.maxLength)
         func examples(_ rs: [LabelledRecord]) throws -> [LabelledExample] {
             try LabelledData.examples(rs, labels: labelNames, kind: kind, tokenizer: tokenizer, maxLength: window,
                                       keep: truncate, threads: threads)
@@ -109,7 +109,7 @@ struct TaskOptions: ParsableArguments {
                                       initializerRange: Float(config.initializerRange ?? 0.02), seed: options.seed)
         model.workerCount = threads
         let objective = ClassificationObjective(train: train, eval: eval, kind: kind, labels: labelNames, head: head)
-        let written = TaskConfig.classifierConfig(config, kind: encoder.config.kind, task: kind, labels: labelNames)
+        let written = TaskConfig.classifierConfig(config, encoder: encoder.config, task: kind, labels: labelNames)
         return try Trainer(model: model, objective: objective,
                            files: CheckpointFiles(config: written, tokenizerFiles: tokenizerFiles, extraTensors: []),
                            options: options, cadence: cadence, output: output, world: world)
@@ -155,9 +155,9 @@ enum TaskConfig {
     }
 
     /// `config` with `architectures`, `id2label`/`label2id` (string keys) and `problem_type`.
-    static func classifierConfig(_ config: ModelConfig, kind: EncoderConfig.Kind, task: TaskKind, labels: [String]) -> ModelConfig {
+    static func classifierConfig(_ config: ModelConfig, encoder: EncoderConfig, task: TaskKind, labels: [String]) -> ModelConfig {
         var c = config
-        c.set("architectures", .array([.string(TrainingHead.classification(ClassificationHead(labels: labels.count, loss: .meanSquaredError)).architecture(kind))]))
+        c.set("architectures", .array([.string(TrainingHead.classification(ClassificationHead(labels: labels.count, loss: .meanSquaredError)).architecture(encoder))]))
         c.set("id2label", .object(JSONObject(labels.enumerated().map { (String($0.offset), .string($0.element)) })))
         c.set("label2id", .object(JSONObject(labels.enumerated().map { ($0.element, .number(JSONNumber($0.offset))) })))
         c.set("problem_type", .string(task.problemType))
@@ -166,7 +166,7 @@ enum TaskConfig {
 
     static func reportBinding(encoder: Encoder, head: TrainingHead, source: String) {
         let (new, unused) = encoder.loadingReport(for: head)
-        let arch = head.architecture(encoder.config.kind)
+        let arch = head.architecture(encoder.config)
         if !new.isEmpty {
             print("note: weights of \(arch) not in \(source), newly initialised (as transformers does): " + new.joined(separator: ", "))
         }

@@ -311,9 +311,9 @@ struct TrainCommand: ParsableCommand {
         copts.documentSeparator = docSep
         copts.split = split
         copts.groupTexts = groupTexts
-        copts.maxLength = min(maxLength, encoder.config.maxPositions)
-        if let g = groupTexts, g > encoder.config.maxPositions {
-            throw ValidationError("--group-texts \(g) exceeds max_position_embeddings \(encoder.config.maxPositions)")
+        copts.maxLength = min(maxLength, encoder.config.maxLength)
+        if let g = groupTexts, g > encoder.config.maxLength {
+            throw ValidationError("--group-texts \(g) exceeds the model's \(encoder.config.maxLength) positions")
         }
         let V = encoder.config.vocabSize
         let data = try TrainingData.load(corpus: corpus, evalFiles: evalFile, evalRatio: evalRatio, seed: seed, tokenizer: tok,
@@ -323,7 +323,7 @@ struct TrainCommand: ParsableCommand {
         let trainingModel = try TrainingModel(encoder: encoder, initializeMissingHead: true,
                                                       initializerRange: Float(config.initializerRange ?? 0.02), seed: seed)
         // What is written is a masked-LM model.
-        config.set("architectures", .array([.string(encoder.config.kind == .bert ? "BertForMaskedLM" : "DistilBertForMaskedLM")]))
+        config.set("architectures", .array([.string(TrainingHead.maskedLM.architecture(encoder.config))]))
         trainingModel.workerCount = threadCount
         return try Trainer(model: trainingModel, objective: MaskedLMObjective(train: data.train, eval: data.eval, roles: roles, options: opts),
                            files: CheckpointFiles(config: config, tokenizerFiles: files, extraTensors: extra),

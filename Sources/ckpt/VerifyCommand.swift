@@ -70,7 +70,7 @@ struct VerifyCommand: ParsableCommand {
             let mask = tok.addedTokens.first { $0.content.lowercased().contains("mask") }?.content ?? "[MASK]"
             let texts = try textFile.map { textLines(try readFile($0)) } ?? Verifier.defaultTexts(mask: mask)
             let pad = tok.addedTokens.first { $0.content.lowercased().contains("pad") }?.id ?? 0
-            let batch = Batch(texts: texts, tokenizer: tok, padID: pad, maxLength: min(maxLength, modelA.config.maxPositions))
+            let batch = Batch(texts: texts, tokenizer: tok, padID: pad, maxLength: min(maxLength, modelA.config.maxLength))
             let refs = try Verifier.outputs(modelB, batch: batch, layers: layers)
             return try Verifier.run(modelA, batch: batch, references: refs, layers: layers, tolerance: maxAbs)
         }

@@ -57,17 +57,20 @@ public struct ExtensionResult: Sendable {
 public enum VocabularyExtension {
     /// Extends `tokenizer` (WordPiece or BPE) with tokens for `domain` words.
     ///
+    /// - Throws: `TokenizerError.unsupported` for a Unigram tokenizer (at `path`):
+    ///   its pieces have scores that new pieces would need.
     /// - Parameters:
     ///   - domain: word counts of the domain corpus (`TrainingPipeline` of the base tokenizer).
     ///   - base: word counts of a general corpus, for `.divergence`.
     ///   - merges: the base BPE merges (BPE only).
     public static func extend(_ tokenizer: Tokenizer, domain: [ExactString: Int], base: [ExactString: Int]?, merges: [(String, String)],
-                              options: ExtensionOptions) -> ExtensionResult {
+                              options: ExtensionOptions, path: String) throws -> ExtensionResult {
         switch tokenizer.model {
         case let .wordPiece(m):
             var e = WordPieceExtension(m, options: options)
             return e.run(domain: domain, base: base)
         case let .bpe(m): return extendBPE(m, merges: merges, domain: domain, base: base, options: options)
+        case .unigram: throw TokenizerError.unsupported(path: path, what: "extending a Unigram (SentencePiece) vocabulary")
         }
     }
 

@@ -1,0 +1,192 @@
+// SimpleRegex — the regular expressions tokenizer.json files use in `Replace`
+// normalizers and decoders (`" {2,}"` in the XLM-RoBERTa and CamemBERT
+// pipelines): a sequence of atoms — a character, an escape (\s \S \d \D \w \W
+// \t \n \r \f \v and escaped punctuation), `.`, or a bracket set with ranges
+// and negation — each with a greedy quantifier (? * + {n} {n,} {n,m}).
+// Matches are leftmost, greedy with backtracking, and never overlap, as the
+// reference's `find_iter`. Groups, alternation, anchors, lazy quantifiers and
+// patterns that can match the empty string are refused by name.
+
+struct SimpleRegex: Sendable {
+    enum Atom: Sendable {
+        case scalar(Unicode.Scalar)
+        case any
+        case space(Bool), digit(Bool), word(Bool)       // true: negated (\S \D \W)
+        case set([(Unicode.Scalar, Unicode.Scalar)], classes: [Atom], negated: Bool)
+
+        func matches(_ c: Unicode.Scalar) -> Bool {
+            switch self {
+            case let .scalar(s): return c == s
+            case .any: return c != "\n"
+            case let .space(neg): return c.properties.isWhitespace != neg
+            case let .digit(neg): return (c.properties.generalCategory == .decimalNumber) != neg
+            case let .word(neg): return c.isRegexWordChar != neg
+            case let .set(ranges, classes, negated):
+                let inside = ranges.contains { $0.0 <= c && c <= $0.1 } || classes.contains { $0.matches(c) }
+                return inside != negated
+            }
+        }
+    }
+
+    struct Piece: Sendable {
+        let atom: Atom
+        let min: Int
+        let max: Int
+    }
+
+    let pieces: [Piece]
+    let pattern: String
+
+    /// - Throws: a reason when the pattern uses what is not supported.
+    init(_ pattern: String) throws(SimpleRegexError) {
+        self.pattern = pattern
+        let s = Array(pattern.unicodeScalars)
+        var i = 0
+        var pieces: [Piece] = []
+        func escape(_ c: Unicode.Scalar) throws(SimpleRegexError) -> Atom {
+            switch c {
+            case "s": return .space(false)
+            case "S": return .space(true)
+            case "d": return .digit(false)
+            case "D": return .digit(true)
+            case "w": return .word(false)
+            case "W": return .word(true)
+            case "t": return .scalar("\t")
+            case "n": return .scalar("\n")
+            case "r": return .scalar("\r")
+            case "f": return .scalar("\u{0C}")
+            case "v": return .scalar("\u{0B}")
+            default:
+                guard c.isASCII, !c.properties.isAlphabetic, !("0"..."9").contains(c) else {
+                    throw .unsupported("escape \\\(c)")
+                }
+                return .scalar(c)
+            }
+        }
+        while i < s.count {
+            let c = s[i]
+            i += 1
+            var atom: Atom
+            switch c {
+            case "\\":
+                guard i < s.count else { throw .unsupported("a trailing backslash") }
+                atom = try escape(s[i])
+                i += 1
+            case ".": atom = .any
+            case "[":
+                var negated = false
+                if i < s.count, s[i] == "^" { negated = true; i += 1 }
+                var ranges: [(Unicode.Scalar, Unicode.Scalar)] = [], classes: [Atom] = []
+                var first = true
+                while true {
+                    guard i < s.count else { throw .unsupported("an unclosed [") }
+                    var lo = s[i]
+                    i += 1
+                    if lo == "]" && !first { break }
+                    first = false
+                    if lo == "[" { throw .unsupported("nested sets") }
+                    if lo == "\\" {
+                        guard i < s.count else { throw .unsupported("a trailing backslash") }
+                        let e = try escape(s[i])
+                        i += 1
+                        guard case let .scalar(x) = e else { classes.append(e); continue }
+                        lo = x
+                    }
+                    var hi = lo
+                    if i + 1 < s.count, s[i] == "-", s[i + 1] != "]" {
+                        hi = s[i + 1]
+                        i += 2
+                        if hi == "\\" {
+                            guard i < s.count, case let .scalar(x) = try escape(s[i]) else { throw .unsupported("a class as a range end") }
+                            hi = x
+                            i += 1
+                        }
+                        guard lo <= hi else { throw .unsupported("the empty range \(lo)-\(hi)") }
+                    }
+                    ranges.append((lo, hi))
+                }
+                atom = .set(ranges, classes: classes, negated: negated)
+            case "(", ")", "|", "^", "$", "*", "+", "?", "{":
+                throw .unsupported("\"\(c)\" here")
+            default: atom = .scalar(c)
+            }
+            var lo = 1, hi = 1
+            if i < s.count {
+                switch s[i] {
+                case "?": lo = 0; hi = 1; i += 1
+                case "*": lo = 0; hi = Int.max; i += 1
+                case "+": lo = 1; hi = Int.max; i += 1
+                case "{":
+                    func number() -> Int? {
+                        var v = 0, digits = 0
+                        while i < s.count, let d = Int(String(s[i])), ("0"..."9").contains(s[i]), digits < 6 {
+                            v = v * 10 + d; digits += 1; i += 1
+                        }
+                        return digits > 0 ? v : nil
+                    }
+                    i += 1
+                    guard let a = number() else { throw .unsupported("a { without a count") }
+                    lo = a; hi = a
+                    if i < s.count, s[i] == "," {
+                        i += 1
+                        hi = number() ?? Int.max
+                    }
+                    guard i < s.count, s[i] == "}", lo <= hi else { throw .unsupported("the quantifier") }
+                    i += 1
+                default: break
+                }
+                if i < s.count, s[i] == "?" || s[i] == "+" { throw .unsupported("lazy or possessive quantifiers") }
+            }
+            pieces.append(Piece(atom: atom, min: lo, max: hi))
+        }
+        guard pieces.contains(where: { $0.min > 0 }) else { throw .unsupported("a pattern that matches the empty string") }
+        self.pieces = pieces
+    }
+
+    /// The end of the longest-first (greedy, backtracking) match of
+    /// `pieces[k...]` at `pos`.
+    private func match(_ s: [Unicode.Scalar], _ k: Int, _ pos: Int) -> Int? {
+        if k == pieces.count { return pos }
+        let p = pieces[k]
+        var n = 0
+        while n < p.max, pos + n < s.count, p.atom.matches(s[pos + n]) { n += 1 }
+        guard n >= p.min else { return nil }
+        while n >= p.min {
+            if let end = match(s, k + 1, pos + n) { return end }
+            n -= 1
+        }
+        return nil
+    }
+
+    /// The non-overlapping matches in `s`, left to right.
+    func matches(in s: [Unicode.Scalar]) -> [Range<Int>] {
+        var out: [Range<Int>] = []
+        var i = 0
+        while i < s.count {
+            if let end = match(s, 0, i), end > i {
+                out.append(i..<end)
+                i = end
+            } else {
+                i += 1
+            }
+        }
+        return out
+    }
+}
+
+enum SimpleRegexError: Error {
+    case unsupported(String)
+}
+
+extension Unicode.Scalar {
+    /// Oniguruma's Unicode `\w`: letters, marks, decimal digits and connector punctuation.
+    var isRegexWordChar: Bool {
+        switch properties.generalCategory {
+        case .uppercaseLetter, .lowercaseLetter, .titlecaseLetter, .modifierLetter, .otherLetter,
+             .nonspacingMark, .spacingMark, .enclosingMark, .decimalNumber, .connectorPunctuation:
+            return true
+        default:
+            return false
+        }
+    }
+}
