@@ -160,7 +160,9 @@ public enum VocabResizer {
         if let pad = newRoles[.pad].flatMap({ newTok.id(of: $0) }), config.padTokenID != nil, config.padTokenID != pad {
             config.padTokenID = pad
         }
-        var files = source.files.filter { !tokenizerFiles.contains($0.name) && $0.name != "config.json" && $0.name != "trainer_state.json" }
+        // A SentencePiece model describes the old vocabulary: left out.
+        let stale: Set<String> = ["config.json", "trainer_state.json", "sentencepiece.bpe.model", "spiece.model"]
+        var files = source.files.filter { !tokenizerFiles.contains($0.name) && !stale.contains($0.name) }
         files.insert(("config.json", config.serialized()), at: 0)
         files += newFiles
 

@@ -26,7 +26,7 @@ struct CKPT: ParsableCommand {
             Exit codes: 0 ok, 1 failure, 64 usage error.
             """,
         version: ckptVersion,
-        subcommands: [Inspect.self, Convert.self, ResizeVocab.self, Tokenize.self, TrainTokenizer.self, ExtendTokenizer.self, VerifyCommand.self, Predict.self, TrainCommand.self, Classify.self, EvaluateCommand.self, Embed.self, Bench.self]
+        subcommands: [Inspect.self, Convert.self, ResizeVocab.self, TrimVocab.self, Tokenize.self, TrainTokenizer.self, ExtendTokenizer.self, VerifyCommand.self, Predict.self, TrainCommand.self, Classify.self, EvaluateCommand.self, Embed.self, Bench.self]
     )
 
     static func main() {
