@@ -343,7 +343,7 @@ struct TrainCommand: ParsableCommand {
         for t in tok.addedTokens where t.special && t.id != id(.unk) { specials.insert(t.id) }
         var continuation = Set<Int>()
         let n = min(tok.count, vocab)
-        for i in 0..<n where tok.token(of: i)?.unicodeScalars.starts(with: "##".unicodeScalars) == true { continuation.insert(i) }
+        for i in 0..<n where tok.isWordContinuation(i) { continuation.insert(i) }
         return TokenRoles(maskID: mask, specialIDs: specials, continuationIDs: continuation, randomRange: max(1, n))
     }
 

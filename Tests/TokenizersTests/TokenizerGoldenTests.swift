@@ -6,10 +6,16 @@ import Testing
 import TestSupport
 import Tokenizers
 
-@Suite struct TokenizerGoldenTests {
-    static let texts: [String] = {
-        (try? Fixtures.json("tokenizer-goldens/texts.json").array?.compactMap(\.string)) ?? []
-    }()
+/// The goldens under one fixture directory: `texts.json`, and per tokenizer
+/// `golden.jsonl` and `pairs.jsonl`.
+struct EncodingGoldens {
+    let root: String
+    let texts: [String]
+
+    init(root: String) {
+        self.root = root
+        texts = (try? Fixtures.json("\(root)/texts.json").array?.compactMap(\.string)) ?? []
+    }
 
     /// One JSON object per line.
     func lines(_ name: String) throws -> [JSONValue] {
@@ -27,17 +33,16 @@ import Tokenizers
     func offsets(_ e: Encoding) -> [[Int]] { e.offsets.map { [$0.0, $0.1] } }
 
     /// Compares field by field and records the first few differences.
-    func check(_ dir: String, golden: String, tokenizer: Tokenizer? = nil) throws {
-        let tok = try tokenizer ?? Tokenizer(path: Fixtures.path("tokenizer-goldens/\(dir)"))
-        let texts = TokenizerGoldenTests.texts
-        #expect(texts.count > 2000)
+    func check(_ dir: String, golden: String, tokenizer: Tokenizer? = nil, minimumTexts: Int = 2000) throws {
+        let tok = try tokenizer ?? Tokenizer(path: Fixtures.path("\(root)/\(dir)"))
+        #expect(texts.count > minimumTexts)
         var failures: [String: Int] = [:]
         var examples: [String] = []
         func fail(_ field: String, _ i: Int, _ got: Any, _ want: Any) {
             failures[field, default: 0] += 1
             if examples.count < 8 { examples.append("\(dir) text \(i) \(field): got \(got) want \(want) — \(texts[i].debugDescription)") }
         }
-        let golden = try lines("tokenizer-goldens/\(golden)/golden.jsonl")
+        let golden = try lines("\(root)/\(golden)/golden.jsonl")
         #expect(golden.count == texts.count)
         for g in golden {
             let i = g["i"]!.int!
@@ -58,10 +63,9 @@ import Tokenizers
     }
 
     func checkPairs(_ dir: String) throws {
-        let tok = try Tokenizer(path: Fixtures.path("tokenizer-goldens/\(dir)"))
-        let texts = TokenizerGoldenTests.texts
+        let tok = try Tokenizer(path: Fixtures.path("\(root)/\(dir)"))
         var bad: [String] = []
-        let golden = try lines("tokenizer-goldens/\(dir)/pairs.jsonl")
+        let golden = try lines("\(root)/\(dir)/pairs.jsonl")
         #expect(golden.count >= 100)
         for g in golden {
             let (a, b) = (g["a"]!.int!, g["b"]!.int!)
@@ -73,6 +77,14 @@ import Tokenizers
         }
         #expect(bad.isEmpty, "\(dir): \(bad.count) of \(golden.count) pairs differ, e.g. \(bad.prefix(5))")
     }
+}
+
+@Suite struct TokenizerGoldenTests {
+    let goldens = EncodingGoldens(root: "tokenizer-goldens")
+    func check(_ dir: String, golden: String, tokenizer: Tokenizer? = nil) throws {
+        try goldens.check(dir, golden: golden, tokenizer: tokenizer)
+    }
+    func checkPairs(_ dir: String) throws { try goldens.checkPairs(dir) }
 
     @Test func bertUncased() throws { try check("bert-uncased", golden: "bert-uncased") }
     @Test func wordPieceCased() throws { try check("wordpiece-cased", golden: "wordpiece-cased") }
