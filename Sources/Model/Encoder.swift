@@ -150,9 +150,9 @@ public final class Encoder: @unchecked Sendable {
                 headLnW = binder.takeHead("lm_head.layer_norm.weight", [H])
                 headLnB = binder.takeHead("lm_head.layer_norm.bias", [H])
                 decoderW = binder.takeHead("lm_head.decoder.weight", [V, H], tiedTo: word, tie: cfg.tieWordEmbeddings)
-                // transformers ties lm_head.decoder.bias to lm_head.bias; files
-                // hold either or both.
-                decoderB = binder.takeHead("lm_head.bias", [V], alias: "lm_head.decoder.bias")
+                // As BERT's: the decoder's own bias is what the forward adds;
+                // tied checkpoints store it only as lm_head.bias.
+                decoderB = binder.takeHead("lm_head.decoder.bias", [V], alias: "lm_head.bias")
             } else {
                 headW = binder.takeHead("vocab_transform.weight", [H, H])
                 headB = binder.takeHead("vocab_transform.bias", [H])

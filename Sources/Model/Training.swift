@@ -191,7 +191,7 @@ public final class TrainingModel: @unchecked Sendable {
             switch config.kind {
             case .bert: names = ["cls.predictions.transform.dense", "cls.predictions.transform.LayerNorm", "cls.predictions.decoder.weight", "cls.predictions.decoder.bias"]
             case .distilbert: names = ["vocab_transform", "vocab_layer_norm", "vocab_projector.weight", "vocab_projector.bias"]
-            case .roberta: names = ["lm_head.dense", "lm_head.layer_norm", "lm_head.decoder.weight", "lm_head.bias"]
+            case .roberta: names = ["lm_head.dense", "lm_head.layer_norm", "lm_head.decoder.weight", "lm_head.decoder.bias"]
             }
             headW = add(names[0] + ".weight", [H, H], decay: true)
             headB = add(names[0] + ".bias", [H], decay: false)

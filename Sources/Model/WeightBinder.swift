@@ -23,7 +23,7 @@ struct WeightBinder {
     /// Tensors a checkpoint may hold that this encoder does not use.
     static let ignorable: [String] = [
         "embeddings.position_ids", "embeddings.token_type_ids", "pooler.", "cls.seq_relationship.",
-        "classifier.", "pre_classifier.", "qa_outputs.", "lm_head.decoder.bias",
+        "classifier.", "pre_classifier.", "qa_outputs.",
     ]
 
     init(checkpoint: Checkpoint, kind: EncoderConfig.Kind) {
@@ -117,7 +117,7 @@ struct WeightBinder {
         for n in names.sorted() where !used.contains(n) {
             let base = n.hasPrefix(prefix) ? String(n.dropFirst(prefix.count)) : n
             if WeightBinder.ignorable.contains(where: { base.hasPrefix($0) || n.hasPrefix($0) }) { continue }
-            if ["cls.predictions.bias", "cls.predictions.decoder.weight", "vocab_projector.weight", "lm_head.decoder.weight"].contains(n) {
+            if ["cls.predictions.bias", "cls.predictions.decoder.weight", "vocab_projector.weight", "lm_head.bias", "lm_head.decoder.weight"].contains(n) {
                 // Tied copies stored alongside their targets.
                 continue
             }

@@ -55,11 +55,13 @@ extension Trainer {
                 dst.copyMemory(from: src)
             })
         }
+        // transformers names the tied head's bias cls.predictions.bias
+        // (lm_head.bias); an untied head stores both (the second is unused by
+        // the forward).
+        let headBias = ["cls.predictions.decoder.bias": "cls.predictions.bias", "lm_head.decoder.bias": "lm_head.bias"]
         for p in model.parameters {
-            if p.name == "cls.predictions.decoder.bias" {
-                // transformers names the tied head's bias cls.predictions.bias; an
-                // untied head stores both (the second is unused by the forward).
-                add("cls.predictions.bias", p)
+            if let tiedName = headBias[p.name] {
+                add(tiedName, p)
                 if !model.tiedDecoder { add(p.name, p) }
             } else {
                 add(p.name, p)

@@ -207,10 +207,11 @@ struct TrainCommand: ParsableCommand {
                 config = c
                 encoder = try Encoder(checkpoint: ckpt)
                 carried = ckpt.files
-                // An untied BERT head's second, unused bias is kept as it was. Pooler
+                // An untied head's second, unused bias is kept as it was. Pooler
                 // and next-sentence tensors are not part of a masked-LM model.
-                for t in ckpt.tensors where t.name == "cls.predictions.bias" && ckpt.info("cls.predictions.decoder.bias") != nil
-                    && !config.tieWordEmbeddings {
+                for t in ckpt.tensors where !config.tieWordEmbeddings
+                    && (t.name == "cls.predictions.bias" && ckpt.info("cls.predictions.decoder.bias") != nil
+                        || t.name == "lm_head.bias" && ckpt.info("lm_head.decoder.bias") != nil) {
                     extra.append(try ckpt.data(t.name))
                 }
             }
