@@ -12,7 +12,8 @@ public struct EncoderConfig: Sendable, Equatable {
     /// config.json's `model_type` (roberta, xlm-roberta and camembert share
     /// `.roberta`; it names their transformers classes).
     public var modelType: String
-    /// `pad_token_id`: RoBERTa's position ids start after it.
+    /// `pad_token_id`: the embedding row that gets no gradient (torch's
+    /// `padding_idx`); RoBERTa's position ids start after it.
     public var padTokenID: Int?
     /// Where the first token's position embedding is: `pad_token_id + 1`
     /// for RoBERTa (transformers' `create_position_ids_from_input_ids`), 0 otherwise.
@@ -47,7 +48,10 @@ public struct EncoderConfig: Sendable, Equatable {
             throw ModelError.config(path: path, reason: "model_type \"\(type)\" is not BERT, DistilBERT, RoBERTa, XLM-RoBERTa or CamemBERT")
         }
         modelType = type
-        padTokenID = c.json["pad_token_id"]?.int
+        // transformers' default when the key is absent (0 for BERT and
+        // DistilBERT, 1 for RoBERTa); an explicit null means none.
+        let padValue = c.json["pad_token_id"]
+        padTokenID = padValue == nil ? (kind == .roberta ? 1 : 0) : padValue!.int
         if kind == .roberta {
             let pad = padTokenID ?? 1
             guard pad >= 0 && pad < 1 << 20 else { throw ModelError.config(path: path, reason: "pad_token_id \(pad) is not a valid id") }

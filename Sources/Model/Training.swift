@@ -315,6 +315,9 @@ public final class TrainingModel: @unchecked Sendable {
         if let bad = batch.labels.first(where: { $0 != TrainingBatch.ignoreIndex && ($0 < 0 || $0 >= V) }) {
             throw ModelError.input("label \(bad) is outside the vocabulary (\(V))")
         }
+        if let longest = batch.sequences.map(\.count).max(), longest > config.maxLength {
+            throw ModelError.input("a sequence of \(longest) tokens exceeds the \(config.maxLength) positions of max_position_embeddings \(config.maxPositions)")
+        }
         if let bad = batch.positions.first(where: { $0 < 0 || $0 >= config.maxLength }) {
             throw ModelError.input("position \(bad) exceeds the \(config.maxLength) positions of max_position_embeddings \(config.maxPositions)")
         }

@@ -45,9 +45,10 @@ extension TrainingModel {
 
         // Embeddings: word (+ token type) + position, layer norm, dropout.
         let e = t.emb.reserve(N * H)
+        let positionRows = self.positionRows(batch)
         for n in 0..<N {
             let row = e + n * H
-            let w = W + word + batch.ids[n] * H, p = W + position + (batch.positions[n] + config.positionOffset) * H
+            let w = W + word + batch.ids[n] * H, p = W + position + positionRows[n] * H
             if hasTypes {
                 let ty = W + tokenType + batch.tokenTypes[n] * H
                 for c in 0..<H { row[c] = (w[c] + ty[c]) + p[c] }
@@ -207,10 +208,15 @@ extension TrainingModel {
         if dropHidden > 0 { dropoutBackward(dx, dx, mask: t.embMask.pointer, count: N * H, p: dropHidden) }
         layerNormBackward(dInput: dr, dOut: dx, input: e, mean: t.embMean.pointer, rstd: t.embRstd.pointer, weight: W + embLnW,
                           dWeight: G + embLnW, dBias: G + embLnB, rows: N, cols: H)
+        // The pad rows get no gradient from lookups (torch's padding_idx: the
+        // word table's pad_token_id row, and RoBERTa's position pad row).
+        let positionRows = self.positionRows(batch)
+        let pad = config.padTokenID ?? -1, positionPad = config.kind == .roberta ? pad : -1
         for n in 0..<N {
             let g = dr + n * H
-            let gw = G + word + batch.ids[n] * H, gp = G + position + (batch.positions[n] + config.positionOffset) * H
-            for c in 0..<H { gw[c] += g[c]; gp[c] += g[c] }
+            let gw = G + word + batch.ids[n] * H, gp = G + position + positionRows[n] * H
+            if batch.ids[n] != pad { for c in 0..<H { gw[c] += g[c] } }
+            if positionRows[n] != positionPad { for c in 0..<H { gp[c] += g[c] } }
             if hasTypes {
                 let gt = G + tokenType + batch.tokenTypes[n] * H
                 for c in 0..<H { gt[c] += g[c] }
@@ -219,6 +225,23 @@ extension TrainingModel {
     }
 
     // MARK: - Helpers
+
+    /// The position-table row of each token: the batch's positions for BERT
+    /// and DistilBERT; for RoBERTa, transformers' position ids over each
+    /// sequence (tokens that are not the pad id count from pad + 1, pad
+    /// tokens take the pad row).
+    public func positionRows(_ batch: TrainingBatch) -> [Int] {
+        guard config.kind == .roberta, let pad = config.padTokenID else { return batch.positions }
+        var rows = [Int](repeating: pad, count: batch.tokenCount)
+        for s in batch.sequences {
+            var k = 0
+            for n in s where batch.ids[n] != pad {
+                k += 1
+                rows[n] = pad + k
+            }
+        }
+        return rows
+    }
 
     /// Layer norm over rows, split across the workers (rows are independent).
     func layerNorm(out: UnsafeMutablePointer<Float>, mean: UnsafeMutablePointer<Float>, rstd: UnsafeMutablePointer<Float>,

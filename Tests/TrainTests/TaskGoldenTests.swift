@@ -19,10 +19,17 @@ struct TaskGolden {
     let name: String
     let head: ClassificationHead
 
+    /// The hyperparameters file that holds case `name` (the RoBERTa-family
+    /// cases have their own).
+    static func hyperparameters(_ name: String) throws -> JSONValue {
+        let main = try Fixtures.json("task-goldens/hyperparameters.json")
+        return main["cases"]?[name] != nil ? main : try Fixtures.json("task-goldens/hyperparameters-roberta.json")
+    }
+
     init(_ name: String) throws {
         self.name = name
         golden = try TrainGolden(path: Fixtures.path("task-goldens/\(name).safetensors"))
-        let hp = try Fixtures.json("task-goldens/hyperparameters.json")
+        let hp = try TaskGolden.hyperparameters(name)
         info = try #require(hp["cases"]?[name])
         let C = try #require(info["num_labels"]?.int)
         let loss: SequenceLoss
@@ -65,7 +72,7 @@ struct TaskGolden {
 
 @Suite struct TaskGoldenTests {
     func check(_ name: String) throws {
-        let hp = try Fixtures.json("task-goldens/hyperparameters.json")
+        let hp = try TaskGolden.hyperparameters(name)
         let g = try TaskGolden(name)
         let base = name == "bert-single-weighted" ? "bert-single" : name
         let encoder = try Encoder(checkpoint: try Checkpoint(path: Fixtures.path("task-goldens/\(base)")))
@@ -129,6 +136,9 @@ struct TaskGolden {
     @Test func distilBertSingleLabel() throws { try check("distilbert-single") }
     @Test func distilBertMultiLabel() throws { try check("distilbert-multi") }
     @Test func distilBertRegression() throws { try check("distilbert-regression") }
+    @Test func robertaSingleLabel() throws { try check("roberta-single") }
+    @Test func xlmRobertaMultiLabel() throws { try check("xlm-roberta-multi") }
+    @Test func camembertRegression() throws { try check("camembert-regression") }
 
     /// The inference forward's classification logits equal the training forward's.
     @Test func inferenceLogitsMatchTraining() throws {

@@ -58,7 +58,11 @@ struct TrainGolden {
 /// the decoder bias as `cls.predictions.bias`.
 func goldenName(_ name: String, in golden: TrainGolden, prefix: String) -> String? {
     if golden.file.info(prefix + name) != nil { return prefix + name }
-    if name == "cls.predictions.decoder.bias", golden.file.info(prefix + "cls.predictions.bias") != nil { return prefix + "cls.predictions.bias" }
+    // A tied head's bias is named after the head (transformers' parameter name).
+    for (decoder, head) in [("cls.predictions.decoder.bias", "cls.predictions.bias"), ("lm_head.decoder.bias", "lm_head.bias")]
+    where name == decoder && golden.file.info(prefix + head) != nil {
+        return prefix + head
+    }
     return nil
 }
 
@@ -97,7 +101,8 @@ func relativeError(_ a: [Float], _ b: [Float]) -> Double {
 
 @Suite struct TorchGoldenTests {
     func check(_ name: String) throws {
-        let hp = try Fixtures.json("train-goldens/hyperparameters.json")
+        let roberta = ["roberta", "xlm-roberta", "camembert"].contains(name)
+        let hp = try Fixtures.json("train-goldens/hyperparameters\(roberta ? "-roberta" : "").json")
         let golden = try TrainGolden(name)
         let model = try loadTrainingModel(name)
         let lr = try #require(hp["lr"]?.double), maxNorm = try #require(hp["max_grad_norm"]?.double)
@@ -156,4 +161,35 @@ func relativeError(_ a: [Float], _ b: [Float]) -> Double {
     @Test func bertTiedGelu() throws { try check("bert-gelu") }
     @Test func bertUntiedGeluNew() throws { try check("bert-gelu-new-untied") }
     @Test func distilBert() throws { try check("distilbert") }
+    @Test func roberta() throws { try check("roberta") }
+
+    /// Pad tokens that take part in attention (padding-idx.safetensors):
+    /// RoBERTa's positions skip them, and torch's padding_idx gives the pad
+    /// rows of the word and position tables no gradient.
+    @Test func robertaPadRowsGetNoGradient() throws {
+        let g = try TrainGolden(path: Fixtures.path("train-goldens/padding-idx.safetensors"))
+        let model = try loadTrainingModel("camembert")
+        let ids = try #require(try g.ints("input_ids")), labels = try #require(try g.ints("labels")).values
+        let (B, T) = (ids.shape[0], ids.shape[1])
+        var batch = TrainingBatch()
+        for b in 0..<B {
+            batch.append(ids: Array(ids.values[(b * T)..<((b + 1) * T)]), labels: Array(labels[(b * T)..<((b + 1) * T)]))
+        }
+        let positions = try #require(try g.ints("position_ids")).values
+        let pad = try #require(model.config.padTokenID)
+        #expect(model.positionRows(batch) == positions)
+        model.zeroGradients()
+        let n = Double(batch.labelledCount)
+        let loss = try model.accumulateGradients(batch, lossScale: Float(1 / n)) / n
+        let expected = try g.double("loss")
+        #expect(abs(loss - expected) <= 1e-5 * max(1, abs(expected)), "loss \(loss), torch \(expected)")
+        checkGradients(model, try model.parameters.map { p in try g.floats(try #require(goldenName(p.name, in: g, prefix: "grad."))) }, "padding-idx")
+        let H = model.config.hidden
+        for name in ["roberta.embeddings.word_embeddings.weight", "roberta.embeddings.position_embeddings.weight"] {
+            let p = try #require(model.parameters.first { $0.name == name })
+            #expect(model.gradient(of: p)[(pad * H)..<((pad + 1) * H)].allSatisfy { $0 == 0 }, "\(name): the pad row has a gradient")
+        }
+    }
+    @Test func xlmRoberta() throws { try check("xlm-roberta") }
+    @Test func camembert() throws { try check("camembert") }
 }

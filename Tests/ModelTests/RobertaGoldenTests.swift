@@ -1,0 +1,67 @@
+// The RoBERTa family (RoBERTa, XLM-RoBERTa, CamemBERT) against transformers
+// (goldens from tools/fixtures/make_model_goldens.py): right- and left-padded
+// batches, so position ids that follow the padding are exercised; the tensor
+// variants files hold; the positions the table allows.
+
+import Formats
+import Model
+import Testing
+import TestSupport
+import Verify
+
+@Suite struct RobertaGoldenTests {
+    static let models = ["roberta", "xlm-roberta", "camembert"]
+
+    @Test(arguments: models) func rightPaddedBatch(_ model: String) throws {
+        try EncoderGoldenTests().check(model)
+    }
+
+    /// Left padding moves every real token's position: transformers counts
+    /// positions from pad_token_id + 1 over the tokens that are not padding.
+    @Test(arguments: models) func leftPaddedBatch(_ model: String) throws {
+        let dir = Fixtures.path("model-goldens/\(model)")
+        let encoder = try Encoder(checkpoint: try Checkpoint(path: dir))
+        let file = try SafeTensorsFile(path: dir + "/golden.safetensors")
+        func ints(_ name: String) throws -> [Int] {
+            let d = try file.data(name)
+            return d.withUnsafeBytes { raw in (0..<d.info.elementCount).map { Int(raw.loadUnaligned(fromByteOffset: $0 * 8, as: Int64.self)) } }
+        }
+        let info = try #require(file.info("left.input_ids"))
+        let (B, T) = (info.shape[0], info.shape[1])
+        let ids = try ints("left.input_ids"), mask = try ints("left.attention_mask")
+        #expect(mask.first == 0, "the first row should start with padding")
+        let out = try encoder.forward(inputIDs: ids, attentionMask: mask, batch: B, length: T)
+        let H = encoder.config.hidden, V = encoder.config.vocabSize
+        let hidden = try file.data("left.last_hidden_state").floats(), logits = try file.data("left.logits").floats()
+        var worstHidden: Float = 0, worstLogit: Float = 0
+        for n in 0..<(B * T) where mask[n] == 1 {
+            for c in 0..<H { worstHidden = max(worstHidden, abs(out.lastHiddenState[n * H + c] - hidden[n * H + c])) }
+            for v in 0..<V { worstLogit = max(worstLogit, abs(out.logits![n * V + v] - logits[n * V + v])) }
+        }
+        #expect(worstHidden < 1e-4 && worstLogit < 1e-4, "\(model): hidden \(worstHidden), logits \(worstLogit)")
+    }
+
+    /// A file with a leftover pooler, the position_ids buffer and both names
+    /// of the LM head's bias gives RoBERTa's logits.
+    @Test func variantTensorsAreAccepted() throws {
+        let base = Fixtures.path("model-goldens/roberta")
+        let variant = try Encoder(checkpoint: try Checkpoint(path: Fixtures.path("model-goldens/roberta-variants")))
+        let (batch, refs) = try Verifier.loadReference(base + "/golden.safetensors", config: variant.config)
+        let results = try Verifier.run(variant, batch: batch, references: refs, layers: false, tolerance: 1e-4)
+        #expect(!results.isEmpty && results.allSatisfy(\.ok), "\(results.map { "\($0.name) \($0.maxAbs)" })")
+        #expect(variant.unusedTensors.contains { $0.hasPrefix("roberta.pooler.") })
+    }
+
+    @Test func positionsStopBeforeThePadOffset() throws {
+        let encoder = try Encoder(checkpoint: try Checkpoint(path: Fixtures.path("model-goldens/roberta")))
+        let c = encoder.config
+        #expect(c.kind == .roberta && c.positionOffset == (c.padTokenID ?? -1) + 1)
+        #expect(c.maxLength == c.maxPositions - c.positionOffset)
+        let ok = [Int](repeating: 5, count: c.maxLength)
+        _ = try encoder.forward(inputIDs: ok, batch: 1, length: ok.count)
+        #expect(throws: ModelError.self) { try encoder.forward(inputIDs: ok + [5], batch: 1, length: ok.count + 1) }
+        // Pad tokens take the pad row, the others count from pad + 1.
+        let pad = c.padTokenID!
+        #expect(c.positionIDs([pad, 7, 8, pad, 9], batch: 1, length: 5) == [pad, pad + 1, pad + 2, pad, pad + 3])
+    }
+}
