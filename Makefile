@@ -42,22 +42,25 @@ test: deps
 demo: release
 	CKPT=$(CKPT_RELEASE) bash samples/demo.sh
 
-## Regenerate Tests/Fixtures (needs torch, transformers, tokenizers, and for the
-## task goldens sentence-transformers and scikit-learn: never run in CI).
+## Regenerate Tests/Fixtures (needs torch, transformers, tokenizers, sentencepiece
+## and protobuf, and for the task goldens sentence-transformers and scikit-learn:
+## never run in CI). FIXTURE_PYTHON is the Python that has them.
 ## Order matters: the model goldens reuse the fixtures' tokenizer, the training
 ## and task goldens the model goldens' weights; the task e2e goldens run ckpt.
+FIXTURE_PYTHON ?= python3
 fixtures:
-	python3 tools/fixtures/make_fixtures.py
-	python3 tools/fixtures/make_tokenizer_goldens.py
-	python3 tools/fixtures/make_model_goldens.py
-	python3 tools/fixtures/make_train_goldens.py
-	python3 tools/fixtures/make_resize_fixtures.py
-	python3 tools/fixtures/make_canonical_fixtures.py
-	python3 tools/fixtures/make_torch_fixtures.py
-	python3 tools/fixtures/make_tokenizer_training_fixtures.py
-	python3 tools/fixtures/make_task_goldens.py
+	$(FIXTURE_PYTHON) tools/fixtures/make_fixtures.py
+	$(FIXTURE_PYTHON) tools/fixtures/make_tokenizer_goldens.py
+	$(FIXTURE_PYTHON) tools/fixtures/make_unigram_goldens.py
+	$(FIXTURE_PYTHON) tools/fixtures/make_model_goldens.py
+	$(FIXTURE_PYTHON) tools/fixtures/make_train_goldens.py
+	$(FIXTURE_PYTHON) tools/fixtures/make_resize_fixtures.py
+	$(FIXTURE_PYTHON) tools/fixtures/make_canonical_fixtures.py
+	$(FIXTURE_PYTHON) tools/fixtures/make_torch_fixtures.py
+	$(FIXTURE_PYTHON) tools/fixtures/make_tokenizer_training_fixtures.py
+	$(FIXTURE_PYTHON) tools/fixtures/make_task_goldens.py
 	$(MAKE) release
-	python3 tools/fixtures/make_task_e2e.py --ckpt $(CKPT_RELEASE)
+	$(FIXTURE_PYTHON) tools/fixtures/make_task_e2e.py --ckpt $(CKPT_RELEASE)
 
 ## Benchmarks (print the BENCHMARKS.md tables to stdout).
 bench: release

@@ -1,11 +1,14 @@
 // SimpleRegex — the regular expressions tokenizer.json files use in `Replace`
 // normalizers and decoders (`" {2,}"` in the XLM-RoBERTa and CamemBERT
-// pipelines): a sequence of atoms — a character, an escape (\s \S \d \D \w \W
-// \t \n \r \f \v and escaped punctuation), `.`, or a bracket set with ranges
-// and negation — each with a greedy quantifier (? * + {n} {n,} {n,m}).
-// Matches are leftmost, greedy with backtracking, and never overlap, as the
-// reference's `find_iter`. Groups, alternation, anchors, lazy quantifiers and
-// patterns that can match the empty string are refused by name.
+// pipelines, `"\A +| +\z"` and `"\A▁"` in SentencePiece byte-fallback ones):
+// alternatives separated by `|`, each a sequence of atoms — a character, an
+// escape (\s \S \d \D \w \W \t \n \r \f \v and escaped punctuation), `.`, or a
+// bracket set with ranges and negation — each with a greedy quantifier
+// (? * + {n} {n,} {n,m}), and the anchors \A (start) and \z (end).
+// Matches are leftmost; at one position the first alternative that matches
+// wins, greedy with backtracking (Oniguruma's order); matches never overlap,
+// as the reference's `find_iter`. Groups, other anchors, lazy quantifiers and
+// alternatives that can match the empty string are refused by name.
 
 struct SimpleRegex: Sendable {
     enum Atom: Sendable {
@@ -13,6 +16,8 @@ struct SimpleRegex: Sendable {
         case any
         case space(Bool), digit(Bool), word(Bool)       // true: negated (\S \D \W)
         case set([(Unicode.Scalar, Unicode.Scalar)], classes: [Atom], negated: Bool)
+        /// Zero-width: the start (\A) or the end (\z) of the text.
+        case start, end
 
         func matches(_ c: Unicode.Scalar) -> Bool {
             switch self {
@@ -24,6 +29,7 @@ struct SimpleRegex: Sendable {
             case let .set(ranges, classes, negated):
                 let inside = ranges.contains { $0.0 <= c && c <= $0.1 } || classes.contains { $0.matches(c) }
                 return inside != negated
+            case .start, .end: return false
             }
         }
     }
@@ -34,7 +40,8 @@ struct SimpleRegex: Sendable {
         let max: Int
     }
 
-    let pieces: [Piece]
+    /// The alternatives, each a sequence of pieces.
+    let branches: [[Piece]]
     let pattern: String
 
     /// - Throws: a reason when the pattern uses what is not supported.
@@ -42,6 +49,7 @@ struct SimpleRegex: Sendable {
         self.pattern = pattern
         let s = Array(pattern.unicodeScalars)
         var i = 0
+        var branches: [[Piece]] = []
         var pieces: [Piece] = []
         func escape(_ c: Unicode.Scalar) throws(SimpleRegexError) -> Atom {
             switch c {
@@ -70,6 +78,11 @@ struct SimpleRegex: Sendable {
             switch c {
             case "\\":
                 guard i < s.count else { throw .unsupported("a trailing backslash") }
+                if s[i] == "A" || s[i] == "z" {
+                    pieces.append(Piece(atom: s[i] == "A" ? .start : .end, min: 1, max: 1))
+                    i += 1
+                    continue
+                }
                 atom = try escape(s[i])
                 i += 1
             case ".": atom = .any
@@ -106,7 +119,11 @@ struct SimpleRegex: Sendable {
                     ranges.append((lo, hi))
                 }
                 atom = .set(ranges, classes: classes, negated: negated)
-            case "(", ")", "|", "^", "$", "*", "+", "?", "{":
+            case "|":
+                branches.append(pieces)
+                pieces = []
+                continue
+            case "(", ")", "^", "$", "*", "+", "?", "{":
                 throw .unsupported("\"\(c)\" here")
             default: atom = .scalar(c)
             }
@@ -139,20 +156,31 @@ struct SimpleRegex: Sendable {
             }
             pieces.append(Piece(atom: atom, min: lo, max: hi))
         }
-        guard pieces.contains(where: { $0.min > 0 }) else { throw .unsupported("a pattern that matches the empty string") }
-        self.pieces = pieces
+        branches.append(pieces)
+        for b in branches {
+            guard b.contains(where: { p in
+                if case .start = p.atom { return false }
+                if case .end = p.atom { return false }
+                return p.min > 0
+            }) else { throw .unsupported("an alternative that matches the empty string") }
+        }
+        self.branches = branches
     }
 
-    /// The end of the longest-first (greedy, backtracking) match of
-    /// `pieces[k...]` at `pos`.
-    private func match(_ s: [Unicode.Scalar], _ k: Int, _ pos: Int) -> Int? {
+    /// The end of the greedy, backtracking match of `pieces[k...]` at `pos`.
+    private func match(_ pieces: [Piece], _ s: [Unicode.Scalar], _ k: Int, _ pos: Int) -> Int? {
         if k == pieces.count { return pos }
         let p = pieces[k]
+        switch p.atom {
+        case .start: return pos == 0 ? match(pieces, s, k + 1, pos) : nil
+        case .end: return pos == s.count ? match(pieces, s, k + 1, pos) : nil
+        default: break
+        }
         var n = 0
         while n < p.max, pos + n < s.count, p.atom.matches(s[pos + n]) { n += 1 }
         guard n >= p.min else { return nil }
         while n >= p.min {
-            if let end = match(s, k + 1, pos + n) { return end }
+            if let end = match(pieces, s, k + 1, pos + n) { return end }
             n -= 1
         }
         return nil
@@ -163,7 +191,7 @@ struct SimpleRegex: Sendable {
         var out: [Range<Int>] = []
         var i = 0
         while i < s.count {
-            if let end = match(s, 0, i), end > i {
+            if let end = branches.lazy.compactMap({ self.match($0, s, 0, i) }).first, end > i {
                 out.append(i..<end)
                 i = end
             } else {
