@@ -72,15 +72,10 @@ indirect enum PreTokenizer: Sendable {
             return pieces.flatMap { split($0, individual ? .isolated : .contiguous) { $0.isNumericChar } }
         case let .byteLevel(addPrefixSpace, useRegex):
             return pieces.flatMap { ByteLevel.preTokenize($0, addPrefixSpace: addPrefixSpace, useRegex: useRegex) }
-        case let .metaspace(replacement, scheme, splitting):
+        case .metaspace:
             return pieces.flatMap { piece -> [NormalizedText] in
                 var t = piece
-                t.map { $0 == " " ? replacement : $0 }
-                // "first": only the piece that starts the original text.
-                if t.scalars.first != replacement && (scheme == .always || (scheme == .first && t.originalStart == 0)) {
-                    t.prepend([replacement])
-                }
-                return splitting ? split(t, .mergedWithNext) { $0 == replacement } : [t]
+                return (rewrite(&t) ?? []).filter { !$0.isEmpty }.map { t.slice($0) }
             }
         case let .sequence(steps):
             var out = pieces
@@ -89,8 +84,24 @@ indirect enum PreTokenizer: Sendable {
         }
     }
 
+    /// The words as ranges of `t`, after rewriting `t` in place where a
+    /// step rewrites the whole piece (Metaspace on its own); nil for the
+    /// pre-tokenizers that must copy words (ByteLevel, Metaspace after a
+    /// split). Saves copying every word.
+    func rewrite(_ t: inout NormalizedText) -> [Range<Int>]? {
+        if case let .metaspace(replacement, scheme, splitting) = self {
+            t.map { $0 == " " ? replacement : $0 }
+            // "first": only the piece that starts the original text.
+            if t.scalars.first != replacement && (scheme == .always || (scheme == .first && t.originalStart == 0)) {
+                t.prepend([replacement])
+            }
+            return splitting ? splitRanges(t.scalars, 0..<t.count, .mergedWithNext) { $0 == replacement } : [0..<t.count]
+        }
+        return ranges(t)
+    }
+
     /// The words as ranges of `t` itself, for pre-tokenizers that only split
-    /// (nil for those that rewrite text, such as ByteLevel). Saves copying every word.
+    /// (nil for those that rewrite text, such as ByteLevel).
     func ranges(_ t: NormalizedText) -> [Range<Int>]? {
         func splitAll(_ rs: [Range<Int>], _ b: SplitBehavior, _ m: (Unicode.Scalar) -> Bool) -> [Range<Int>] {
             rs.flatMap { r in splitRanges(t.scalars, r, b, m) }

@@ -120,26 +120,39 @@ struct CharsMap: Sendable {
             }
         }
         var utf8: [UInt8] = []
+        let scalars = t.scalars, count = scalars.count
+        /// An ASCII scalar between ASCII neighbours is a grapheme of its own
+        /// (but for CR LF): there is a cluster boundary on both sides of it.
+        @inline(__always) func alone(_ i: Int) -> Bool {
+            let c = scalars[i]
+            guard c.isASCII, i == 0 || scalars[i - 1].isASCII, i + 1 == count || scalars[i + 1].isASCII else { return false }
+            return !(c == "\r" && i + 1 < count && scalars[i + 1] == "\n") && !(c == "\n" && i > 0 && scalars[i - 1] == "\r")
+        }
         var i = 0
-        let scalars = t.scalars
-        for grapheme in t.string {
-            let n = grapheme.unicodeScalars.count
-            if n == 1, scalars[i].isASCII {
+        while i < count {
+            if alone(i) {
                 if let r = ascii[Int(scalars[i].value)] { replace(1, r) } else { items.append((scalars[i], 0)) }
                 i += 1
                 continue
             }
-            utf8.removeAll(keepingCapacity: true)
-            utf8.append(contentsOf: grapheme.utf8)
-            if utf8.count < 6, let r = lookup(utf8) {
-                replace(n, r)
-                i += n
-                continue
+            // A stretch from one sure boundary to the next, split into clusters.
+            var j = i + 1
+            while j < count && !(scalars[j - 1].isASCII && scalars[j].isASCII && !(scalars[j - 1] == "\r" && scalars[j] == "\n")) { j += 1 }
+            var k = i
+            for grapheme in String(String.UnicodeScalarView(scalars[i..<j])) {
+                let n = grapheme.unicodeScalars.count
+                utf8.removeAll(keepingCapacity: true)
+                utf8.append(contentsOf: grapheme.utf8)
+                if utf8.count < 6, let r = lookup(utf8) {
+                    replace(n, r)
+                } else {
+                    for m in k..<(k + n) {
+                        if let r = lookup(String(scalars[m]).utf8) { replace(1, r) } else { items.append((scalars[m], 0)) }
+                    }
+                }
+                k += n
             }
-            for k in i..<(i + n) {
-                if let r = lookup(String(scalars[k]).utf8) { replace(1, r) } else { items.append((scalars[k], 0)) }
-            }
-            i += n
+            i = j
         }
         if modified { t.transform(items) }
     }

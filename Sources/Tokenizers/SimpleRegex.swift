@@ -43,6 +43,10 @@ struct SimpleRegex: Sendable {
     /// The alternatives, each a sequence of pieces.
     let branches: [[Piece]]
     let pattern: String
+    /// Where a match can start, to skip positions fast: every alternative
+    /// starts with this scalar (nil: anything), or only at the text's start.
+    private let firstScalars: Set<Unicode.Scalar>?
+    private let onlyAtStart: Bool
 
     /// - Throws: a reason when the pattern uses what is not supported.
     init(_ pattern: String) throws(SimpleRegexError) {
@@ -165,6 +169,17 @@ struct SimpleRegex: Sendable {
             }) else { throw .unsupported("an alternative that matches the empty string") }
         }
         self.branches = branches
+        // An alternative that begins with a literal (after \A) can start only there.
+        var firsts = Set<Unicode.Scalar>(), anyFirst = false, allAnchored = true
+        for b in branches {
+            var k = 0
+            var anchored = false
+            if case .start = b[0].atom { anchored = true; k = 1 }
+            allAnchored = allAnchored && anchored
+            if k < b.count, b[k].min > 0, case let .scalar(c) = b[k].atom { firsts.insert(c) } else { anyFirst = true }
+        }
+        firstScalars = anyFirst ? nil : firsts
+        onlyAtStart = allAnchored
     }
 
     /// The end of the greedy, backtracking match of `pieces[k...]` at `pos`.
@@ -190,8 +205,12 @@ struct SimpleRegex: Sendable {
     func matches(in s: [Unicode.Scalar]) -> [Range<Int>] {
         var out: [Range<Int>] = []
         var i = 0
-        while i < s.count {
-            if let end = branches.lazy.compactMap({ self.match($0, s, 0, i) }).first, end > i {
+        let n = onlyAtStart ? min(1, s.count) : s.count
+        while i < n {
+            if let firsts = firstScalars, !firsts.contains(s[i]) { i += 1; continue }
+            var found: Int? = nil
+            for b in branches { if let end = match(b, s, 0, i) { found = end; break } }
+            if let end = found, end > i {
                 out.append(i..<end)
                 i = end
             } else {

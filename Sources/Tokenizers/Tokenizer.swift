@@ -143,7 +143,8 @@ public struct Tokenizer: Sendable {
                 word += 1
                 continue
             }
-            if let pre = preTokenizer, let ranges = pre.ranges(piece) {
+            var piece = piece
+            if let pre = preTokenizer, let ranges = pre.rewrite(&piece) {
                 for r in ranges where !r.isEmpty {
                     for t in model.tokenize(piece.scalars[r]) {
                         e.append(id: t.id, token: t.value, offsets: piece.originalRange(t.range), word: word,
