@@ -347,6 +347,36 @@ def check_resize(ckpt, tmp):
                                                    for f in tok_files if os.path.exists(os.path.join(tok_dir, f))) and "tokenizer.json" in tok_files)
 
 
+def check_trim(ckpt, tmp):
+    """`ckpt trim-vocab` of the tiny XLM-RoBERTa: the trimmed tokenizer.json
+    read by `tokenizers` encodes the corpus to the same tokens as the original;
+    every kept row equals the source row of the same piece; the pad id stays."""
+    from safetensors.numpy import load_file
+    from tokenizers import Tokenizer as HFTokenizer
+    src = os.path.join(FIXTURES, "model-goldens", "xlm-roberta")
+    texts = json.load(open(os.path.join(FIXTURES, "unigram-goldens", "texts.json")))
+    lines = [t for t in texts if t and not any(c in t for c in "\n\r\x00\x85\u2028\u2029")][:150]
+    corpus = os.path.join(tmp, "trim-corpus.txt")
+    with open(corpus, "w", encoding="utf-8") as f:
+        f.write("\n".join(lines) + "\n")
+    out = os.path.join(tmp, "trimmed")
+    run(ckpt, "trim-vocab", src, "--corpus", corpus, "--out", out)
+    old_tok = HFTokenizer.from_file(os.path.join(src, "tokenizer.json"))
+    new_tok = HFTokenizer.from_file(os.path.join(out, "tokenizer.json"))
+    same = all(old_tok.encode(t).tokens == new_tok.encode(t).tokens and old_tok.encode(t).offsets == new_tok.encode(t).offsets for t in lines)
+    check(f"trim-vocab: tokenizers encodes {len(lines)} corpus lines with the trimmed tokenizer.json as with the original", same)
+    check("trim-vocab: fewer pieces, <pad> still id 1, <mask> last",
+          new_tok.get_vocab_size() < old_tok.get_vocab_size() and new_tok.token_to_id("<pad>") == 1
+          and new_tok.token_to_id("<mask>") == new_tok.get_vocab_size() - 1)
+    old, new = load_file(os.path.join(src, "model.safetensors")), load_file(os.path.join(out, "model.safetensors"))
+    name = "roberta.embeddings.word_embeddings.weight"
+    rows = [(new_tok.token_to_id(p), old_tok.token_to_id(p)) for p in new_tok.get_vocab()]
+    check(f"trim-vocab: {len(rows)} rows equal the source rows of their pieces",
+          all(np.array_equal(new[name][i], old[name][j]) and new["lm_head.bias"][i] == old["lm_head.bias"][j] for i, j in rows))
+    cfg = json.load(open(os.path.join(out, "config.json")))
+    check("trim-vocab: config vocab_size and pad_token_id", cfg["vocab_size"] == new_tok.get_vocab_size() and cfg["pad_token_id"] == 1)
+
+
 def check_tasks(ckpt, tmp):
     """Task outputs read by other tools: `ckpt embed --format npy` by numpy
     against sentence-transformers' embeddings, and a classifier's eval report."""
@@ -414,6 +444,7 @@ def main():
 
         check_training(ckpt, tmp)
         check_resize(ckpt, tmp)
+        check_trim(ckpt, tmp)
         check_train_tokenizer(ckpt, tmp)
         check_tasks(ckpt, tmp)
 
