@@ -35,8 +35,12 @@ public struct EncoderOutput: Sendable {
     public var lastHiddenState: [Float]
     /// Embedding output then every layer's output, each `(B, T, H)`, when asked.
     public var hiddenStates: [[Float]]
-    /// `(B, T, V)` for a model with a masked-LM head.
+    /// `(B, T, V)` for a model with a masked-LM head, or `(M, V)` at the
+    /// `logitPositions` asked for.
     public var logits: [Float]?
+    /// The flat `(B × T)` positions whose logits `logits` holds, in order;
+    /// nil when it holds every position.
+    public var logitPositions: [Int]?
 }
 
 /// A dense layer's weights: `(outputs, inputs)` row-major and `(outputs)`.
@@ -280,10 +284,14 @@ public final class Encoder: @unchecked Sendable {
     ///   - attentionMask: `(B, T)`, 1 for real tokens, 0 for padding.
     ///   - tokenTypeIDs: `(B, T)` segment ids (BERT), zeros when nil.
     ///   - hiddenStates: keep the embedding output and every layer's output.
+    ///   - logitPositions: the flat positions (`b × T + t`) the masked-LM head
+    ///     runs at (nil: every position; empty: none). A 250,002-piece
+    ///     vocabulary makes a full `(B, T, V)` a gigabyte at B 8 × T 128.
     /// - Throws: `ModelError.input` for ids past the vocabulary or sequences
     ///   longer than the position table.
     public func forward(inputIDs: [Int], attentionMask: [Int]? = nil, tokenTypeIDs: [Int]? = nil,
-                        batch B: Int, length T: Int, hiddenStates keep: Bool = false) throws -> EncoderOutput {
+                        batch B: Int, length T: Int, hiddenStates keep: Bool = false,
+                        logitPositions: [Int]? = nil) throws -> EncoderOutput {
         let H = config.hidden, V = config.vocabSize, I = config.intermediate
         let nh = config.heads, hd = H / nh
         guard B >= 1, T >= 1, B <= 1 << 20,
@@ -384,19 +392,27 @@ public final class Encoder: @unchecked Sendable {
         }
 
         var logits: [Float]? = nil
-        if hasMLMHead {
-            // transform: dense, activation, layer norm; then the decoder (V, H) + bias.
-            linear(out: &buffers.tmp, ldOut: H, input: x, ldIn: H, weight: headW, bias: headB, rows: BT, outFeatures: H, inFeatures: H, threads: workerCount)
-            buffers.tmp.withUnsafeMutableBufferPointer { tb in
-                activationForward(tb.baseAddress!, count: BT * H, config.headActivation)
-                layerNormForward(out: tb.baseAddress!, mean: nil, rstd: nil, input: tb.baseAddress!, weight: headLnW, bias: headLnB,
-                                 rows: BT, cols: H, eps: eps)
+        if hasMLMHead && logitPositions?.isEmpty != true {
+            if let bad = logitPositions?.first(where: { $0 < 0 || $0 >= BT }) { throw ModelError.input("logit position \(bad) is outside the batch") }
+            // The rows the head runs on: every position, or those asked for.
+            let M = logitPositions?.count ?? BT
+            var rows = x
+            if let p = logitPositions {
+                rows = [Float](repeating: 0, count: M * H)
+                for (m, n) in p.enumerated() { for c in 0..<H { rows[m * H + c] = x[n * H + c] } }
             }
-            var out = [Float](repeating: 0, count: BT * V)
-            linear(out: &out, ldOut: V, input: buffers.tmp, ldIn: H, weight: decoderW, bias: decoderB, rows: BT, outFeatures: V, inFeatures: H, threads: workerCount)
+            // transform: dense, activation, layer norm; then the decoder (V, H) + bias.
+            linear(out: &buffers.tmp, ldOut: H, input: rows, ldIn: H, weight: headW, bias: headB, rows: M, outFeatures: H, inFeatures: H, threads: workerCount)
+            buffers.tmp.withUnsafeMutableBufferPointer { tb in
+                activationForward(tb.baseAddress!, count: M * H, config.headActivation)
+                layerNormForward(out: tb.baseAddress!, mean: nil, rstd: nil, input: tb.baseAddress!, weight: headLnW, bias: headLnB,
+                                 rows: M, cols: H, eps: eps)
+            }
+            var out = [Float](repeating: 0, count: M * V)
+            linear(out: &out, ldOut: V, input: buffers.tmp, ldIn: H, weight: decoderW, bias: decoderB, rows: M, outFeatures: V, inFeatures: H, threads: workerCount)
             logits = out
         }
-        return EncoderOutput(lastHiddenState: x, hiddenStates: states, logits: logits)
+        return EncoderOutput(lastHiddenState: x, hiddenStates: states, logits: logits, logitPositions: logitPositions)
     }
 }
 

@@ -36,12 +36,14 @@ public enum FillMask {
         guard !positions.isEmpty else {
             throw VerifyError(path: "text", reason: "contains no \(tokenizer.token(of: maskID) ?? "mask") token")
         }
-        let out = try model.forward(inputIDs: e.ids, attentionMask: nil, tokenTypeIDs: e.typeIDs, batch: 1, length: e.ids.count)
+        // The head runs at the masks only.
+        let out = try model.forward(inputIDs: e.ids, attentionMask: nil, tokenTypeIDs: e.typeIDs, batch: 1, length: e.ids.count,
+                                    logitPositions: positions)
         guard let logits = out.logits else { return [] }
         let V = model.config.vocabSize
         var ranked: [[(Int, Double)]] = []
-        for p in positions {
-            let row = Array(logits[(p * V)..<((p + 1) * V)])
+        for k in positions.indices {
+            let row = Array(logits[(k * V)..<((k + 1) * V)])
             let m = Double(row.max() ?? 0)
             let z = row.reduce(0.0) { $0 + exp(Double($1) - m) }
             let order = row.indices.sorted { row[$0] != row[$1] ? row[$0] > row[$1] : $0 < $1 }.prefix(topK)

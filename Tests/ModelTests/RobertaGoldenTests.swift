@@ -52,6 +52,22 @@ import Verify
         #expect(variant.unusedTensors.contains { $0.hasPrefix("roberta.pooler.") })
     }
 
+    /// The head at chosen positions only (what a 250,002-piece vocabulary
+    /// needs) gives the same rows as at every position.
+    @Test func logitsAtChosenPositions() throws {
+        let encoder = try Encoder(checkpoint: try Checkpoint(path: Fixtures.path("model-goldens/xlm-roberta")))
+        let ids = [0, 17, 301, 40, 2, 0, 55, 56, 2, 1]
+        let all = try #require(try encoder.forward(inputIDs: ids, batch: 2, length: 5).logits)
+        let some = try encoder.forward(inputIDs: ids, batch: 2, length: 5, logitPositions: [2, 6])
+        let V = encoder.config.vocabSize
+        #expect(some.logitPositions == [2, 6] && some.logits?.count == 2 * V)
+        // Other row counts may block the product differently: equal within rounding.
+        let worst = (0..<V).map { max(abs(some.logits![$0] - all[2 * V + $0]), abs(some.logits![V + $0] - all[6 * V + $0])) }.max()!
+        #expect(worst <= 1e-5, "\(worst)")
+        #expect(try encoder.forward(inputIDs: ids, batch: 2, length: 5, logitPositions: []).logits == nil)
+        #expect(throws: ModelError.self) { try encoder.forward(inputIDs: ids, batch: 2, length: 5, logitPositions: [10]) }
+    }
+
     @Test func positionsStopBeforeThePadOffset() throws {
         let encoder = try Encoder(checkpoint: try Checkpoint(path: Fixtures.path("model-goldens/roberta")))
         let c = encoder.config
