@@ -1,0 +1,147 @@
+// The self-check of VocabResizer: the old and the new model must compute the
+// same hidden states and the same logits at the copied tokens.
+
+import Formats
+import Model
+import Tokenizers
+
+extension VocabResizer {
+    /// Runs the old and the new model on sequences of copied tokens (and on
+    /// sample texts both tokenizers split the same way) and requires the same
+    /// last hidden states and the same logits at every copied vocabulary entry
+    /// (within 1e-6).
+    static func selfCheck(old: Checkpoint, newPath: String, oldTok: Tokenizer, newTok: Tokenizer, sourceRow: [Int], tokCount: Int,
+                          specials: Set<Int>, options: ResizeOptions, report: inout ResizeReport, destination: String) throws {
+        var oldEnc: Encoder? = try Encoder(checkpoint: old)
+        let oldConfig = oldEnc!.config
+        let pairs = (0..<tokCount).filter { sourceRow[$0] >= 0 }.map { (new: $0, old: sourceRow[$0]) }
+        // Sequences of copied tokens; when only special tokens were copied,
+        // sequences of those (their rows were copied by role).
+        let body = pairs.filter { !specials.contains($0.new) }
+        let pool = body.isEmpty ? pairs : body
+        var sequences: [(old: [Int], new: [Int])] = []
+        let length = max(1, min(14, oldConfig.maxLength - 2))
+        if !pool.isEmpty {
+            for s in 0..<4 {
+                let picks = (0..<length).map { pool[(s * 7919 + $0 * 104_729) % pool.count] }
+                sequences.append((picks.map(\.old), picks.map(\.new)))
+            }
+        }
+        for text in options.sampleTexts {
+            let a = oldTok.encode(text), b = newTok.encode(text)
+            guard a.tokens.map({ Array($0.unicodeScalars) }) == b.tokens.map({ Array($0.unicodeScalars) }), a.ids.count <= oldConfig.maxLength,
+                  zip(b.ids, a.ids).allSatisfy({ $0 < sourceRow.count && sourceRow[$0] == $1 }) else { continue }
+            sequences.append((a.ids, b.ids))
+        }
+        // Logits are compared at every copied entry, or at 4,096 evenly spaced
+        // ones for a larger vocabulary, so that what is kept of the old
+        // outputs stays small (XLM-R has 250,002 rows).
+        let limit = 4096
+        let compared = pairs.count <= limit ? pairs : (0..<limit).map { pairs[$0 * pairs.count / limit] }
+        // One model in memory at a time: the old outputs first, reduced to
+        // what is compared (the hidden states; per position its largest logit
+        // and the compared entries).
+        let Vo = oldConfig.vocabSize, H = oldConfig.hidden
+        let oldOutputs = try sequences.map { s -> (hidden: [Float], scale: [Float], logits: [Float]?) in
+            let a = try oldEnc!.forward(inputIDs: s.old, batch: 1, length: s.old.count)
+            guard let la = a.logits else { return (a.lastHiddenState, [], nil) }
+            var scale = [Float](repeating: 1, count: s.old.count), kept: [Float] = []
+            kept.reserveCapacity(s.old.count * compared.count)
+            for p in 0..<s.old.count {
+                for j in 0..<Vo { scale[p] = max(scale[p], abs(la[p * Vo + j])) }
+                for pair in compared { kept.append(la[p * Vo + pair.old]) }
+            }
+            return (a.lastHiddenState, scale, kept)
+        }
+        oldEnc = nil
+        let newEnc = try Encoder(checkpoint: try Checkpoint(path: newPath))
+        let Vn = newEnc.config.vocabSize
+        var worst: Float = 0, values = 0
+        for ((o, n), a) in zip(sequences, oldOutputs) {
+            let b = try newEnc.forward(inputIDs: n, batch: 1, length: n.count)
+            // The hidden states: same inputs, same shapes, same weights.
+            for i in 0..<(o.count * H) {
+                let d = abs(a.hidden[i] - b.lastHiddenState[i])
+                worst = max(worst, d.isNaN ? .infinity : d)
+                values += 1
+            }
+            // The logits: the decoder product has another width, so the BLAS
+            // blocks differ; compare relative to the position's largest logit.
+            if let la = a.logits, let lb = b.logits {
+                for p in 0..<o.count {
+                    for (k, pair) in compared.enumerated() {
+                        let d = abs(la[p * compared.count + k] - lb[p * Vn + pair.new]) / a.scale[p]
+                        worst = max(worst, d.isNaN ? .infinity : d)
+                        values += 1
+                    }
+                }
+            }
+        }
+        report.checkedSequences = sequences.count
+        report.checkedValues = values
+        report.maxDifference = worst
+        guard worst <= 1e-6 else {
+            throw ConvertError(path: destination, reason: "self-check failed: the resized model's outputs at copied tokens differ from the original's by \(worst) (relative); nothing was written")
+        }
+    }
+}
+
+/// Samples rows from N(mean, 1e-9 · covariance of the old rows), as
+/// transformers' mean_resizing; the plain mean when the covariance is not
+/// positive definite.
+struct MeanResizingSampler {
+    let mean: [Double]
+    let width: Int
+    /// Lower-triangular Cholesky factor of 1e-9 · covariance (row-major, in
+    /// Float for fast sampling), or nil.
+    let factor: [Float]?
+
+    init(_ old: [Float], rows: Int, width: Int, mean: [Double]) {
+        self.mean = mean
+        self.width = width
+        let H = width
+        var centered = [Float](repeating: 0, count: rows * H)
+        for r in 0..<rows { for c in 0..<H { centered[r * H + c] = Float(Double(old[r * H + c]) - mean[c]) } }
+        var cov = [Float](repeating: 0, count: H * H)
+        centered.withUnsafeBufferPointer { x in
+            cov.withUnsafeMutableBufferPointer { out in
+                gramMatrix(out.baseAddress!, x.baseAddress!, rows: rows, cols: H)
+            }
+        }
+        var a = cov.map { 1e-9 * Double($0) / Double(rows) }
+        // Cholesky, in place (lower triangle).
+        var ok = true
+        for j in 0..<H where ok {
+            var d = a[j * H + j]
+            for k in 0..<j { d -= a[j * H + k] * a[j * H + k] }
+            guard d > 0 else { ok = false; break }
+            let l = d.squareRoot()
+            a[j * H + j] = l
+            for i in (j + 1)..<H {
+                var s = a[i * H + j]
+                for k in 0..<j { s -= a[i * H + k] * a[j * H + k] }
+                a[i * H + j] = s / l
+            }
+        }
+        if ok { for i in 0..<H { for k in (i + 1)..<H { a[i * H + k] = 0 } } }  // keep the lower triangle only
+        factor = ok ? a.map { Float($0) } : nil
+    }
+
+    /// `count` rows, `(count, width)`: mean + z · Lᵀ with z standard normal,
+    /// drawn row by row, the product through BLAS.
+    func sample(count: Int, _ rng: inout SplitMix64) -> [Float] {
+        var out = [Float](repeating: 0, count: count * width)
+        if let L = factor {
+            let z = (0..<(count * width)).map { _ in rng.nextNormal() }
+            out.withUnsafeMutableBufferPointer { o in
+                z.withUnsafeBufferPointer { zb in
+                    L.withUnsafeBufferPointer { l in
+                        matmulTransposed(o.baseAddress!, zb.baseAddress!, l.baseAddress!, m: count, n: width, k: width)
+                    }
+                }
+            }
+        }
+        for r in 0..<count { for c in 0..<width { out[r * width + c] += Float(mean[c]) } }
+        return out
+    }
+}
