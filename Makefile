@@ -52,6 +52,7 @@ fixtures:
 	$(FIXTURE_PYTHON) tools/fixtures/make_fixtures.py
 	$(FIXTURE_PYTHON) tools/fixtures/make_tokenizer_goldens.py
 	$(FIXTURE_PYTHON) tools/fixtures/make_unigram_goldens.py
+	$(FIXTURE_PYTHON) tools/fixtures/make_tokenizer_edge_goldens.py
 	$(FIXTURE_PYTHON) tools/fixtures/make_model_goldens.py
 	$(FIXTURE_PYTHON) tools/fixtures/make_train_goldens.py
 	$(FIXTURE_PYTHON) tools/fixtures/make_resize_fixtures.py

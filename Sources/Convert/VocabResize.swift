@@ -31,6 +31,9 @@ public struct ResizeOptions: Sendable {
     public var corpus: [String] = []
     /// Texts for the self-check, besides sequences built from copied tokens.
     public var sampleTexts: [String] = []
+    /// The old row of each new id, when the caller knows it (trim-vocab);
+    /// otherwise rows are found by role and token string.
+    public var sourceRows: [Int]? = nil
     public init() {}
 }
 
@@ -98,11 +101,14 @@ public enum VocabResizer {
 
         // Where each new row comes from: an old id, or nothing (a new token).
         var sourceRow = [Int](repeating: -1, count: rows)
+        if let given = options.sourceRows {
+            for (i, r) in given.enumerated() where i < tokCount && r >= 0 && r < oldV { sourceRow[i] = r }
+        }
         var specialNew = Set<Int>()
         for role in SpecialTokenRole.allCases {
             guard let nt = newRoles[role], let ni = newTok.id(of: nt), ni < tokCount else { continue }
             specialNew.insert(ni)
-            if let ot = oldRoles[role], let oi = oldTok.id(of: ot), oi < oldV {
+            if options.sourceRows == nil, let ot = oldRoles[role], let oi = oldTok.id(of: ot), oi < oldV {
                 sourceRow[ni] = oi
                 if oi != ni { report.movedSpecials.append((role.rawValue, oi, ni)) }
             }
@@ -168,13 +174,7 @@ public enum VocabResizer {
 
         // Write under a temporary name, check, then move into place.
         let target = options.target ?? (source.format == .hdf5 ? .hdf5 : .safetensors)
-        if target == .hdf5 && !(dst.hasSuffix(".h5") || dst.hasSuffix(".hdf5")) {
-            throw ConvertError(path: dst, reason: "an HDF5 output is a store file: give a path ending in .h5")
-        }
-        if FileSystem.exists(dst) && !options.overwrite {
-            throw ConvertError(path: dst, reason: "already exists; pass --force to replace it")
-        }
-        if options.overwrite && FileSystem.isDirectory(dst) { try Converter.checkReplaceable(dst, source: source.path) }
+        try checkDestination(dst, target: target, overwrite: options.overwrite, source: source)
         let temp = FileSystem.temporaryName(beside: dst) + (target == .hdf5 ? ".h5" : "")
         defer { if FileSystem.exists(temp) { try? FileSystem.removeDirectory(temp) } }
         let plan = source.tensors.filter { !dropped.contains($0.name) }.map { replaced[$0.name]?.info ?? $0 }
@@ -201,6 +201,18 @@ public enum VocabResizer {
             report.coverage = total > 0 ? Double(copied) / Double(total) : nil
         }
         return report
+    }
+
+    /// Refuses an output that exists (without `overwrite`) or an HDF5 target
+    /// that is not a `.h5` path, before any work.
+    static func checkDestination(_ dst: String, target: ConvertOptions.Target, overwrite: Bool, source: Checkpoint) throws {
+        if target == .hdf5 && !(dst.hasSuffix(".h5") || dst.hasSuffix(".hdf5")) {
+            throw ConvertError(path: dst, reason: "an HDF5 output is a store file: give a path ending in .h5")
+        }
+        if FileSystem.exists(dst) && !overwrite {
+            throw ConvertError(path: dst, reason: "already exists; pass --force to replace it")
+        }
+        if overwrite && FileSystem.isDirectory(dst) { try Converter.checkReplaceable(dst, source: source.path) }
     }
 
     /// RoBERTa-family position ids start at `pad_token_id + 1`: a tokenizer

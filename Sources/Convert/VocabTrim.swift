@@ -53,6 +53,8 @@ public enum VocabTrimmer {
             throw ConvertError(path: tjPath, reason: "a \(tok.modelType) vocabulary cannot be trimmed (its merges build pieces from other pieces); "
                 + "train a smaller tokenizer (ckpt train-tokenizer --from) and move the model with ckpt resize-vocab")
         }
+        let target = options.target ?? (source.format == .hdf5 ? .hdf5 : .safetensors)
+        try VocabResizer.checkDestination(FileSystem.normalized(destination), target: target, overwrite: options.overwrite, source: source)
         var report = TrimReport()
         let n = tok.idCount
         report.oldPieces = n
@@ -82,6 +84,7 @@ public enum VocabTrimmer {
         var always = Set(tok.addedTokens.map(\.id))
         if let u = tok.unknownID { always.insert(u) }
         always.formUnion(tok.structuralIDs)
+        always.formUnion(try TokenizerTrim.referencedIDs(source.files, path: source.path).filter { $0 >= 0 && $0 < n })
         var used = (0..<n).filter { counts[$0] > 0 && !always.contains($0) }
         report.usedPieces = used.count
         if let k = options.keep, used.count > k {
@@ -122,6 +125,9 @@ public enum VocabTrimmer {
         o.target = options.target
         o.overwrite = options.overwrite
         o.sampleTexts = Array(sample.prefix(32))
+        // Each kept row is the old row of the same id (not looked up by string:
+        // a vocabulary may list a piece twice).
+        o.sourceRows = kept
         report.resize = try VocabResizer.resize(source, tokenizerDirectory: dir, to: destination, options: o)
         return report
     }

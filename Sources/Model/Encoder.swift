@@ -186,7 +186,9 @@ public final class Encoder: @unchecked Sendable {
 
     /// A model with random weights, initialised as transformers does it:
     /// normal(0, initializerRange) matrices and embeddings, zero biases, unit
-    /// layer norms (for benchmarks and pretraining from scratch).
+    /// layer norms, and the pad rows (`padding_idx`: the word table's
+    /// pad_token_id row, RoBERTa's position pad row) zero (for benchmarks and
+    /// pretraining from scratch).
     public init(config: EncoderConfig, initializerRange: Float = 0.02, mlmHead: Bool, seed: UInt64 = 0) {
         self.config = config
         var rng = SplitMix64(seed: seed)
@@ -194,8 +196,13 @@ public final class Encoder: @unchecked Sendable {
         func zeros(_ n: Int) -> [Float] { [Float](repeating: 0, count: n) }
         func ones(_ n: Int) -> [Float] { [Float](repeating: 1, count: n) }
         let H = config.hidden, I = config.intermediate, V = config.vocabSize
-        word = normal(V * H)
-        position = normal(config.maxPositions * H)
+        var word = normal(V * H), position = normal(config.maxPositions * H)
+        if let pad = config.padTokenID, pad >= 0 {
+            if pad < V { for c in 0..<H { word[pad * H + c] = 0 } }
+            if config.kind == .roberta && pad < config.maxPositions { for c in 0..<H { position[pad * H + c] = 0 } }
+        }
+        self.word = word
+        self.position = position
         tokenType = config.hasTokenTypes ? normal(config.typeVocabSize * H) : []
         embLnW = ones(H); embLnB = zeros(H)
         layers = (0..<config.layers).map { _ in

@@ -70,7 +70,7 @@ public struct EncoderConfig: Sendable, Equatable {
         heads = try need(c.headCount, kind == .bert ? "num_attention_heads" : "n_heads")
         intermediate = try need(c.intermediateSize, kind == .bert ? "intermediate_size" : "hidden_dim")
         maxPositions = try need(c.maxPositions, "max_position_embeddings")
-        typeVocabSize = kind == .distilbert ? 0 : (c.typeVocabSize ?? (kind == .bert ? 2 : 1))
+        typeVocabSize = kind == .distilbert ? 0 : (c.typeVocabSize ?? 2)
         let actName = c.hiddenAct ?? "gelu"
         guard let act = Activation(configName: actName) else {
             throw ModelError.config(path: path, reason: "activation \"\(actName)\" is not supported")

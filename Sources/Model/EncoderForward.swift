@@ -175,6 +175,7 @@ extension Encoder {
         var logits: [Float]? = nil
         if hasMLMHead && logitPositions?.isEmpty != true {
             if let bad = logitPositions?.first(where: { $0 < 0 || $0 >= BT }) { throw ModelError.input("logit position \(bad) is outside the batch") }
+            if let p = logitPositions, Set(p).count != p.count { throw ModelError.input("logit positions repeat") }
             // The rows the head runs on: every position, or those asked for.
             let M = logitPositions?.count ?? BT
             var rows = x

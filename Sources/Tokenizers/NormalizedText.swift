@@ -14,8 +14,9 @@ public struct NormalizedText: Sendable, Equatable {
     var starts: [Int]
     /// For each normalized scalar, the end of its original range.
     var ends: [Int]
-    /// Where this piece starts in the original text (used for insertions at its start).
-    let originalStart: Int
+    /// Where this piece starts in the original text (used for insertions at
+    /// its start, and by Metaspace's "first" scheme).
+    private(set) var originalStart: Int
 
     /// Wraps original text: every scalar aligned to itself.
     public init(_ text: String) {
@@ -113,6 +114,13 @@ public struct NormalizedText: Sendable, Equatable {
             }
         }
         scalars = s; starts = a; ends = b
+    }
+
+    /// Starts the piece where its first normalized scalar comes from, as the
+    /// reference's slice of the whole normalized piece does after normalizing
+    /// (characters a normalizer removed from the front no longer count).
+    mutating func rebase() {
+        if let first = starts.first { originalStart = first }
     }
 
     /// Puts `prefix` before the text, as the reference's `prepend`: the

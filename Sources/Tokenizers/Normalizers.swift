@@ -222,8 +222,6 @@ enum Normalizer: Sendable {
             guard let bytes = Data(base64Encoded: text).map({ [UInt8]($0) }) else {
                 throw TokenizerError.invalid(path: path, reason: "precompiled_charsmap is not valid base64")
             }
-            // An empty charsmap (a model trained with the identity rule) changes nothing.
-            if bytes.isEmpty { return .sequence([]) }
             return .precompiled(try CharsMap(bytes, path: path))
         default:
             throw TokenizerError.unsupported(path: path, what: "normalizer \"\(type)\"")

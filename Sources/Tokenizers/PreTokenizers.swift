@@ -31,7 +31,8 @@ enum PrependScheme: String, Sendable {
             scheme = s
         }
         if json["add_prefix_space"]?.bool == false {
-            guard scheme == .never || json["prepend_scheme"]?.string == nil else {
+            // As the reference: a missing scheme means "always", which contradicts it.
+            guard scheme == .never else {
                 throw TokenizerError.invalid(path: path, reason: "Metaspace add_prefix_space false contradicts prepend_scheme \"\(scheme.rawValue)\"")
             }
             scheme = .never

@@ -161,6 +161,8 @@ struct SimpleRegex: Sendable {
             pieces.append(Piece(atom: atom, min: lo, max: hi))
         }
         branches.append(pieces)
+        // Matching recurses once per piece: a bound keeps the stack small.
+        guard branches.reduce(0, { $0 + $1.count }) <= 256 else { throw .unsupported("more than 256 atoms") }
         for b in branches {
             guard b.contains(where: { p in
                 if case .start = p.atom { return false }
@@ -226,14 +228,16 @@ enum SimpleRegexError: Error {
 }
 
 extension Unicode.Scalar {
-    /// Oniguruma's Unicode `\w`: letters, marks, decimal digits and connector punctuation.
+    /// Oniguruma's Unicode `\w`: Alphabetic (letters, letter numbers, symbols
+    /// such as ⓐ), marks, decimal digits, connector punctuation, and Latin-1's
+    /// ¹ ² ³ ¼ ½ ¾.
     var isRegexWordChar: Bool {
+        if properties.isAlphabetic { return true }
         switch properties.generalCategory {
-        case .uppercaseLetter, .lowercaseLetter, .titlecaseLetter, .modifierLetter, .otherLetter,
-             .nonspacingMark, .spacingMark, .enclosingMark, .decimalNumber, .connectorPunctuation:
+        case .nonspacingMark, .spacingMark, .enclosingMark, .decimalNumber, .connectorPunctuation:
             return true
         default:
-            return false
+            return [0xB2, 0xB3, 0xB9, 0xBC, 0xBD, 0xBE].contains(value)
         }
     }
 }

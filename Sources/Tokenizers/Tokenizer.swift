@@ -130,6 +130,7 @@ public struct Tokenizer: Sendable {
             if tok != nil { splits.append((piece, tok)); continue }
             var p = piece
             normalizer?.apply(&p)
+            p.rebase()
             splits.append(contentsOf: normalizedMatcher.split(p))
         }
         // 3. Pre-tokenize what is not an added token (empty pieces vanish), and

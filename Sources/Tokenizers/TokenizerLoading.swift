@@ -83,6 +83,9 @@ extension Tokenizer {
             guard let id = t["id"]?.int, let content = t["content"]?.string else {
                 throw TokenizerError.invalid(path: path, reason: "added token \(t.serialized()) lacks \"id\" or \"content\"")
             }
+            guard id >= 0 && id < 1 << 24 else {
+                throw TokenizerError.invalid(path: path, reason: "added token \(JSONValue.string(content).serialized()) has id \(id), not a valid id")
+            }
             let special = t["special"]?.bool ?? false
             added.append(AddedToken(id: id, content: content, special: special,
                                     singleWord: t["single_word"]?.bool ?? false, lstrip: t["lstrip"]?.bool ?? false,

@@ -22,12 +22,35 @@ extension Tokenizer {
 }
 
 public enum TokenizerTrim {
+    /// The ids tokenizer.json names outside its model: the post-processor's
+    /// special tokens and `padding.pad_id` (a trim must keep them).
+    public static func referencedIDs(_ files: [(name: String, bytes: [UInt8])], path: String) throws -> Set<Int> {
+        guard let tj = files.first(where: { $0.name == "tokenizer.json" }) else { return [] }
+        let json = try JSONParser.parse(tj.bytes, path: FileSystem.join(path, "tokenizer.json"))
+        var ids = Set<Int>()
+        func visit(_ v: JSONValue) {
+            switch v {
+            case let .object(o):
+                for (k, x) in o {
+                    if k == "ids", let a = x.array { ids.formUnion(a.compactMap(\.int)) }
+                    else if k == "cls" || k == "sep", let a = x.array, a.count == 2, let id = a[1].int { ids.insert(id) }
+                    else { visit(x) }
+                }
+            case let .array(a): a.forEach(visit)
+            default: break
+            }
+        }
+        if let post = json["post_processor"] { visit(post) }
+        if let pad = json["padding"]?["pad_id"]?.int { ids.insert(pad) }
+        return ids
+    }
+
     /// The tokenizer files among `files` rewritten for the ids `kept`
     /// (ascending); other tokenizer files (a SentencePiece `.model`, which
     /// would describe the old vocabulary) are left out.
     ///
     /// - Throws: `TokenizerError` when tokenizer.json is missing or not a
-    ///   Unigram or WordPiece model.
+    ///   Unigram or WordPiece model, or names an id that is not kept.
     public static func files(_ files: [(name: String, bytes: [UInt8])], kept: [Int], path: String) throws -> [(name: String, bytes: [UInt8])] {
         var newID: [Int: Int] = [:]
         for (i, id) in kept.enumerated() { newID[id] = i }
@@ -43,7 +66,7 @@ public enum TokenizerTrim {
             let list = kept.filter { $0 < vocab.count }.map { vocab[$0] }
             tokens = list.map { $0.array?.first?.string ?? "" }
             model["vocab"] = .array(list)
-            if let u = model["unk_id"]?.int { model["unk_id"] = newID[u].map { .number(JSONNumber($0)) } ?? .null }
+            if let u = model["unk_id"]?.int { model["unk_id"] = .number(JSONNumber(try remap(u))) }
         case "WordPiece"?:
             var byID: [Int: String] = [:]
             for (t, v) in model["vocab"]?.object ?? JSONObject() { if let id = v.int, newID[id] != nil { byID[newID[id]!] = t } }
@@ -54,42 +77,49 @@ public enum TokenizerTrim {
             throw TokenizerError.unsupported(path: tjPath, what: "trimming a \(other ?? "untyped") model")
         }
         json["model"] = .object(model)
-        func remap(_ id: Int) -> Int { newID[id] ?? id }
+        func remap(_ id: Int) throws -> Int {
+            guard let n = newID[id] else { throw TokenizerError.invalid(path: tjPath, reason: "id \(id) is named but not kept") }
+            return n
+        }
         if let added = json["added_tokens"]?.array {
-            json["added_tokens"] = .array(added.map { t in
+            json["added_tokens"] = .array(try added.map { t in
                 guard var o = t.object, let id = o["id"]?.int else { return t }
-                o["id"] = .number(JSONNumber(remap(id)))
+                o["id"] = .number(JSONNumber(try remap(id)))
                 return .object(o)
             })
         }
         /// Special-token ids inside a post-processor (Template's `ids`, Bert's
         /// and Roberta's `cls`/`sep` pairs, Sequence's processors).
-        func remapPost(_ v: JSONValue) -> JSONValue {
+        func remapPost(_ v: JSONValue) throws -> JSONValue {
             switch v {
             case let .object(o):
                 var out = JSONObject()
                 for (k, x) in o {
                     if k == "ids", let a = x.array {
-                        out[k] = .array(a.map { $0.int.map { .number(JSONNumber(remap($0))) } ?? $0 })
+                        out[k] = .array(try a.map { v in try v.int.map { .number(JSONNumber(try remap($0))) } ?? v })
                     } else if k == "cls" || k == "sep", let a = x.array, a.count == 2, let id = a[1].int {
-                        out[k] = .array([a[0], .number(JSONNumber(remap(id)))])
+                        out[k] = .array([a[0], .number(JSONNumber(try remap(id)))])
                     } else {
-                        out[k] = remapPost(x)
+                        out[k] = try remapPost(x)
                     }
                 }
                 return .object(out)
-            case let .array(a): return .array(a.map(remapPost))
+            case let .array(a): return .array(try a.map(remapPost))
             default: return v
             }
         }
-        if let post = json["post_processor"] { json["post_processor"] = remapPost(post) }
+        if let post = json["post_processor"] { json["post_processor"] = try remapPost(post) }
+        if var padding = json["padding"]?.object, let id = padding["pad_id"]?.int {
+            padding["pad_id"] = .number(JSONNumber(try remap(id)))
+            json["padding"] = .object(padding)
+        }
 
         var out: [(name: String, bytes: [UInt8])] = [("tokenizer.json", Array(JSONValue.object(json).serialized(indent: 2).utf8))]
         for f in files where f.name == "tokenizer_config.json" {
             let p = FileSystem.join(path, f.name)
             guard var config = try JSONParser.parse(f.bytes, path: p).object else { continue }
             if let decoder = config["added_tokens_decoder"]?.object {
-                config["added_tokens_decoder"] = .object(JSONObject(decoder.map { k, v in (Int(k).map { String(remap($0)) } ?? k, v) }))
+                config["added_tokens_decoder"] = .object(JSONObject(try decoder.map { k, v in (try Int(k).map { String(try remap($0)) } ?? k, v) }))
             }
             out.append((f.name, Array(JSONValue.object(config).serialized(indent: 2).utf8)))
         }

@@ -5,6 +5,7 @@
 // the pairs, and hostile files refused by name.
 
 import Formats
+import Foundation
 import Testing
 import TestSupport
 import Tokenizers
@@ -19,6 +20,36 @@ import Tokenizers
 
     @Test(arguments: tokenizers) func pairs(_ name: String) throws {
         try goldens.checkPairs(name)
+    }
+
+    /// Corner cases (tools/fixtures/make_tokenizer_edge_goldens.py): "first"
+    /// after a normalizer removed the text's first characters, Oniguruma's \w.
+    @Test(arguments: ["first-after-removal", "regex-word"]) func cornerCases(_ name: String) throws {
+        let edge = EncodingGoldens(root: "tokenizer-edge")
+        try edge.check(name, golden: name, minimumTexts: 10)
+        try edge.checkPairs(name)
+    }
+
+    /// tokenizer.json texts the reference refuses to load are refused too.
+    @Test func whatTheReferenceRefusesIsRefused() throws {
+        let files = try #require(try Fixtures.json("tokenizer-edge/rejected.json")["files"]?.array)
+        #expect(files.count >= 2)
+        for f in files {
+            #expect(f["error"]?.isNull == false, "the reference loads \(f["name"]?.string ?? "")")
+            let bytes = Array(try #require(f["tokenizer"]).serialized().utf8)
+            #expect(throws: TokenizerError.self, "\(f["name"]?.string ?? "")") { try Tokenizer(tokenizerJSON: bytes, path: "tokenizer.json") }
+        }
+    }
+
+    /// Added-token ids outside 0..<2^24 (the reference reads them as u32).
+    @Test func addedTokenIDsAreChecked() throws {
+        let path = Fixtures.path("unigram-goldens/xlm-roberta/tokenizer.json")
+        let text = String(decoding: try readFile(path), as: UTF8.self)
+        for bad in ["-5", "1000000000000"] {
+            let edited = text.replacingOccurrences(of: "{\"id\":2001,\"content\":\"<mask>\"", with: "{\"id\":\(bad),\"content\":\"<mask>\"")
+            #expect(edited != text)
+            #expect(throws: TokenizerError.self) { try Tokenizer(tokenizerJSON: Array(edited.utf8), path: path) }
+        }
     }
 
     /// Hostile files: each refused with the file and the problem named.
