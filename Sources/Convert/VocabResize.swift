@@ -150,7 +150,9 @@ public enum VocabResizer {
         var replaced: [String: TensorData] = [:]
         for (k, t) in vocabTensors.enumerated() {
             var rng = SplitMix64(seed: options.seed &+ UInt64(k) &* 0x9E37_79B9)
-            let old = try source.data(t.name).floats()
+            let data = try source.data(t.name)
+            let old = try data.floats()
+            data.releasePages()
             let width = t.shape.count == 2 ? t.shape[1] : 1
             let out = try resizeRows(old, rows: oldV, width: width, sourceRow: sourceRow, pieces: pieces, newRows: rows,
                                      initialization: options.initialization, initRange: initRange, rng: &rng, name: t.name, path: source.path)

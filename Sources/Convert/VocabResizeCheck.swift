@@ -34,43 +34,35 @@ extension VocabResizer {
             sequences.append((a.ids, b.ids))
         }
         // Logits are compared at every copied entry, or at 4,096 evenly spaced
-        // ones for a larger vocabulary, so that what is kept of the old
-        // outputs stays small (XLM-R has 250,002 rows).
+        // ones for a larger vocabulary: the decoders compute only those
+        // columns (XLM-R has 250,002 rows), from the same gathered rows on
+        // both sides, so the products block alike.
         let limit = 4096
         let compared = pairs.count <= limit ? pairs : (0..<limit).map { pairs[$0 * pairs.count / limit] }
-        // One model in memory at a time: the old outputs first, reduced to
-        // what is compared (the hidden states; per position its largest logit
-        // and the compared entries).
-        let Vo = oldConfig.vocabSize, H = oldConfig.hidden
-        let oldOutputs = try sequences.map { s -> (hidden: [Float], scale: [Float], logits: [Float]?) in
-            let a = try oldEnc!.forward(inputIDs: s.old, batch: 1, length: s.old.count)
-            guard let la = a.logits else { return (a.lastHiddenState, [], nil) }
-            var scale = [Float](repeating: 1, count: s.old.count), kept: [Float] = []
-            kept.reserveCapacity(s.old.count * compared.count)
-            for p in 0..<s.old.count {
-                for j in 0..<Vo { scale[p] = max(scale[p], abs(la[p * Vo + j])) }
-                for pair in compared { kept.append(la[p * Vo + pair.old]) }
-            }
-            return (a.lastHiddenState, scale, kept)
+        // One model in memory at a time: the old outputs first.
+        let H = oldConfig.hidden
+        let oldOutputs = try sequences.map { s in
+            try oldEnc!.forward(inputIDs: s.old, batch: 1, length: s.old.count, logitColumns: compared.map(\.old))
         }
         oldEnc = nil
         let newEnc = try Encoder(checkpoint: try Checkpoint(path: newPath))
-        let Vn = newEnc.config.vocabSize
+        let C = compared.count
         var worst: Float = 0, values = 0
         for ((o, n), a) in zip(sequences, oldOutputs) {
-            let b = try newEnc.forward(inputIDs: n, batch: 1, length: n.count)
+            let b = try newEnc.forward(inputIDs: n, batch: 1, length: n.count, logitColumns: compared.map(\.new))
             // The hidden states: same inputs, same shapes, same weights.
             for i in 0..<(o.count * H) {
-                let d = abs(a.hidden[i] - b.lastHiddenState[i])
+                let d = abs(a.lastHiddenState[i] - b.lastHiddenState[i])
                 worst = max(worst, d.isNaN ? .infinity : d)
                 values += 1
             }
-            // The logits: the decoder product has another width, so the BLAS
-            // blocks differ; compare relative to the position's largest logit.
+            // The logits, relative to the position's largest compared logit.
             if let la = a.logits, let lb = b.logits {
                 for p in 0..<o.count {
-                    for (k, pair) in compared.enumerated() {
-                        let d = abs(la[p * compared.count + k] - lb[p * Vn + pair.new]) / a.scale[p]
+                    var scale: Float = 1
+                    for k in 0..<C { scale = max(scale, abs(la[p * C + k])) }
+                    for k in 0..<C {
+                        let d = abs(la[p * C + k] - lb[p * C + k]) / scale
                         worst = max(worst, d.isNaN ? .infinity : d)
                         values += 1
                     }

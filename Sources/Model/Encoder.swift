@@ -41,6 +41,9 @@ public struct EncoderOutput: Sendable {
     /// The flat `(B × T)` positions whose logits `logits` holds, in order;
     /// nil when it holds every position.
     public var logitPositions: [Int]?
+    /// The vocabulary entries (columns) `logits` holds, in order; nil when
+    /// it holds all `V`.
+    public var logitColumns: [Int]? = nil
 }
 
 /// A dense layer's weights: `(outputs, inputs)` row-major and `(outputs)`.

@@ -68,11 +68,13 @@ extension Encoder {
     ///   - logitPositions: the flat positions (`b × T + t`) the masked-LM head
     ///     runs at (nil: every position; empty: none). A 250,002-piece
     ///     vocabulary makes a full `(B, T, V)` a gigabyte at B 8 × T 128.
+    ///   - logitColumns: the vocabulary entries the decoder computes (nil:
+    ///     all of them), e.g. the entries a check compares.
     /// - Throws: `ModelError.input` for ids past the vocabulary or sequences
     ///   longer than the position table.
     public func forward(inputIDs: [Int], attentionMask: [Int]? = nil, tokenTypeIDs: [Int]? = nil,
                         batch B: Int, length T: Int, hiddenStates keep: Bool = false,
-                        logitPositions: [Int]? = nil) throws -> EncoderOutput {
+                        logitPositions: [Int]? = nil, logitColumns: [Int]? = nil) throws -> EncoderOutput {
         let H = config.hidden, V = config.vocabSize, I = config.intermediate
         let nh = config.heads, hd = H / nh
         guard B >= 1, T >= 1, B <= 1 << 20,
@@ -190,10 +192,21 @@ extension Encoder {
                 layerNormForward(out: tb.baseAddress!, mean: nil, rstd: nil, input: tb.baseAddress!, weight: headLnW, bias: headLnB,
                                  rows: M, cols: H, eps: eps)
             }
-            var out = [Float](repeating: 0, count: M * V)
-            linear(out: &out, ldOut: V, input: buffers.tmp, ldIn: H, weight: decoderW, bias: decoderB, rows: M, outFeatures: V, inFeatures: H, threads: workerCount)
+            // The decoder: every vocabulary entry, or the columns asked for.
+            var weight = decoderW, bias = decoderB, C = V
+            if let cols = logitColumns {
+                if let bad = cols.first(where: { $0 < 0 || $0 >= V }) { throw ModelError.input("logit column \(bad) is outside the vocabulary") }
+                C = cols.count
+                weight = [Float](repeating: 0, count: C * H)
+                bias = cols.map { decoderB[$0] }
+                for (k, j) in cols.enumerated() { for c in 0..<H { weight[k * H + c] = decoderW[j * H + c] } }
+            }
+            var out = [Float](repeating: 0, count: M * C)
+            if C > 0 {
+                linear(out: &out, ldOut: C, input: buffers.tmp, ldIn: H, weight: weight, bias: bias, rows: M, outFeatures: C, inFeatures: H, threads: workerCount)
+            }
             logits = out
         }
-        return EncoderOutput(lastHiddenState: x, hiddenStates: states, logits: logits, logitPositions: logitPositions)
+        return EncoderOutput(lastHiddenState: x, hiddenStates: states, logits: logits, logitPositions: logitPositions, logitColumns: logitColumns)
     }
 }

@@ -80,7 +80,10 @@ struct WeightBinder {
             return []
         }
         do {
-            return try checkpoint.data(found).floats()
+            // The f32 copy is what the encoder keeps: the file's pages can go.
+            let data = try checkpoint.data(found)
+            defer { data.releasePages() }
+            return try data.floats()
         } catch {
             problems.append("tensor \(found): \(error)")
             return []

@@ -52,8 +52,8 @@ import Verify
         #expect(variant.unusedTensors.contains { $0.hasPrefix("roberta.pooler.") })
     }
 
-    /// The head at chosen positions only (what a 250,002-piece vocabulary
-    /// needs) gives the same rows as at every position.
+    /// The head at chosen positions and entries only (what a 250,002-piece
+    /// vocabulary needs) gives the same values as the full logits.
     @Test func logitsAtChosenPositions() throws {
         let encoder = try Encoder(checkpoint: try Checkpoint(path: Fixtures.path("model-goldens/xlm-roberta")))
         let ids = [0, 17, 301, 40, 2, 0, 55, 56, 2, 1]
@@ -65,6 +65,12 @@ import Verify
         let worst = (0..<V).map { max(abs(some.logits![$0] - all[2 * V + $0]), abs(some.logits![V + $0] - all[6 * V + $0])) }.max()!
         #expect(worst <= 1e-5, "\(worst)")
         #expect(try encoder.forward(inputIDs: ids, batch: 2, length: 5, logitPositions: []).logits == nil)
+        // Chosen columns: the same entries.
+        let cols = [301, 0, 17, 250]
+        let picked = try #require(try encoder.forward(inputIDs: ids, batch: 2, length: 5, logitPositions: [2, 6], logitColumns: cols).logits)
+        let worstColumn = (0..<2).flatMap { m in cols.indices.map { k in abs(picked[m * cols.count + k] - some.logits![m * V + cols[k]]) } }.max()!
+        #expect(picked.count == 2 * cols.count && worstColumn <= 1e-5, "\(worstColumn)")
+        #expect(throws: ModelError.self) { try encoder.forward(inputIDs: ids, batch: 2, length: 5, logitColumns: [V]) }
         #expect(throws: ModelError.self) { try encoder.forward(inputIDs: ids, batch: 2, length: 5, logitPositions: [10]) }
     }
 
