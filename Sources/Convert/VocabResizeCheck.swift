@@ -39,26 +39,40 @@ extension VocabResizer {
         // both sides, so the products block alike.
         let limit = 4096
         let compared = pairs.count <= limit ? pairs : (0..<limit).map { pairs[$0 * pairs.count / limit] }
+        // Batches of 8 sequences, right-padded: each layer's weights are packed
+        // once per batch rather than once per sequence. Only real positions are
+        // compared; padding changes nothing before it.
+        let groups = stride(from: 0, to: sequences.count, by: 8).map { Array(sequences[$0..<min(sequences.count, $0 + 8)]) }
+        func run(_ enc: Encoder, _ group: [[Int]], columns: [Int]) throws -> (output: EncoderOutput, length: Int) {
+            let T = group.map(\.count).max() ?? 1
+            let pad = enc.config.padTokenID.flatMap { $0 >= 0 && $0 < enc.config.vocabSize ? $0 : nil } ?? 0
+            var ids: [Int] = [], mask: [Int] = []
+            for s in group {
+                ids += s + [Int](repeating: pad, count: T - s.count)
+                mask += [Int](repeating: 1, count: s.count) + [Int](repeating: 0, count: T - s.count)
+            }
+            return (try enc.forward(inputIDs: ids, attentionMask: mask, batch: group.count, length: T, logitColumns: columns), T)
+        }
         // One model in memory at a time: the old outputs first.
         let H = oldConfig.hidden
-        let oldOutputs = try sequences.map { s in
-            try oldEnc!.forward(inputIDs: s.old, batch: 1, length: s.old.count, logitColumns: compared.map(\.old))
-        }
+        let oldOutputs = try groups.map { try run(oldEnc!, $0.map(\.old), columns: compared.map(\.old)) }
         oldEnc = nil
         let newEnc = try Encoder(checkpoint: try Checkpoint(path: newPath))
         let C = compared.count
         var worst: Float = 0, values = 0
-        for ((o, n), a) in zip(sequences, oldOutputs) {
-            let b = try newEnc.forward(inputIDs: n, batch: 1, length: n.count, logitColumns: compared.map(\.new))
-            // The hidden states: same inputs, same shapes, same weights.
-            for i in 0..<(o.count * H) {
-                let d = abs(a.lastHiddenState[i] - b.lastHiddenState[i])
-                worst = max(worst, d.isNaN ? .infinity : d)
-                values += 1
-            }
-            // The logits, relative to the position's largest compared logit.
-            if let la = a.logits, let lb = b.logits {
-                for p in 0..<o.count {
+        for (group, (a, T)) in zip(groups, oldOutputs) {
+            let (b, _) = try run(newEnc, group.map(\.new), columns: compared.map(\.new))
+            for (r, seq) in group.enumerated() {
+                for t in 0..<seq.old.count {
+                    let p = r * T + t
+                    // The hidden states: same inputs, same shapes, same weights.
+                    for c in 0..<H {
+                        let d = abs(a.lastHiddenState[p * H + c] - b.lastHiddenState[p * H + c])
+                        worst = max(worst, d.isNaN ? .infinity : d)
+                        values += 1
+                    }
+                    // The logits, relative to the position's largest compared logit.
+                    guard let la = a.logits, let lb = b.logits else { continue }
                     var scale: Float = 1
                     for k in 0..<C { scale = max(scale, abs(la[p * C + k])) }
                     for k in 0..<C {
