@@ -26,4 +26,4 @@ with torch.inference_mode():
     for _ in range(a.iterations):
         t = time.perf_counter(); model(input_ids=ids); best = min(best, time.perf_counter() - t)
 print(json.dumps({"tokens_per_s": a.batch * a.seq / best, "attn": a.attn, "threads": torch.get_num_threads(),
-                  "torch": torch.__version__}))
+                  "torch": torch.__version__, "model": type(model).__name__}))
