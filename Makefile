@@ -76,6 +76,7 @@ bench: release
 	bash bench/train_tokenizer_bench.sh
 	bash bench/task_bench.sh
 	bash bench/mpi_bench.sh
+	bash bench/roberta_bench.sh
 
 clean:
 	rm -rf .build demo-out

@@ -25,16 +25,18 @@
 #     best of 3; then bench/roberta_trim_check.py.
 #
 # Everything generated goes to bench/out/roberta/ and is reused when present.
-# No build: CKPT= names the release binary (default .build-bench/release/ckpt);
-# PY= a Python with torch, transformers, tokenizers and sentencepiece.
-#   CKPT=/tmp/ckpt-bench PY=/work/fxenv/bin/python bash bench/roberta_bench.sh
+# CKPT= names a release binary (default: built into .build-bench); PY= a Python
+# with torch, transformers, tokenizers and sentencepiece (default python3).
+#   CKPT=.build/release/ckpt PY=python3 bash bench/roberta_bench.sh
 # SECTIONS="forward train tokenize trim" (default: all), THREADS=2, STEPS=5.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-CKPT=${CKPT:-.build-bench/release/ckpt}
-if [ -z "${PY:-}" ]; then
-  if [ -x /work/fxenv/bin/python ]; then PY=/work/fxenv/bin/python; else PY=python3; fi
+if [ -z "${CKPT:-}" ]; then
+  echo "building ckpt (release, .build-bench)" >&2
+  swift build -c release --scratch-path .build-bench >/dev/null
+  CKPT=.build-bench/release/ckpt
 fi
+PY=${PY:-python3}
 THREADS=${THREADS:-2}
 STEPS=${STEPS:-5}
 SECTIONS=${SECTIONS:-forward train tokenize trim}
