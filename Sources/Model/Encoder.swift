@@ -141,48 +141,27 @@ public final class Encoder: @unchecked Sendable {
         let head = binder.hasHead
         hasMLMHead = head
         let bodyNames = binder.used
+        let names = config.headNames
         if head {
-            if config.kind == .bert {
-                headW = binder.takeHead("cls.predictions.transform.dense.weight", [H, H])
-                headB = binder.takeHead("cls.predictions.transform.dense.bias", [H])
-                headLnW = binder.takeHead("cls.predictions.transform.LayerNorm.weight", [H])
-                headLnB = binder.takeHead("cls.predictions.transform.LayerNorm.bias", [H])
-                decoderW = binder.takeHead("cls.predictions.decoder.weight", [V, H], tiedTo: word, tie: cfg.tieWordEmbeddings)
-                // The decoder's own bias is what the forward adds; tied checkpoints
-                // store it only as cls.predictions.bias.
-                decoderB = binder.takeHead("cls.predictions.decoder.bias", [V], alias: "cls.predictions.bias")
-            } else if config.kind == .roberta {
-                headW = binder.takeHead("lm_head.dense.weight", [H, H])
-                headB = binder.takeHead("lm_head.dense.bias", [H])
-                headLnW = binder.takeHead("lm_head.layer_norm.weight", [H])
-                headLnB = binder.takeHead("lm_head.layer_norm.bias", [H])
-                decoderW = binder.takeHead("lm_head.decoder.weight", [V, H], tiedTo: word, tie: cfg.tieWordEmbeddings)
-                // As BERT's: the decoder's own bias is what the forward adds;
-                // tied checkpoints store it only as lm_head.bias.
-                decoderB = binder.takeHead("lm_head.decoder.bias", [V], alias: "lm_head.bias")
-            } else {
-                headW = binder.takeHead("vocab_transform.weight", [H, H])
-                headB = binder.takeHead("vocab_transform.bias", [H])
-                headLnW = binder.takeHead("vocab_layer_norm.weight", [H])
-                headLnB = binder.takeHead("vocab_layer_norm.bias", [H])
-                decoderW = binder.takeHead("vocab_projector.weight", [V, H], tiedTo: word, tie: cfg.tieWordEmbeddings)
-                decoderB = binder.takeHead("vocab_projector.bias", [V])
-            }
+            headW = binder.takeHead(names.transform + ".weight", [H, H])
+            headB = binder.takeHead(names.transform + ".bias", [H])
+            headLnW = binder.takeHead(names.norm + ".weight", [H])
+            headLnB = binder.takeHead(names.norm + ".bias", [H])
+            decoderW = binder.takeHead(names.decoderWeight, [V, H], tiedTo: word, tie: cfg.tieWordEmbeddings)
+            // The decoder's own bias is what the forward adds; tied checkpoints
+            // store it only under the head's name (cls.predictions.bias, lm_head.bias).
+            decoderB = binder.takeHead(names.decoderBias, [V], alias: names.tiedDecoderBias)
         } else {
             headW = []; headB = []; headLnW = []; headLnB = []; decoderW = []; decoderB = []
         }
         mlmTensorNames = binder.used.subtracting(bodyNames).sorted()
         // The classification head, each part when present (a BERT checkpoint
         // usually has a pooler but no classifier).
-        // RoBERTa's head is classifier.dense → tanh → classifier.out_proj.
-        let names: (pool: String, cls: String)
-        switch config.kind {
-        case .bert: names = (binder.prefix + "pooler.dense", "classifier")
-        case .distilbert: names = ("pre_classifier", "classifier")
-        case .roberta: names = ("classifier.dense", "classifier.out_proj")
-        }
-        pooler = binder.takeOptionalDense(names.pool, outputs: H, inputs: H)
-        classifier = binder.takeOptionalDense(names.cls, outputs: nil, inputs: H)
+        // The pooler is under the checkpoint's own base prefix (a base
+        // checkpoint may have none); RoBERTa's is classifier.dense.
+        let pool = config.kind == .bert ? binder.prefix + "pooler.dense" : names.pooler
+        pooler = binder.takeOptionalDense(pool, outputs: H, inputs: H)
+        classifier = binder.takeOptionalDense(names.classifier, outputs: nil, inputs: H)
         unusedTensors = binder.unused
         try binder.finish(path: checkpoint.path)
     }

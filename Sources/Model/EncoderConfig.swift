@@ -147,3 +147,36 @@ public struct EncoderConfig: Sendable, Equatable {
         return out
     }
 }
+
+/// Where a family's heads live in a checkpoint (transformers' names).
+public struct HeadTensorNames: Sendable, Equatable {
+    /// Masked LM: the transform's dense layer and layer norm (prefixes of
+    /// `.weight` / `.bias`), the decoder's weight and bias.
+    public let transform, norm, decoderWeight, decoderBias: String
+    /// The name transformers stores the decoder bias under when it is tied
+    /// (nil: the bias is its own tensor).
+    public let tiedDecoderBias: String?
+    /// Classification: the dense layer on the first token (BERT's pooler,
+    /// under the base prefix) and the classifier (prefixes).
+    public let pooler, classifier: String
+}
+
+extension EncoderConfig {
+    public var headNames: HeadTensorNames {
+        switch kind {
+        case .bert:
+            return HeadTensorNames(transform: "cls.predictions.transform.dense", norm: "cls.predictions.transform.LayerNorm",
+                                   decoderWeight: "cls.predictions.decoder.weight", decoderBias: "cls.predictions.decoder.bias",
+                                   tiedDecoderBias: "cls.predictions.bias", pooler: "bert.pooler.dense", classifier: "classifier")
+        case .distilbert:
+            return HeadTensorNames(transform: "vocab_transform", norm: "vocab_layer_norm", decoderWeight: "vocab_projector.weight",
+                                   decoderBias: "vocab_projector.bias", tiedDecoderBias: nil, pooler: "pre_classifier",
+                                   classifier: "classifier")
+        case .roberta:
+            return HeadTensorNames(transform: "lm_head.dense", norm: "lm_head.layer_norm", decoderWeight: "lm_head.decoder.weight",
+                                   decoderBias: "lm_head.decoder.bias", tiedDecoderBias: "lm_head.bias", pooler: "classifier.dense",
+                                   classifier: "classifier.out_proj")
+        }
+    }
+}
+

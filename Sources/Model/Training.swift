@@ -187,26 +187,16 @@ public final class TrainingModel: @unchecked Sendable {
         layerOffsets = layers
         switch head {
         case .maskedLM:
-            let names: [String]
-            switch config.kind {
-            case .bert: names = ["cls.predictions.transform.dense", "cls.predictions.transform.LayerNorm", "cls.predictions.decoder.weight", "cls.predictions.decoder.bias"]
-            case .distilbert: names = ["vocab_transform", "vocab_layer_norm", "vocab_projector.weight", "vocab_projector.bias"]
-            case .roberta: names = ["lm_head.dense", "lm_head.layer_norm", "lm_head.decoder.weight", "lm_head.decoder.bias"]
-            }
-            headW = add(names[0] + ".weight", [H, H], decay: true)
-            headB = add(names[0] + ".bias", [H], decay: false)
-            headLnW = add(names[1] + ".weight", [H], decay: false)
-            headLnB = add(names[1] + ".bias", [H], decay: false)
-            decoderW = tied ? word : add(names[2], [V, H], decay: true)
-            decoderB = add(names[3], [V], decay: false)
+            let names = config.headNames
+            headW = add(names.transform + ".weight", [H, H], decay: true)
+            headB = add(names.transform + ".bias", [H], decay: false)
+            headLnW = add(names.norm + ".weight", [H], decay: false)
+            headLnB = add(names.norm + ".bias", [H], decay: false)
+            decoderW = tied ? word : add(names.decoderWeight, [V, H], decay: true)
+            decoderB = add(names.decoderBias, [V], decay: false)
             poolW = 0; poolB = 0; clsW = 0; clsB = 0
         case let .classification(c):
-            let (pool, cls): (String, String)
-            switch config.kind {
-            case .bert: (pool, cls) = ("bert.pooler.dense", "classifier")
-            case .distilbert: (pool, cls) = ("pre_classifier", "classifier")
-            case .roberta: (pool, cls) = ("classifier.dense", "classifier.out_proj")
-            }
+            let pool = config.headNames.pooler, cls = config.headNames.classifier
             poolW = add(pool + ".weight", [H, H], decay: true)
             poolB = add(pool + ".bias", [H], decay: false)
             clsW = add(cls + ".weight", [c.labels, H], decay: true)

@@ -65,12 +65,7 @@ extension Encoder {
         var missing: [String] = []
         switch head {
         case .classification:
-            let (pool, cls): (String, String)
-            switch config.kind {
-            case .bert: (pool, cls) = ("bert.pooler.dense", "classifier")
-            case .distilbert: (pool, cls) = ("pre_classifier", "classifier")
-            case .roberta: (pool, cls) = ("classifier.dense", "classifier.out_proj")
-            }
+            let pool = config.headNames.pooler, cls = config.headNames.classifier
             if pooler == nil { missing += [pool + ".bias", pool + ".weight"] }
             if classifier == nil { missing += [cls + ".bias", cls + ".weight"] }
         case .maskedLM:

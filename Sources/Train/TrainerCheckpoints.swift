@@ -55,12 +55,12 @@ extension Trainer {
                 dst.copyMemory(from: src)
             })
         }
-        // transformers names the tied head's bias cls.predictions.bias
-        // (lm_head.bias); an untied head stores both (the second is unused by
-        // the forward).
-        let headBias = ["cls.predictions.decoder.bias": "cls.predictions.bias", "lm_head.decoder.bias": "lm_head.bias"]
+        // transformers names the tied head's bias after the head
+        // (cls.predictions.bias, lm_head.bias); an untied head stores both (the
+        // second is unused by the forward).
+        let head = model.config.headNames
         for p in model.parameters {
-            if let tiedName = headBias[p.name] {
+            if p.name == head.decoderBias, let tiedName = head.tiedDecoderBias {
                 add(tiedName, p)
                 if !model.tiedDecoder { add(p.name, p) }
             } else {
