@@ -98,16 +98,8 @@ struct ScalarTrie: @unchecked Sendable {
     /// The longest entry that `word[start...]` starts with: its end and id.
     @inline(__always)
     func longestMatch(_ word: ArraySlice<Unicode.Scalar>, from start: Int) -> (end: Int, id: Int)? {
-        var node: Int32 = 0
-        var best: (Int, Int)? = nil
-        var i = start
-        while i < word.endIndex {
-            guard let next = table.get(UInt64(UInt32(node)) << 32 | UInt64(word[i].value)) else { break }
-            node = next
-            i += 1
-            let t = terminal[Int(node)]
-            if t >= 0 { best = (i, Int(t)) }
-        }
+        var best: (end: Int, id: Int)? = nil
+        forEachPrefix(word, from: start) { best = ($0, $1) }
         return best
     }
 }
