@@ -116,6 +116,19 @@ public struct NormalizedText: Sendable, Equatable {
         scalars = s; starts = a; ends = b
     }
 
+    /// Replaces each scalar with what `f` appends for it, as `expand` does,
+    /// without an array per scalar.
+    mutating func expand(appending f: (Unicode.Scalar, inout [Unicode.Scalar]) -> Void) {
+        var s: [Unicode.Scalar] = [], a: [Int] = [], b: [Int] = []
+        s.reserveCapacity(scalars.count + 8); a.reserveCapacity(scalars.count + 8); b.reserveCapacity(scalars.count + 8)
+        for i in scalars.indices {
+            let before = s.count
+            f(scalars[i], &s)
+            for _ in before..<s.count { a.append(starts[i]); b.append(ends[i]) }
+        }
+        scalars = s; starts = a; ends = b
+    }
+
     /// Starts the piece where its first normalized scalar comes from, as the
     /// reference's slice of the whole normalized piece does after normalizing
     /// (characters a normalizer removed from the front no longer count).

@@ -27,7 +27,11 @@ enum Normalizer: Sendable {
                 t.map { $0.isBertWhitespace ? " " : $0 }
             }
             if chinese {
-                t.expand { $0.isChineseChar ? [" ", $0, " "] : [$0] }
+                if t.scalars.contains(where: \.isChineseChar) {
+                    t.expand { c, out in
+                        if c.isChineseChar { out.append(" "); out.append(c); out.append(" ") } else { out.append(c) }
+                    }
+                }
             }
             if strip ?? lower {
                 Normalizer.decompose(&t, compatibility: false)
@@ -64,21 +68,17 @@ enum Normalizer: Sendable {
     // MARK: - Unicode normalization with alignments
 
     static func lowercase(_ t: inout NormalizedText) {
-        t.expand { c in
-            if c.isASCII { return [c.value >= 65 && c.value <= 90 ? Unicode.Scalar(c.value + 32)! : c] }
-            return Array(c.properties.lowercaseMapping.unicodeScalars)
-        }
+        // ASCII text without capitals is common and changes nothing.
+        if !t.scalars.contains(where: { !$0.isASCII || ($0.value >= 65 && $0.value <= 90) }) { return }
+        t.expand { c, out in ScalarTables.appendLowercase(c, to: &out) }
     }
 
     /// NFD / NFKD: each scalar decomposed in place, then combining marks put in
     /// canonical order (carrying their alignments).
     static func decompose(_ t: inout NormalizedText, compatibility: Bool) {
-        t.expand { c in
-            if c.value < 0xC0 { return [c] }
-            let s = String(c)
-            let d = compatibility ? s.decomposedStringWithCompatibilityMapping : s.decomposedStringWithCanonicalMapping
-            return Array(d.unicodeScalars)
-        }
+        // Below U+00C0 nothing decomposes.
+        if !t.scalars.contains(where: { $0.value >= 0xC0 }) { return }
+        t.expand { c, out in ScalarTables.appendDecomposition(c, compatibility: compatibility, to: &out) }
         reorderMarks(&t)
     }
 

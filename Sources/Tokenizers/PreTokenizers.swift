@@ -110,7 +110,25 @@ indirect enum PreTokenizer: Sendable {
         func go(_ p: PreTokenizer, _ rs: [Range<Int>]) -> [Range<Int>]? {
             switch p {
             case .bert:
-                return splitAll(splitAll(rs, .removed) { $0.isWhitespaceChar }, .isolated) { $0.isBertPunctuation }
+                // Whitespace removed, punctuation isolated, in one pass.
+                var out: [Range<Int>] = []
+                out.reserveCapacity(t.count / 2)
+                for r in rs {
+                    var start = r.lowerBound
+                    for i in r {
+                        let c = t.scalars[i]
+                        if c.isWhitespaceChar {
+                            if start < i { out.append(start..<i) }
+                            start = i + 1
+                        } else if c.isBertPunctuation {
+                            if start < i { out.append(start..<i) }
+                            out.append(i..<(i + 1))
+                            start = i + 1
+                        }
+                    }
+                    if start < r.upperBound { out.append(start..<r.upperBound) }
+                }
+                return out
             case .whitespaceSplit:
                 return splitAll(rs, .removed) { $0.isWhitespaceChar }
             case let .punctuation(b):

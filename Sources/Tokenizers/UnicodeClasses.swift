@@ -5,7 +5,7 @@ extension Unicode.Scalar {
     @inline(__always)
     var isWhitespaceChar: Bool {
         if value < 0x80 { return value == 0x20 || (value >= 0x09 && value <= 0x0D) }
-        return properties.isWhitespace
+        return ScalarTables.has(self, ScalarTables.whitespace) ?? properties.isWhitespace
     }
 
     /// BERT's whitespace: tab, newline, carriage return, or White_Space.
@@ -18,6 +18,7 @@ extension Unicode.Scalar {
     var isBertControl: Bool {
         if value < 0x80 { return (value < 0x20 && value != 0x09 && value != 0x0A && value != 0x0D) || value == 0x7F }
         if value < 0xA0 { return true }  // C1 controls
+        if let f = ScalarTables.has(self, ScalarTables.control) { return f }
         switch properties.generalCategory {
         case .control, .format, .privateUse, .surrogate: return true
         default: return false
@@ -37,6 +38,7 @@ extension Unicode.Scalar {
 
     /// Unicode punctuation (categories P*).
     var isUnicodePunctuation: Bool {
+        if let f = ScalarTables.has(self, ScalarTables.punctuation) { return f }
         switch properties.generalCategory {
         case .connectorPunctuation, .dashPunctuation, .openPunctuation, .closePunctuation,
              .initialPunctuation, .finalPunctuation, .otherPunctuation:
@@ -56,6 +58,7 @@ extension Unicode.Scalar {
     /// Rust's `char::is_numeric` (categories Nd, Nl, No).
     var isNumericChar: Bool {
         if value < 0x80 { return value >= 0x30 && value <= 0x39 }
+        if let f = ScalarTables.has(self, ScalarTables.numeric) { return f }
         switch properties.generalCategory {
         case .decimalNumber, .letterNumber, .otherNumber: return true
         default: return false
@@ -67,6 +70,7 @@ extension Unicode.Scalar {
         if value < 0x80 {
             return (value >= 0x30 && value <= 0x39) || (value >= 0x41 && value <= 0x5A) || (value >= 0x61 && value <= 0x7A) || value == 0x5F
         }
+        if let f = ScalarTables.has(self, ScalarTables.word) { return f }
         if properties.isAlphabetic || properties.isJoinControl { return true }
         switch properties.generalCategory {
         case .nonspacingMark, .spacingMark, .enclosingMark, .decimalNumber, .connectorPunctuation: return true
@@ -76,5 +80,8 @@ extension Unicode.Scalar {
 
     /// Nonspacing mark (Mn).
     @inline(__always)
-    var isNonspacingMark: Bool { value >= 0x300 && properties.generalCategory == .nonspacingMark }
+    var isNonspacingMark: Bool {
+        guard value >= 0x300 else { return false }
+        return ScalarTables.has(self, ScalarTables.nonspacingMark) ?? (properties.generalCategory == .nonspacingMark)
+    }
 }
