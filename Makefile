@@ -68,6 +68,7 @@ bench: release
 	bash bench/convert_bench.sh
 	bash bench/bin_bench.sh
 	bash bench/tokenize_bench.sh
+	bash bench/tokenize_scripts_bench.sh
 	bash bench/forward_bench.sh
 	bash bench/train_bench.sh
 	bash bench/train_e2e_bench.sh
