@@ -67,15 +67,22 @@ public enum VocabResizer {
     ///   …) and the formats' errors; nothing appears at `destination` then.
     public static func resize(_ source: Checkpoint, tokenizerDirectory: String, to destination: String,
                               options: ResizeOptions) throws -> ResizeReport {
+        try resize(source, tokenizerDirectory: tokenizerDirectory, to: destination, options: options, loaded: nil)
+    }
+
+    /// `loaded`: the old and the new tokenizer when the caller has them
+    /// already (trim-vocab), so that they are not parsed again.
+    static func resize(_ source: Checkpoint, tokenizerDirectory: String, to destination: String, options: ResizeOptions,
+                       loaded: (old: Tokenizer, new: Tokenizer)?) throws -> ResizeReport {
         let dst = FileSystem.normalized(destination)
         guard var config = source.config else { throw ConvertError(path: source.path, reason: "no config.json: cannot tell the vocabulary size") }
         guard let oldV = config.vocabSize, oldV > 0 else { throw ConvertError(path: source.path, reason: "config.json has no vocab_size") }
         let oldTokFiles = source.files.filter { tokenizerFiles.contains($0.name) }
         guard !oldTokFiles.isEmpty else { throw ConvertError(path: source.path, reason: "no tokenizer files: the old token strings are unknown") }
-        let oldTok = try Tokenizer(files: oldTokFiles, path: source.path)
+        let oldTok = try loaded?.old ?? Tokenizer(files: oldTokFiles, path: source.path)
         let newFiles = try readTokenizerFiles(in: tokenizerDirectory)
         guard !newFiles.isEmpty else { throw ConvertError(path: tokenizerDirectory, reason: "no tokenizer files (tokenizer.json or vocab.txt)") }
-        let newTok = try Tokenizer(files: newFiles, path: tokenizerDirectory)
+        let newTok = try loaded?.new ?? Tokenizer(files: newFiles, path: tokenizerDirectory)
         let oldRoles = try TokenizerSummary(files: oldTokFiles, directory: source.path)?.specialTokens ?? [:]
         let newRoles = try TokenizerSummary(files: newFiles, directory: tokenizerDirectory)?.specialTokens ?? [:]
 
@@ -222,11 +229,13 @@ public enum VocabResizer {
     /// with the way out.
     static func checkPositionOffset(_ config: ModelConfig, source: String, newTok: Tokenizer, newPad: String?,
                                     tokenizerDirectory: String) throws {
-        guard ["roberta", "xlm-roberta", "camembert"].contains(config.modelType ?? "") else { return }
-        let modelPad = config.padTokenID ?? 1
+        // The family and its pad id as the encoder reads them (a config the
+        // encoder cannot read is the self-check's to refuse).
+        guard let encoder = try? EncoderConfig(config, path: source), encoder.positionOffset > 0,
+              let modelPad = encoder.padTokenID else { return }
         guard let newPad, let id = newTok.id(of: newPad), id != modelPad else { return }
         throw ConvertError(path: tokenizerDirectory, reason: "the pad token \(newPad) is id \(id), but \(source) has pad_token_id \(modelPad): "
-            + "\(config.modelType!) counts positions from pad_token_id + 1, so every position would shift. "
+            + "\(encoder.modelType) counts positions from pad_token_id + 1, so every position would shift. "
             + "Give the tokenizer the model's special-token order (ckpt train-tokenizer --special-tokens '<s>,<pad>,</s>,<unk>,<mask>')")
     }
 

@@ -84,7 +84,8 @@ public enum VocabTrimmer {
         var always = Set(tok.addedTokens.map(\.id))
         if let u = tok.unknownID { always.insert(u) }
         always.formUnion(tok.structuralIDs)
-        always.formUnion(try TokenizerTrim.referencedIDs(source.files, path: source.path).filter { $0 >= 0 && $0 < n })
+        let editor = try TokenizerTrim(files: source.files, path: source.path)
+        always.formUnion(editor.referencedIDs.filter { $0 >= 0 && $0 < n })
         var used = (0..<n).filter { counts[$0] > 0 && !always.contains($0) }
         report.usedPieces = used.count
         if let k = options.keep, used.count > k {
@@ -98,11 +99,11 @@ public enum VocabTrimmer {
         report.alwaysKept = always.count
 
         // The trimmed tokenizer files, then the model moved onto them.
-        let files = try TokenizerTrim.files(source.files, kept: kept, path: source.path)
+        let trimmedFiles = try editor.files(kept: kept)
         let dir = FileSystem.temporaryName(beside: FileSystem.normalized(destination) + "-tokenizer")
         try FileSystem.makeDirectories(dir)
         defer { try? FileSystem.removeDirectory(dir) }
-        for f in files {
+        for f in trimmedFiles {
             let out = try AtomicFile(path: FileSystem.join(dir, f.name), overwrite: true)
             try out.write(f.bytes, at: 0)
             try out.commit()
@@ -128,7 +129,7 @@ public enum VocabTrimmer {
         // Each kept row is the old row of the same id (not looked up by string:
         // a vocabulary may list a piece twice).
         o.sourceRows = kept
-        report.resize = try VocabResizer.resize(source, tokenizerDirectory: dir, to: destination, options: o)
+        report.resize = try VocabResizer.resize(source, tokenizerDirectory: dir, to: destination, options: o, loaded: (tok, trimmed))
         return report
     }
 }

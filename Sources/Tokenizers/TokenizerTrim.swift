@@ -21,42 +21,69 @@ extension Tokenizer {
     }
 }
 
-public enum TokenizerTrim {
+public struct TokenizerTrim {
+    let files: [(name: String, bytes: [UInt8])]
+    let path: String
+    /// tokenizer.json, parsed once.
+    let json: JSONObject
+
+    /// Reads the tokenizer files of a model (`files`, from `path`).
+    ///
+    /// - Throws: `TokenizerError` when tokenizer.json is missing or not a JSON object.
+    public init(files: [(name: String, bytes: [UInt8])], path: String) throws {
+        guard let tj = files.first(where: { $0.name == "tokenizer.json" }) else { throw TokenizerError.missing(path: path) }
+        let tjPath = FileSystem.join(path, "tokenizer.json")
+        guard let json = try JSONParser.parse(tj.bytes, path: tjPath).object else {
+            throw TokenizerError.invalid(path: tjPath, reason: "expected a JSON object")
+        }
+        self.files = files
+        self.path = path
+        self.json = json
+    }
+
+    /// A post-processor with each special-token id (Template's `ids`, Bert's
+    /// and Roberta's `cls`/`sep` pairs, inside Sequence's processors too)
+    /// replaced by `f`.
+    static func mapSpecialIDs(_ v: JSONValue, _ f: (Int) throws -> Int) rethrows -> JSONValue {
+        switch v {
+        case let .object(o):
+            var out = JSONObject()
+            for (k, x) in o {
+                if k == "ids", let a = x.array {
+                    out[k] = .array(try a.map { v in try v.int.map { .number(JSONNumber(try f($0))) } ?? v })
+                } else if k == "cls" || k == "sep", let a = x.array, a.count == 2, let id = a[1].int {
+                    out[k] = .array([a[0], .number(JSONNumber(try f(id)))])
+                } else {
+                    out[k] = try mapSpecialIDs(x, f)
+                }
+            }
+            return .object(out)
+        case let .array(a): return .array(try a.map { try mapSpecialIDs($0, f) })
+        default: return v
+        }
+    }
+
     /// The ids tokenizer.json names outside its model: the post-processor's
     /// special tokens and `padding.pad_id` (a trim must keep them).
-    public static func referencedIDs(_ files: [(name: String, bytes: [UInt8])], path: String) throws -> Set<Int> {
-        guard let tj = files.first(where: { $0.name == "tokenizer.json" }) else { return [] }
-        let json = try JSONParser.parse(tj.bytes, path: FileSystem.join(path, "tokenizer.json"))
+    public var referencedIDs: Set<Int> {
         var ids = Set<Int>()
-        func visit(_ v: JSONValue) {
-            switch v {
-            case let .object(o):
-                for (k, x) in o {
-                    if k == "ids", let a = x.array { ids.formUnion(a.compactMap(\.int)) }
-                    else if k == "cls" || k == "sep", let a = x.array, a.count == 2, let id = a[1].int { ids.insert(id) }
-                    else { visit(x) }
-                }
-            case let .array(a): a.forEach(visit)
-            default: break
-            }
-        }
-        if let post = json["post_processor"] { visit(post) }
+        if let post = json["post_processor"] { _ = TokenizerTrim.mapSpecialIDs(post) { ids.insert($0); return $0 } }
         if let pad = json["padding"]?["pad_id"]?.int { ids.insert(pad) }
         return ids
     }
 
-    /// The tokenizer files among `files` rewritten for the ids `kept`
-    /// (ascending); other tokenizer files (a SentencePiece `.model`, which
-    /// would describe the old vocabulary) are left out.
+    /// The tokenizer files rewritten for the ids `kept` (ascending); other
+    /// tokenizer files (a SentencePiece `.model`, which would describe the old
+    /// vocabulary) are left out.
     ///
-    /// - Throws: `TokenizerError` when tokenizer.json is missing or not a
-    ///   Unigram or WordPiece model, or names an id that is not kept.
-    public static func files(_ files: [(name: String, bytes: [UInt8])], kept: [Int], path: String) throws -> [(name: String, bytes: [UInt8])] {
+    /// - Throws: `TokenizerError` when tokenizer.json is not a Unigram or
+    ///   WordPiece model, or names an id that is not kept.
+    public func files(kept: [Int]) throws -> [(name: String, bytes: [UInt8])] {
         var newID: [Int: Int] = [:]
         for (i, id) in kept.enumerated() { newID[id] = i }
         let tjPath = FileSystem.join(path, "tokenizer.json")
-        guard let tj = files.first(where: { $0.name == "tokenizer.json" }) else { throw TokenizerError.missing(path: path) }
-        guard var json = try JSONParser.parse(tj.bytes, path: tjPath).object, var model = json["model"]?.object else {
+        var json = self.json
+        guard var model = json["model"]?.object else {
             throw TokenizerError.invalid(path: tjPath, reason: "missing \"model\"")
         }
         var tokens: [String] = []
@@ -88,27 +115,7 @@ public enum TokenizerTrim {
                 return .object(o)
             })
         }
-        /// Special-token ids inside a post-processor (Template's `ids`, Bert's
-        /// and Roberta's `cls`/`sep` pairs, Sequence's processors).
-        func remapPost(_ v: JSONValue) throws -> JSONValue {
-            switch v {
-            case let .object(o):
-                var out = JSONObject()
-                for (k, x) in o {
-                    if k == "ids", let a = x.array {
-                        out[k] = .array(try a.map { v in try v.int.map { .number(JSONNumber(try remap($0))) } ?? v })
-                    } else if k == "cls" || k == "sep", let a = x.array, a.count == 2, let id = a[1].int {
-                        out[k] = .array([a[0], .number(JSONNumber(try remap(id)))])
-                    } else {
-                        out[k] = try remapPost(x)
-                    }
-                }
-                return .object(out)
-            case let .array(a): return .array(try a.map(remapPost))
-            default: return v
-            }
-        }
-        if let post = json["post_processor"] { json["post_processor"] = try remapPost(post) }
+        if let post = json["post_processor"] { json["post_processor"] = try TokenizerTrim.mapSpecialIDs(post, remap) }
         if var padding = json["padding"]?.object, let id = padding["pad_id"]?.int {
             padding["pad_id"] = .number(JSONNumber(try remap(id)))
             json["padding"] = .object(padding)
