@@ -104,6 +104,10 @@ import Tokenizers
         let k = ckpt(["trim-vocab", model("xlm-roberta"), "--corpus", corpus(dir), "--out", dir.file("keep"), "--keep", "5"])
         #expect(k.status == 0, "\(k.err)")
         #expect(try Tokenizer(path: dir.file("keep")).count < trimmed.count)
+        // An existing output is refused before any work, and left as it was.
+        let again = ckpt(["trim-vocab", model("xlm-roberta"), "--corpus", corpus(dir), "--out", dir.file("trim")])
+        #expect(again.status != 0 && again.err.contains("already exists"), "\(again.err)")
+        #expect(try Tokenizer(path: dir.file("trim")).count == trimmed.count)
         let bpe = ckpt(["trim-vocab", model("roberta"), "--corpus", corpus(dir), "--out", dir.file("bpe")])
         #expect(bpe.status != 0 && bpe.err.contains("BPE") && !FileSystem.exists(dir.file("bpe")), "\(bpe.err)")
     }

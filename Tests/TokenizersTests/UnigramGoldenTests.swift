@@ -52,6 +52,20 @@ import Tokenizers
         }
     }
 
+    /// A regex outside the supported subset is refused by name, with the file.
+    @Test func unsupportedRegexIsNamed() throws {
+        let path = Fixtures.path("tokenizer-edge/regex-word/tokenizer.json")
+        let text = String(decoding: try readFile(path), as: UTF8.self)
+        let edited = text.replacingOccurrences(of: #""Regex": "\\w+""#, with: #""Regex": "(a|b)""#)
+        #expect(edited != text)
+        do {
+            _ = try Tokenizer(tokenizerJSON: Array(edited.utf8), path: path)
+            Issue.record("a grouped regex loaded")
+        } catch {
+            #expect("\(error)".contains("tokenizer.json") && "\(error)".contains("(a|b)"), "\(error)")
+        }
+    }
+
     /// Hostile files: each refused with the file and the problem named.
     @Test(arguments: [
         ("charsmap-truncated.json", "truncated"),
