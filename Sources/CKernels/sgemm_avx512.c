@@ -1,30 +1,14 @@
-// A blocked single-precision GEMM with an AVX-512F micro-kernel.
-//
-// The structure is the usual one for cache-aware GEMM (Goto and van de Geijn,
-// "Anatomy of high-performance matrix multiplication", 2008):
-//
-//   for each (KC × NC) block of op(b):   packed into NR-wide column panels
-//     for each (MC × KC) block of op(a): packed into MR-tall row panels
-//       for each NR panel of b:          (its KC × NR slice stays in L1)
-//         for each MR panel of a:        (the a block stays in L2)
-//           the MR × NR micro-kernel: KC rank-1 updates held in 24 registers
+// ckpt's AVX-512F kernel for the blocked GEMM in sgemm_blocked.c.
 //
 // MR × NR = 6 × 64: four zmm columns per row, 24 accumulators, 4 loads and
-// 6 broadcasts per 24 fused multiply-adds. Edges are packed with zeros and
-// written through a small tile, so every shape takes the same path. `alpha`
-// is applied while packing a.
+// 6 broadcasts per 24 fused multiply-adds.
 
 #include "ckernels.h"
-
-#include <stdint.h>
-#include <stdlib.h>
-#include <string.h>
+#include "sgemm_blocked.h"
 
 #if defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__))
 #define CKPT_HAVE_AVX512_KERNEL 1
-#include <cpuid.h>
 #include <immintrin.h>
-#include <pthread.h>
 #endif
 
 #ifdef CKPT_HAVE_AVX512_KERNEL
@@ -35,80 +19,9 @@
 #define CKPT_NC 3072
 #endif
 enum { MR = 6, NR = 64, KC = CKPT_KC, MC = CKPT_MC, NC = CKPT_NC };
-// pack_a fills whole MR-row panels of an MC block, pack_b whole NR-column panels.
 _Static_assert(MC % MR == 0 && NC % NR == 0 && KC > 0, "block sizes must be whole panels");
 
 #define TARGET __attribute__((target("avx512f,fma")))
-
-static int detect_avx512(void) {
-    unsigned a, b, c, d;
-    if (!__get_cpuid(1, &a, &b, &c, &d)) return 0;
-    if (!(c & (1u << 27))) return 0;  // OSXSAVE: xgetbv is usable
-    unsigned lo, hi;
-    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
-    (void)hi;
-    // XMM, YMM, opmask, upper halves of zmm0-15, zmm16-31: all saved by the OS.
-    if ((lo & 0xE6u) != 0xE6u) return 0;
-    if (!(c & (1u << 12))) return 0;  // FMA, which the kernels are also compiled for
-    if (__get_cpuid_max(0, NULL) < 7) return 0;
-    __cpuid_count(7, 0, a, b, c, d);
-    return (b & (1u << 16)) != 0 && (b & (1u << 5)) != 0;  // AVX512F, and AVX2 beside it
-}
-
-static pthread_once_t detect_once = PTHREAD_ONCE_INIT;
-static int avx512_supported;
-static void run_detect(void) { avx512_supported = detect_avx512(); }
-
-int ckpt_sgemm_avx512_supported(void) {
-    pthread_once(&detect_once, run_detect);
-    return avx512_supported;
-}
-
-// Packing buffers, one pair per thread, kept for the thread's life.
-static pthread_key_t buffer_key;
-static pthread_once_t buffer_once = PTHREAD_ONCE_INIT;
-static int buffer_key_ok;
-static void make_buffer_key(void) { buffer_key_ok = pthread_key_create(&buffer_key, free) == 0; }
-
-static float *thread_buffer(size_t floats) {
-    pthread_once(&buffer_once, make_buffer_key);
-    if (!buffer_key_ok) return NULL;  // no key to hold a buffer: the caller falls back
-    // Layout: [capacity (64 bytes)] [floats ...], 64-byte aligned.
-    float *block = pthread_getspecific(buffer_key);
-    if (block && *(size_t *)block >= floats) return block + 16;
-    free(block);
-    // aligned_alloc wants a size that is a multiple of the alignment.
-    block = aligned_alloc(64, (floats + 16 + 15) / 16 * 16 * sizeof(float));
-    if (!block) {
-        pthread_setspecific(buffer_key, NULL);
-        return NULL;
-    }
-    *(size_t *)block = floats;
-    pthread_setspecific(buffer_key, block);
-    return block + 16;
-}
-
-// op(a)[i][p], scaled by alpha, into MR-tall panels: panel r holds rows
-// r·MR ..< r·MR + MR as kc consecutive groups of MR values (zeros past mc).
-static void pack_a(int trans, const float *a, long lda, long mc, long kc, float alpha, float *out) {
-    for (long i0 = 0; i0 < mc; i0 += MR) {
-        long rows = mc - i0 < MR ? mc - i0 : MR;
-        if (!trans) {
-            const float *src[MR];
-            for (long i = 0; i < MR; i++) src[i] = a + (i0 + (i < rows ? i : 0)) * lda;
-            for (long p = 0; p < kc; p++) {
-                for (long i = 0; i < MR; i++) out[i] = i < rows ? alpha * src[i][p] : 0.0f;
-                out += MR;
-            }
-        } else {
-            for (long p = 0; p < kc; p++) {
-                const float *row = a + p * lda + i0;
-                for (long i = 0; i < MR; i++) out[i] = i < rows ? alpha * row[i] : 0.0f;
-                out += MR;
-            }
-        }
-    }
-}
 
 // op(b)[p][j] into NR-wide panels: panel s holds columns s·NR ..< s·NR + NR as
 // kc consecutive rows of NR values (zeros past nc).
@@ -235,70 +148,10 @@ TARGET static void micro_kernel(long kc, const float *restrict a, const float *r
 #undef STORE
 }
 
-int ckpt_sgemm_avx512(int trans_a, int trans_b, long m, long n, long k, float alpha,
-                      const float *a, long lda, const float *b, long ldb,
-                      float beta, float *c, long ldc) {
-    if (!ckpt_sgemm_avx512_supported()) return -1;
-    if (m <= 0 || n <= 0) return 0;
-    if (k <= 0 || alpha == 0.0f) {
-        for (long i = 0; i < m; i++)
-            for (long j = 0; j < n; j++) c[i * ldc + j] = beta == 0.0f ? 0.0f : beta * c[i * ldc + j];
-        return 0;
-    }
-    long kcMax = k < KC ? k : KC;
-    long ncMax = n < NC ? n : NC;
-    long ncPadded = (ncMax + NR - 1) / NR * NR;
-    size_t aFloats = (size_t)MC * (size_t)kcMax, bFloats = (size_t)ncPadded * (size_t)kcMax;
-    float *buffer = thread_buffer(aFloats + bFloats + MR * NR);
-    if (!buffer) return -1;
-    float *packedB = buffer, *packedA = buffer + bFloats, *tile = packedA + aFloats;
-
-    for (long jc = 0; jc < n; jc += NC) {
-        long nc = n - jc < NC ? n - jc : NC;
-        for (long pc = 0; pc < k; pc += KC) {
-            long kc = k - pc < KC ? k - pc : KC;
-            const float *bBlock = trans_b ? b + jc * ldb + pc : b + pc * ldb + jc;
-            pack_b(trans_b, bBlock, ldb, kc, nc, packedB);
-            float betaHere = pc == 0 ? beta : 1.0f;
-            for (long ic = 0; ic < m; ic += MC) {
-                long mc = m - ic < MC ? m - ic : MC;
-                const float *aBlock = trans_a ? a + pc * lda + ic : a + ic * lda + pc;
-                pack_a(trans_a, aBlock, lda, mc, kc, alpha, packedA);
-                for (long jr = 0; jr < nc; jr += NR) {
-                    long nr = nc - jr < NR ? nc - jr : NR;
-                    const float *bPanel = packedB + jr * kc;
-                    for (long ir = 0; ir < mc; ir += MR) {
-                        long mr = mc - ir < MR ? mc - ir : MR;
-                        const float *aPanel = packedA + ir * kc;
-                        float *cTile = c + (ic + ir) * ldc + jc + jr;
-                        if (mr == MR && nr == NR) {
-                            micro_kernel(kc, aPanel, bPanel, cTile, ldc, betaHere);
-                        } else {
-                            micro_kernel(kc, aPanel, bPanel, tile, NR, 0.0f);
-                            for (long i = 0; i < mr; i++)
-                                for (long j = 0; j < nr; j++) {
-                                    float v = tile[i * NR + j];
-                                    cTile[i * ldc + j] = betaHere == 0.0f ? v : betaHere * cTile[i * ldc + j] + v;
-                                }
-                        }
-                    }
-                }
-            }
-        }
-    }
-    return 0;
-}
+const ckpt_blocked_kernel ckpt_avx512_kernel = {MR, NR, KC, MC, NC, pack_b, micro_kernel};
 
 #else
 
-int ckpt_sgemm_avx512_supported(void) { return 0; }
-
-int ckpt_sgemm_avx512(int trans_a, int trans_b, long m, long n, long k, float alpha,
-                      const float *a, long lda, const float *b, long ldb,
-                      float beta, float *c, long ldc) {
-    (void)trans_a; (void)trans_b; (void)m; (void)n; (void)k; (void)alpha;
-    (void)a; (void)lda; (void)b; (void)ldb; (void)beta; (void)c; (void)ldc;
-    return -1;
-}
+const ckpt_blocked_kernel ckpt_avx512_kernel = {0, 0, 0, 0, 0, 0, 0};
 
 #endif

@@ -1,7 +1,7 @@
 // Matrix products. Every product in the model goes through `sgemm`, which
-// runs ckpt's AVX-512 kernel (Sources/CKernels) on CPUs that have AVX-512F and
-// OpenBLAS's cblas_sgemm elsewhere; the naive version beside it is the
-// reference the tests compare both against.
+// runs ckpt's own kernels (Sources/CKernels) — AVX-512F where the CPU has it,
+// else AVX2 with FMA — and OpenBLAS's cblas_sgemm elsewhere; the naive version
+// beside it is the reference the tests compare them all against.
 //
 // Shapes: row-major, `(rows, cols)`; `ld` is the distance between rows.
 
@@ -16,20 +16,32 @@ import Glibc
 /// The single-precision matrix product behind every layer.
 ///
 /// Chosen once per process: ``avx512`` when the CPU and the OS support
-/// AVX-512F, else ``openblas``. The environment variable `CKPT_SGEMM=openblas`
-/// forces OpenBLAS (to compare the two, or to match another machine's
-/// rounding); the command line refuses values other than `avx512`,
-/// `openblas` and `auto`. Products run single-threaded inside; ckpt splits them across
-/// cores itself.
+/// AVX-512F, else ``avx2`` when they support AVX2 and FMA, else ``openblas``.
+/// The environment variable `CKPT_SGEMM` forces any kernel this CPU runs (to
+/// compare them, to measure the AVX2 path on an AVX-512 machine, or to match
+/// another machine's rounding); the command line refuses values other than
+/// `avx512`, `avx2`, `openblas` and `auto`. Products run single-threaded
+/// inside; ckpt splits them across cores itself.
 public enum SgemmKernel: String, Sendable, CaseIterable {
-    /// ckpt's blocked GEMM with an AVX-512F micro-kernel.
+    /// ckpt's blocked GEMM with an AVX-512F micro-kernel (6 × 64 tiles).
     case avx512
+    /// ckpt's blocked GEMM with an AVX2/FMA micro-kernel (6 × 16 tiles).
+    case avx2
     /// `cblas_sgemm` from the system OpenBLAS.
     case openblas
 
+    /// The id CKernels knows the kernel by; nil for OpenBLAS.
+    var cKernel: Int32? {
+        switch self {
+        case .avx512: Int32(CKPT_KERNEL_AVX512)
+        case .avx2: Int32(CKPT_KERNEL_AVX2)
+        case .openblas: nil
+        }
+    }
+
     /// Whether this machine can run `kernel`.
     public static func isSupported(_ kernel: SgemmKernel) -> Bool {
-        kernel == .openblas || ckpt_sgemm_avx512_supported() != 0
+        kernel.cKernel.map { ckpt_sgemm_supported($0) != 0 } ?? true
     }
 
     /// The kernel a `CKPT_SGEMM` value asks for: nil for the default (unset,
@@ -39,17 +51,18 @@ public enum SgemmKernel: String, Sendable, CaseIterable {
     public static func requested(by value: String?) throws -> SgemmKernel? {
         guard let value, !value.isEmpty, value.lowercased() != "auto" else { return nil }
         guard let kernel = SgemmKernel(rawValue: value.lowercased()) else {
-            throw ModelError.config(path: "CKPT_SGEMM", reason: "\"\(value)\" is not avx512, openblas or auto")
+            throw ModelError.config(path: "CKPT_SGEMM", reason: "\"\(value)\" is not avx512, avx2, openblas or auto")
         }
         return kernel
     }
 
     /// The kernel this process uses: the one `CKPT_SGEMM` asks for where this
-    /// machine runs it, else ``avx512`` where supported, else ``openblas``.
+    /// machine runs it, else the first of ``avx512``, ``avx2`` this machine
+    /// runs, else ``openblas``.
     public static let current: SgemmKernel = {
         let asked = (try? requested(by: getenv("CKPT_SGEMM").map { String(cString: $0) })) ?? nil
         if let asked, isSupported(asked) { return asked }
-        return isSupported(.avx512) ? .avx512 : .openblas
+        return allCases.first(where: isSupported)!
     }()
 }
 
@@ -58,8 +71,8 @@ public enum SgemmKernel: String, Sendable, CaseIterable {
 func sgemm(_ kernel: SgemmKernel = .current, transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float,
            a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
            beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
-    if kernel == .avx512,
-       ckpt_sgemm_avx512(transA ? 1 : 0, transB ? 1 : 0, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc) == 0 {
+    if let id = kernel.cKernel,
+       ckpt_sgemm(id, transA ? 1 : 0, transB ? 1 : 0, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc) == 0 {
         return
     }
     // OpenBLAS, also when the kernel could not allocate its packing buffers.

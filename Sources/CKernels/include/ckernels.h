@@ -1,25 +1,55 @@
-// ckpt's own single-precision matrix product for x86-64 CPUs with AVX-512F.
+// ckpt's own single-precision matrix products for x86-64 CPUs.
 //
 // The system OpenBLAS may be pinned to an older kernel family (for instance
-// with OPENBLAS_CORETYPE=Haswell on processors its build does not know), which
-// leaves half of an AVX-512 core's multiply-add width unused. This kernel is
-// selected at run time, only when the CPU and the operating system support
-// AVX-512F; everything else goes to cblas_sgemm.
+// with OPENBLAS_CORETYPE=Haswell on processors its build does not know), and
+// its generic loops pack a layer's weight again on every call and on every
+// thread. These kernels are selected at run time, only when the CPU and the
+// operating system support their instructions; everything else goes to
+// cblas_sgemm.
 #ifndef CKPT_CKERNELS_H
 #define CKPT_CKERNELS_H
 
-/// 1 when the CPU has AVX-512F and the OS saves the zmm state, else 0.
-int ckpt_sgemm_avx512_supported(void);
+/// The kernels: AVX-512F (6 × 64 tiles) and AVX2 with FMA (6 × 16 tiles).
+enum { CKPT_KERNEL_AVX512 = 1, CKPT_KERNEL_AVX2 = 2 };
+
+/// 1 when the CPU has the kernel's instructions and the OS saves their
+/// registers, else 0 (also for an unknown kernel).
+int ckpt_sgemm_supported(int kernel);
+
+/// 1 when the CPU has AVX512_BF16 (and the OS saves the zmm state), else 0.
+int ckpt_cpu_bf16_supported(void);
 
 /// Row-major `c (m, n) = alpha · op(a) · op(b) + beta · c` on the calling
 /// thread, like cblas_sgemm(CblasRowMajor, ...). `op(a)` is `(m, k)`: `a` is
 /// `(m, k)` with row stride `lda`, or `(k, m)` when `trans_a` is non-zero;
 /// likewise `op(b)` is `(k, n)`. When `beta` is 0, `c` is not read.
 ///
-/// Returns 0, or -1 when AVX-512F is unavailable or the packing buffers
+/// Returns 0, or -1 when the kernel is unavailable or the packing buffers
 /// cannot be allocated (nothing is written then).
-int ckpt_sgemm_avx512(int trans_a, int trans_b, long m, long n, long k, float alpha,
-                      const float *a, long lda, const float *b, long ldb,
+int ckpt_sgemm(int kernel, int trans_a, int trans_b, long m, long n, long k, float alpha,
+               const float *a, long lda, const float *b, long ldb,
+               float beta, float *c, long ldc);
+
+/// The kernel's panel width: a prepacked product's column ranges start at
+/// multiples of it. 0 when the kernel is unavailable.
+long ckpt_sgemm_panel_width(int kernel);
+
+/// Floats (64-byte aligned) that `op(b)` of shape `(k, n)` takes once packed
+/// for `kernel`; -1 when the kernel is unavailable.
+long ckpt_sgemm_packed_floats(int kernel, long k, long n);
+
+/// Packs `op(b)` (`(k, n)`; `b` is `(n, k)` when `trans_b` is non-zero) into
+/// `out`, which holds ckpt_sgemm_packed_floats(kernel, k, n) floats and is
+/// 64-byte aligned. Returns 0, or -1 when the kernel is unavailable.
+int ckpt_sgemm_pack(int kernel, int trans_b, long k, long n, const float *b, long ldb, float *out);
+
+/// Columns `j0 ..< j1` of `alpha · op(a) · B + beta · c` for a `B` (k, n)
+/// packed by ckpt_sgemm_pack; `c` points at column j0 of row 0 and `j0` is a
+/// multiple of the panel width. Returns 0, or -1 when the kernel is
+/// unavailable, the range is not whole panels, or the buffers cannot be
+/// allocated (nothing is written then).
+int ckpt_sgemm_packed(int kernel, int trans_a, long m, long n, long k, float alpha,
+                      const float *a, long lda, const float *packed, long j0, long j1,
                       float beta, float *c, long ldc);
 
 #endif
