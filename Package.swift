@@ -31,7 +31,7 @@ let package = Package(
 
         // copy_file_range and other _GNU_SOURCE calls Swift's Glibc module lacks.
         .target(name: "CShims"),
-        // The AVX-512 sgemm, chosen at run time (see Sources/Model/Matmul.swift).
+        // ckpt's sgemm kernels (AVX-512, AVX2, AVX512_BF16), chosen at run time (see Sources/Model/Matmul.swift).
         .target(name: "CKernels"),
 
         // MARK: - Libraries
@@ -55,7 +55,7 @@ let package = Package(
         .target(name: "TestSupport", dependencies: ["Formats", "CHDF5"], path: "Tests/TestSupport"),
         .testTarget(name: "FormatsTests", dependencies: ["Formats", "TestSupport", "CHDF5"]),
         .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers", "Formats", "TestSupport"]),
-        .testTarget(name: "ModelTests", dependencies: ["Model", "Verify", "Convert", "Tokenizers", "Formats", "TestSupport"]),
+        .testTarget(name: "ModelTests", dependencies: ["Model", "CKernels", "Verify", "Convert", "Tokenizers", "Formats", "TestSupport"]),
         .testTarget(name: "TrainTests", dependencies: ["Train", "Tasks", "Model", "Formats", "TestSupport"]),
         .testTarget(name: "TasksTests", dependencies: ["Tasks", "Model", "Tokenizers", "Formats", "TestSupport"]),
         .testTarget(name: "ConvertTests", dependencies: ["Convert", "Formats", "Tokenizers", "Model", "TestSupport"]),

@@ -20,6 +20,7 @@ ap.add_argument("--warmup-steps", type=int, default=1)
 ap.add_argument("--threads", type=int, default=2)
 ap.add_argument("--mlm-probability", type=float, default=0.15)
 ap.add_argument("--json", action="store_true")
+ap.add_argument("--bf16", action="store_true", help="CPU autocast to bfloat16 (fp32 weights and optimizer)")
 a = ap.parse_args()
 torch.set_num_threads(a.threads)
 torch.manual_seed(0)
@@ -60,7 +61,8 @@ def batch():
 
 def step():
     ids, labels = batch()
-    loss = model(input_ids=ids, labels=labels).loss
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=a.bf16):
+        loss = model(input_ids=ids, labels=labels).loss
     loss.backward()
     torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
     opt.step()
@@ -76,5 +78,5 @@ for _ in range(a.steps):
 s = (time.perf_counter() - t) / a.steps
 rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 out = {"tokens_per_s": a.batch * a.seq / s, "step_s": s, "peak_rss_mb": rss, "threads": torch.get_num_threads(),
-       "torch": torch.__version__}
+       "torch": torch.__version__, "bf16": a.bf16}
 print(json.dumps(out) if a.json else f"{out['tokens_per_s']:.0f} tokens/s, {s:.2f} s/step, peak RSS {rss:.0f} MiB")

@@ -5,6 +5,7 @@
 
 extern const ckpt_blocked_kernel ckpt_avx512_kernel;
 extern const ckpt_blocked_kernel ckpt_avx2_kernel;
+extern const ckpt_blocked_kernel ckpt_avx512_bf16_kernel;
 
 static const ckpt_blocked_kernel *lookup(int kernel) {
     switch (kernel) {
@@ -12,14 +13,14 @@ static const ckpt_blocked_kernel *lookup(int kernel) {
         return ckpt_cpu_has_avx512f() && ckpt_avx512_kernel.micro ? &ckpt_avx512_kernel : 0;
     case CKPT_KERNEL_AVX2:
         return ckpt_cpu_has_avx2_fma() && ckpt_avx2_kernel.micro ? &ckpt_avx2_kernel : 0;
+    case CKPT_KERNEL_AVX512_BF16:
+        return ckpt_cpu_has_avx512_bf16() && ckpt_avx512_bf16_kernel.micro ? &ckpt_avx512_bf16_kernel : 0;
     default:
         return 0;
     }
 }
 
 int ckpt_sgemm_supported(int kernel) { return lookup(kernel) != 0; }
-
-int ckpt_cpu_bf16_supported(void) { return ckpt_cpu_has_avx512_bf16(); }
 
 int ckpt_sgemm(int kernel, int trans_a, int trans_b, long m, long n, long k, float alpha,
                const float *a, long lda, const float *b, long ldb,

@@ -113,10 +113,10 @@ TARGET static void micro_kernel(long kc, const float *restrict a, const float *r
 #undef STORE
 }
 
-const ckpt_blocked_kernel ckpt_avx2_kernel = {MR, NR, KC, MC, NC, pack_b, micro_kernel};
+const ckpt_blocked_kernel ckpt_avx2_kernel = {MR, NR, KC, MC, NC, 1, 0, pack_b, micro_kernel};
 
 #else
 
-const ckpt_blocked_kernel ckpt_avx2_kernel = {0, 0, 0, 0, 0, 0, 0};
+const ckpt_blocked_kernel ckpt_avx2_kernel = {0};
 
 #endif

@@ -5,6 +5,7 @@
 
 #include "ckernels.h"
 #include "sgemm_blocked.h"
+#include "avx512_tiles.h"
 
 #if defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__))
 #define CKPT_HAVE_AVX512_KERNEL 1
@@ -53,30 +54,7 @@ TARGET static void pack_b(int trans, const float *b, long ldb, long kc, long nc,
                     for (long jb = 0; jb < NR; jb += 16) {
                         __m512 r[16];
                         for (int j = 0; j < 16; j++) r[j] = _mm512_loadu_ps(b + (j0 + jb + j) * ldb + p);
-                        // 16 × 16 transpose: 4 rounds of pairwise interleaves.
-                        __m512 t[16];
-                        for (int j = 0; j < 16; j += 2) {
-                            t[j] = _mm512_unpacklo_ps(r[j], r[j + 1]);
-                            t[j + 1] = _mm512_unpackhi_ps(r[j], r[j + 1]);
-                        }
-                        for (int j = 0; j < 16; j += 4) {
-                            r[j] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(t[j]), _mm512_castps_pd(t[j + 2])));
-                            r[j + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(t[j]), _mm512_castps_pd(t[j + 2])));
-                            r[j + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(t[j + 1]), _mm512_castps_pd(t[j + 3])));
-                            r[j + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(t[j + 1]), _mm512_castps_pd(t[j + 3])));
-                        }
-                        for (int j = 0; j < 4; j++) {
-                            t[j] = _mm512_shuffle_f32x4(r[j], r[j + 4], 0x88);
-                            t[j + 4] = _mm512_shuffle_f32x4(r[j], r[j + 4], 0xDD);
-                            t[j + 8] = _mm512_shuffle_f32x4(r[j + 8], r[j + 12], 0x88);
-                            t[j + 12] = _mm512_shuffle_f32x4(r[j + 8], r[j + 12], 0xDD);
-                        }
-                        for (int j = 0; j < 4; j++) {
-                            r[j] = _mm512_shuffle_f32x4(t[j], t[j + 8], 0x88);
-                            r[j + 8] = _mm512_shuffle_f32x4(t[j], t[j + 8], 0xDD);
-                            r[j + 4] = _mm512_shuffle_f32x4(t[j + 4], t[j + 12], 0x88);
-                            r[j + 12] = _mm512_shuffle_f32x4(t[j + 4], t[j + 12], 0xDD);
-                        }
+                        transpose16(r);
                         // r[q] now holds op(b)[p + q][j0 + jb ..< j0 + jb + 16].
                         float *dst = out + p * NR + jb;
                         _mm512_store_ps(dst + 0 * NR, r[0]);
@@ -131,27 +109,13 @@ TARGET static void micro_kernel(long kc, const float *restrict a, const float *r
         a += MR;
         b += NR;
     }
-#define STORE(i)                                                                            \
-    if (beta == 0.0f) {                                                                     \
-        _mm512_storeu_ps(c + i * ldc, c##i##0);                                             \
-        _mm512_storeu_ps(c + i * ldc + 16, c##i##1);                                        \
-        _mm512_storeu_ps(c + i * ldc + 32, c##i##2);                                        \
-        _mm512_storeu_ps(c + i * ldc + 48, c##i##3);                                        \
-    } else {                                                                                \
-        __m512 bv = _mm512_set1_ps(beta);                                                   \
-        _mm512_storeu_ps(c + i * ldc, _mm512_fmadd_ps(bv, _mm512_loadu_ps(c + i * ldc), c##i##0));      \
-        _mm512_storeu_ps(c + i * ldc + 16, _mm512_fmadd_ps(bv, _mm512_loadu_ps(c + i * ldc + 16), c##i##1)); \
-        _mm512_storeu_ps(c + i * ldc + 32, _mm512_fmadd_ps(bv, _mm512_loadu_ps(c + i * ldc + 32), c##i##2)); \
-        _mm512_storeu_ps(c + i * ldc + 48, _mm512_fmadd_ps(bv, _mm512_loadu_ps(c + i * ldc + 48), c##i##3)); \
-    }
-    STORE(0) STORE(1) STORE(2) STORE(3) STORE(4) STORE(5)
-#undef STORE
+    CKPT_STORE_TILE_6x64(c, ldc, beta);
 }
 
-const ckpt_blocked_kernel ckpt_avx512_kernel = {MR, NR, KC, MC, NC, pack_b, micro_kernel};
+const ckpt_blocked_kernel ckpt_avx512_kernel = {MR, NR, KC, MC, NC, 1, 0, pack_b, micro_kernel};
 
 #else
 
-const ckpt_blocked_kernel ckpt_avx512_kernel = {0, 0, 0, 0, 0, 0, 0};
+const ckpt_blocked_kernel ckpt_avx512_kernel = {0};
 
 #endif

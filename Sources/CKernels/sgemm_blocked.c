@@ -134,8 +134,8 @@ static long round_up(long x, long to) { return (x + to - 1) / to * to; }
 static int run(const ckpt_blocked_kernel *kern, int trans_a, int trans_b, long m, long j0, long j1, long k,
                float alpha, const float *a, long lda, const float *b, long ldb,
                const float *packed, long packed_width, float beta, float *c, long ldc) {
-    const long MR = kern->mr, NR = kern->nr, KC = kern->kc, MC = kern->mc, NC = kern->nc;
-    if (MR > MAX_MR || NR > MAX_NR || MC % MR || NC % NR) return -1;
+    const long MR = kern->mr, NR = kern->nr, KC = kern->kc, MC = kern->mc, NC = kern->nc, KP = kern->kpack;
+    if (MR > MAX_MR || NR > MAX_NR || MC % MR || NC % NR || KC % KP) return -1;
     long n = j1 - j0;
     if (m <= 0 || n <= 0) return 0;
     if (k <= 0 || alpha == 0.0f) {
@@ -143,7 +143,7 @@ static int run(const ckpt_blocked_kernel *kern, int trans_a, int trans_b, long m
             for (long j = 0; j < n; j++) c[i * ldc + j] = beta == 0.0f ? 0.0f : beta * c[i * ldc + j];
         return 0;
     }
-    long kcMax = k < KC ? k : KC;
+    long kcMax = ((k < KC ? k : KC) + KP - 1) / KP;  // in packed slots
     long ncPadded = round_up(n < NC ? n : NC, NR);
     size_t aFloats = (size_t)MC * (size_t)kcMax, bFloats = packed ? 0 : (size_t)ncPadded * (size_t)kcMax;
     float *buffer = thread_buffer(aFloats + bFloats + MAX_MR * MAX_NR);
@@ -153,10 +153,10 @@ static int run(const ckpt_blocked_kernel *kern, int trans_a, int trans_b, long m
     for (long jc = 0; jc < n; jc += NC) {
         long nc = n - jc < NC ? n - jc : NC;
         for (long pc = 0; pc < k; pc += KC) {
-            long kc = k - pc < KC ? k - pc : KC;
+            long kc = k - pc < KC ? k - pc : KC, slots = (kc + KP - 1) / KP;
             const float *bBlock;
             if (packed) {
-                bBlock = packed + pc * packed_width + (j0 + jc) * kc;
+                bBlock = packed + pc / KP * packed_width + (j0 + jc) * slots;
             } else {
                 kern->pack_b(trans_b, trans_b ? b + (j0 + jc) * ldb + pc : b + pc * ldb + j0 + jc, ldb, kc, nc, packedB);
                 bBlock = packedB;
@@ -164,17 +164,19 @@ static int run(const ckpt_blocked_kernel *kern, int trans_a, int trans_b, long m
             float betaHere = pc == 0 ? beta : 1.0f;
             for (long ic = 0; ic < m; ic += MC) {
                 long mc = m - ic < MC ? m - ic : MC;
-                pack_a(MR, trans_a, trans_a ? a + pc * lda + ic : a + ic * lda + pc, lda, mc, kc, alpha, packedA);
+                const float *aBlock = trans_a ? a + pc * lda + ic : a + ic * lda + pc;
+                if (kern->pack_a) kern->pack_a(trans_a, aBlock, lda, mc, kc, alpha, packedA);
+                else pack_a(MR, trans_a, aBlock, lda, mc, kc, alpha, packedA);
                 for (long jr = 0; jr < nc; jr += NR) {
                     long nr = nc - jr < NR ? nc - jr : NR;
-                    const float *bPanel = bBlock + jr * kc;
+                    const float *bPanel = bBlock + jr * slots;
                     for (long ir = 0; ir < mc; ir += MR) {
                         long mr = mc - ir < MR ? mc - ir : MR;
                         float *cTile = c + (ic + ir) * ldc + jc + jr;
                         if (mr == MR && nr == NR) {
-                            kern->micro(kc, packedA + ir * kc, bPanel, cTile, ldc, betaHere);
+                            kern->micro(kc, packedA + ir * slots, bPanel, cTile, ldc, betaHere);
                         } else {
-                            kern->micro(kc, packedA + ir * kc, bPanel, tile, NR, 0.0f);
+                            kern->micro(kc, packedA + ir * slots, bPanel, tile, NR, 0.0f);
                             for (long i = 0; i < mr; i++)
                                 for (long j = 0; j < nr; j++) {
                                     float v = tile[i * NR + j];
@@ -197,7 +199,7 @@ int ckpt_blocked_sgemm(const ckpt_blocked_kernel *kernel, int trans_a, int trans
 
 long ckpt_blocked_packed_floats(const ckpt_blocked_kernel *kernel, long k, long n) {
     if (k <= 0 || n <= 0) return 0;
-    return k * round_up(n, kernel->nr);
+    return (k + kernel->kpack - 1) / kernel->kpack * round_up(n, kernel->nr);
 }
 
 void ckpt_blocked_pack(const ckpt_blocked_kernel *kernel, int trans_b, long k, long n,
@@ -205,7 +207,7 @@ void ckpt_blocked_pack(const ckpt_blocked_kernel *kernel, int trans_b, long k, l
     long width = round_up(n, kernel->nr);
     for (long pc = 0; pc < k; pc += kernel->kc) {
         long kc = k - pc < kernel->kc ? k - pc : kernel->kc;
-        kernel->pack_b(trans_b, trans_b ? b + pc : b + pc * ldb, ldb, kc, n, out + pc * width);
+        kernel->pack_b(trans_b, trans_b ? b + pc : b + pc * ldb, ldb, kc, n, out + pc / kernel->kpack * width);
     }
 }
 

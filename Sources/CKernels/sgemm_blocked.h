@@ -10,16 +10,24 @@
 typedef struct {
     /// The micro-kernel's tile: MR rows of a against NR columns of b.
     long mr, nr;
-    /// Cache blocks: KC of the shared dimension, MC rows of a (a multiple of
-    /// mr), NC columns of b (a multiple of nr).
+    /// Cache blocks: KC of the shared dimension (a multiple of kpack), MC
+    /// rows of a (a multiple of mr), NC columns of b (a multiple of nr).
     long kc, mc, nc;
+    /// Values of the shared dimension per packed 32-bit slot: 1 for float
+    /// operands, 2 for bf16 pairs. A packed panel over kc takes
+    /// MR (or NR) · ceil(kc / kpack) slots.
+    long kpack;
+    /// op(a)[i][p], scaled by alpha, into MR-tall panels (NULL: the float
+    /// packing in sgemm_blocked.c): panel r holds rows r·MR ..< r·MR + MR,
+    /// ceil(kc / kpack) groups of MR slots (zeros past mc and kc).
+    void (*pack_a)(int trans, const float *a, long lda, long mc, long kc, float alpha, float *out);
     /// op(b)[p][j] for p < kc, j < nc into NR-wide panels: panel s holds
-    /// columns s·NR ..< s·NR + NR as kc consecutive rows of NR values (zeros
-    /// past nc). `out` is 64-byte aligned.
+    /// columns s·NR ..< s·NR + NR as ceil(kc / kpack) groups of NR slots
+    /// (zeros past nc and kc). `out` is 64-byte aligned.
     void (*pack_b)(int trans, const float *b, long ldb, long kc, long nc, float *out);
     /// c (MR × NR, row stride ldc) = acc, or beta · c + acc when beta is
     /// non-zero, where acc is the product of an MR-panel of a and an NR-panel
-    /// of b over kc.
+    /// of b over kc, accumulated in float.
     void (*micro)(long kc, const float *a, const float *b, float *c, long ldc, float beta);
 } ckpt_blocked_kernel;
 
@@ -33,8 +41,8 @@ int ckpt_blocked_sgemm(const ckpt_blocked_kernel *kernel, int trans_a, int trans
 long ckpt_blocked_packed_floats(const ckpt_blocked_kernel *kernel, long k, long n);
 
 /// Packs the whole op(b) (k, n): for each KC block of rows, its NR-wide panels
-/// over all n columns (zeros past n), the block starting at
-/// pc · round_up(n, NR).
+/// over all n columns (zeros past n), the block starting at slot
+/// pc / kpack · round_up(n, NR).
 void ckpt_blocked_pack(const ckpt_blocked_kernel *kernel, int trans_b, long k, long n,
                        const float *b, long ldb, float *out);
 

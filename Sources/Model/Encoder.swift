@@ -62,6 +62,11 @@ public final class Encoder: @unchecked Sendable {
     public let hasMLMHead: Bool
     /// Threads for BLAS and ckpt's own loops (default: the number of cores).
     public var workerCount: Int = max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+    /// The precision of the matrix products (``Precision/fp32`` unless the
+    /// caller asks for ``Precision/bf16`` on a CPU that has it).
+    public var precision: Precision = .fp32
+    /// The kernel every product runs on.
+    public var kernel: SgemmKernel { precision.kernel }
 
     /// Where one encoder layer's parameters live in a checkpoint.
     struct LayerNames {

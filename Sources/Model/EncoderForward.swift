@@ -126,7 +126,7 @@ extension Encoder {
         for layer in layers {
             // QKV: (BT, 3H) = x (BT, H) · qkvWᵀ + b
             linear(out: &buffers.qkv, ldOut: 3 * H, input: x, ldIn: H, weight: layer.qkvW, bias: layer.qkvB,
-                   rows: BT, outFeatures: 3 * H, inFeatures: H, threads: workerCount)
+                   rows: BT, outFeatures: 3 * H, inFeatures: H, threads: workerCount, kernel: kernel)
             // Attention, one (sequence, head) pair per task, spread over the
             // cores; each task's products are small, so BLAS runs them on one thread.
             let pairs = B * nh
@@ -146,30 +146,30 @@ extension Encoder {
                             let q = base + h * hd, k = base + H + h * hd, v = base + 2 * H + h * hd
                             // scores (T, T) = q (T, hd) · kᵀ / √hd
                             gemm(transA: false, transB: true, m: T, n: T, k: hd, alpha: scale,
-                                 a: q, lda: 3 * H, b: k, ldb: 3 * H, beta: 0, c: sb, ldc: T)
+                                 a: q, lda: 3 * H, b: k, ldb: 3 * H, beta: 0, c: sb, ldc: T, kernel: kernel)
                             for j in 0..<T where maskRef[b * T + j] == 0 {
                                 for i in 0..<T { sb[i * T + j] = -Float.greatestFiniteMagnitude }
                             }
                             softmaxRows(sb, rows: T, cols: T, ld: T)
                             // ctx (T, hd) = p (T, T) · v (T, hd)
                             gemm(transA: false, transB: false, m: T, n: hd, k: T, alpha: 1,
-                                 a: sb, lda: T, b: v, ldb: 3 * H, beta: 0, c: ctxp + b * T * H + h * hd, ldc: H)
+                                 a: sb, lda: T, b: v, ldb: 3 * H, beta: 0, c: ctxp + b * T * H + h * hd, ldc: H, kernel: kernel)
                             pair += workers
                         }
                     }
                 }
             }
             // Attention output, residual, layer norm.
-            linear(out: &buffers.tmp, ldOut: H, input: buffers.ctx, ldIn: H, weight: layer.oW, bias: layer.oB, rows: BT, outFeatures: H, inFeatures: H, threads: workerCount)
+            linear(out: &buffers.tmp, ldOut: H, input: buffers.ctx, ldIn: H, weight: layer.oW, bias: layer.oB, rows: BT, outFeatures: H, inFeatures: H, threads: workerCount, kernel: kernel)
             Encoder.addAndNorm(&x, &buffers.tmp, weight: layer.ln1W, bias: layer.ln1B, rows: BT, cols: H, eps: eps, threads: workerCount)
             // Feed-forward, residual, layer norm.
-            linear(out: &buffers.inter, ldOut: I, input: x, ldIn: H, weight: layer.iW, bias: layer.iB, rows: BT, outFeatures: I, inFeatures: H, threads: workerCount)
+            linear(out: &buffers.inter, ldOut: I, input: x, ldIn: H, weight: layer.iW, bias: layer.iB, rows: BT, outFeatures: I, inFeatures: H, threads: workerCount, kernel: kernel)
             buffers.inter.withUnsafeMutableBufferPointer { ib in
                 nonisolated(unsafe) let p = ib.baseAddress!
                 let act = config.activation
                 parallelRanges(BT, workerCount) { r in activationForward(p + r.lowerBound * I, count: r.count * I, act) }
             }
-            linear(out: &buffers.tmp, ldOut: H, input: buffers.inter, ldIn: I, weight: layer.o2W, bias: layer.o2B, rows: BT, outFeatures: H, inFeatures: I, threads: workerCount)
+            linear(out: &buffers.tmp, ldOut: H, input: buffers.inter, ldIn: I, weight: layer.o2W, bias: layer.o2B, rows: BT, outFeatures: H, inFeatures: I, threads: workerCount, kernel: kernel)
             Encoder.addAndNorm(&x, &buffers.tmp, weight: layer.ln2W, bias: layer.ln2B, rows: BT, cols: H, eps: eps, threads: workerCount)
             if keep { states.append(x) }
         }
@@ -186,7 +186,7 @@ extension Encoder {
                 for (m, n) in p.enumerated() { for c in 0..<H { rows[m * H + c] = x[n * H + c] } }
             }
             // transform: dense, activation, layer norm; then the decoder (V, H) + bias.
-            linear(out: &buffers.tmp, ldOut: H, input: rows, ldIn: H, weight: headW, bias: headB, rows: M, outFeatures: H, inFeatures: H, threads: workerCount)
+            linear(out: &buffers.tmp, ldOut: H, input: rows, ldIn: H, weight: headW, bias: headB, rows: M, outFeatures: H, inFeatures: H, threads: workerCount, kernel: kernel)
             buffers.tmp.withUnsafeMutableBufferPointer { tb in
                 activationForward(tb.baseAddress!, count: M * H, config.headActivation)
                 layerNormForward(out: tb.baseAddress!, mean: nil, rstd: nil, input: tb.baseAddress!, weight: headLnW, bias: headLnB,
@@ -203,7 +203,7 @@ extension Encoder {
             }
             var out = [Float](repeating: 0, count: M * C)
             if C > 0 {
-                linear(out: &out, ldOut: C, input: buffers.tmp, ldIn: H, weight: weight, bias: bias, rows: M, outFeatures: C, inFeatures: H, threads: workerCount)
+                linear(out: &out, ldOut: C, input: buffers.tmp, ldIn: H, weight: weight, bias: bias, rows: M, outFeatures: C, inFeatures: H, threads: workerCount, kernel: kernel)
             }
             logits = out
         }

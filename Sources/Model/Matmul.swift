@@ -29,12 +29,20 @@ public enum SgemmKernel: String, Sendable, CaseIterable {
     case avx2
     /// `cblas_sgemm` from the system OpenBLAS.
     case openblas
+    /// ckpt's blocked GEMM on AVX512_BF16 (6 × 64 tiles): the operands are
+    /// rounded to bfloat16, the sums are float. Never chosen by default nor
+    /// through `CKPT_SGEMM`: it is what ``Precision/bf16`` runs products on.
+    case avx512bf16
+
+    /// The kernels that compute in float; `CKPT_SGEMM` picks among these.
+    public static let float32: [SgemmKernel] = [.avx512, .avx2, .openblas]
 
     /// The id CKernels knows the kernel by; nil for OpenBLAS.
     var cKernel: Int32? {
         switch self {
         case .avx512: Int32(CKPT_KERNEL_AVX512)
         case .avx2: Int32(CKPT_KERNEL_AVX2)
+        case .avx512bf16: Int32(CKPT_KERNEL_AVX512_BF16)
         case .openblas: nil
         }
     }
@@ -50,8 +58,9 @@ public enum SgemmKernel: String, Sendable, CaseIterable {
     /// - Throws: `ModelError.config` naming the variable for any other value.
     public static func requested(by value: String?) throws -> SgemmKernel? {
         guard let value, !value.isEmpty, value.lowercased() != "auto" else { return nil }
-        guard let kernel = SgemmKernel(rawValue: value.lowercased()) else {
-            throw ModelError.config(path: "CKPT_SGEMM", reason: "\"\(value)\" is not avx512, avx2, openblas or auto")
+        guard let kernel = SgemmKernel(rawValue: value.lowercased()), float32.contains(kernel) else {
+            throw ModelError.config(path: "CKPT_SGEMM", reason: "\"\(value)\" is not avx512, avx2, openblas or auto"
+                                    + (value.lowercased() == "avx512bf16" ? " (bf16 is chosen with --precision bf16)" : ""))
         }
         return kernel
     }
@@ -62,8 +71,26 @@ public enum SgemmKernel: String, Sendable, CaseIterable {
     public static let current: SgemmKernel = {
         let asked = (try? requested(by: getenv("CKPT_SGEMM").map { String(cString: $0) })) ?? nil
         if let asked, isSupported(asked) { return asked }
-        return allCases.first(where: isSupported)!
+        return float32.first(where: isSupported)!
     }()
+}
+
+/// The precision of the model's matrix products.
+///
+/// ``fp32`` (the default, and the reference) runs every product in float.
+/// ``bf16`` runs them on the ``SgemmKernel/avx512bf16`` kernel, as PyTorch's
+/// CPU autocast runs `linear` and `matmul`: operands rounded to bfloat16,
+/// products summed in float, float results. Everything else — embeddings,
+/// layer norms, softmax, activations, losses, gradients' sums, the optimizer
+/// and the weights it updates — stays float.
+public enum Precision: String, Sendable, CaseIterable {
+    case fp32, bf16
+
+    /// Whether this machine can run products at this precision.
+    public var isSupported: Bool { self == .fp32 || SgemmKernel.isSupported(.avx512bf16) }
+
+    /// The kernel products at this precision run on.
+    public var kernel: SgemmKernel { self == .bf16 ? .avx512bf16 : .current }
 }
 
 /// `c (M, N) = alpha · op(a) · op(b) + beta · c` on the calling thread, through `kernel`.
@@ -102,7 +129,8 @@ func splitProduct(m: Int, n: Int, threads: Int, _ piece: @Sendable (Range<Int>, 
 func linear(out: UnsafeMutablePointer<Float>, ldOut: Int,
             input: UnsafePointer<Float>, ldIn: Int,
             weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
-            rows m: Int, outFeatures n: Int, inFeatures k: Int, accumulate: Bool = false, threads: Int = 1) {
+            rows m: Int, outFeatures n: Int, inFeatures k: Int, accumulate: Bool = false, threads: Int = 1,
+            kernel: SgemmKernel = .current) {
     guard m > 0 && n > 0 else { return }
     nonisolated(unsafe) let o = out, x = input, w = weight, bs = bias
     splitProduct(m: m, n: n, threads: threads) { rows, cols in
@@ -111,7 +139,7 @@ func linear(out: UnsafeMutablePointer<Float>, ldOut: Int,
         if let bias, !accumulate {
             for r in 0..<m { (out + r * ldOut).update(from: bias, count: n) }
         }
-        sgemm(transA: false, transB: true, m: m, n: n, k: k, alpha: 1, a: x + rows.lowerBound * ldIn, lda: ldIn,
+        sgemm(kernel, transA: false, transB: true, m: m, n: n, k: k, alpha: 1, a: x + rows.lowerBound * ldIn, lda: ldIn,
               b: w + cols.lowerBound * k, ldb: k, beta: (bias != nil || accumulate) ? 1 : 0, c: out, ldc: ldOut)
         if let bias, accumulate {
             for r in 0..<m {
@@ -159,19 +187,21 @@ public func sgemmThroughput(_ kernel: SgemmKernel, size: Int, threads: Int, iter
     return 2 * Double(n) * Double(n) * Double(n) / best / 1e9
 }
 
-/// The same product without BLAS, in Double accumulation: the reference for tests.
+/// The same product without BLAS, in Double accumulation: the reference for
+/// tests. With `bf16`, the operands are rounded as the bf16 kernel rounds
+/// them (`alpha · a` and `b`), the sums stay exact.
 func naiveGemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float,
                a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
-               beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
+               beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int, bf16: Bool = false) {
     for i in 0..<m {
         for j in 0..<n {
             var s = 0.0
             for p in 0..<k {
                 let x = transA ? a[p * lda + i] : a[i * lda + p]
                 let y = transB ? b[j * ldb + p] : b[p * ldb + j]
-                s += Double(x) * Double(y)
+                s += bf16 ? Double(ckpt_bf16_round(alpha * x)) * Double(ckpt_bf16_round(y)) : Double(x) * Double(y)
             }
-            c[i * ldc + j] = alpha * Float(s) + (beta == 0 ? 0 : beta * c[i * ldc + j])
+            c[i * ldc + j] = (bf16 ? Float(s) : alpha * Float(s)) + (beta == 0 ? 0 : beta * c[i * ldc + j])
         }
     }
 }

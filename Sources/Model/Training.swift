@@ -70,6 +70,11 @@ public final class TrainingModel: @unchecked Sendable {
     public let gradients: UnsafeMutableBufferPointer<Float>
     /// Threads for BLAS and ckpt's own loops.
     public var workerCount: Int = max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+    /// The precision of the matrix products (``Precision/fp32`` unless the
+    /// caller asks for ``Precision/bf16`` on a CPU that has it).
+    public var precision: Precision = .fp32
+    /// The kernel every product runs on.
+    public var kernel: SgemmKernel { precision.kernel }
 
     // Offsets of each weight in the arenas.
     struct LayerOffsets { var qkvW = 0, qkvB = 0, oW = 0, oB = 0, ln1W = 0, ln1B = 0, iW = 0, iB = 0, o2W = 0, o2B = 0, ln2W = 0, ln2B = 0 }

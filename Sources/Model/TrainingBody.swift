@@ -71,7 +71,7 @@ extension TrainingModel {
             let o = layerOffsets[l], lt = t.layers[l]
             let x = t.xs[l].pointer, out = t.xs[l + 1].reserve(N * H)
             let qkv = lt.qkv.reserve(N * 3 * H), ctx = lt.ctx.reserve(N * H), probs = lt.probs.reserve(attnTotal)
-            linear(out: qkv, ldOut: 3 * H, input: x, ldIn: H, weight: W + o.qkvW, bias: W + o.qkvB, rows: N, outFeatures: 3 * H, inFeatures: H, threads: threads)
+            linear(out: qkv, ldOut: 3 * H, input: x, ldIn: H, weight: W + o.qkvW, bias: W + o.qkvB, rows: N, outFeatures: 3 * H, inFeatures: H, threads: threads, kernel: kernel)
             let attnMask: UnsafeMutablePointer<UInt8>? = dropAttention > 0 ? lt.attnMask.reserve(attnTotal) : nil
             if let attnMask {
                 for (b, s) in batch.sequences.enumerated() {
@@ -85,7 +85,7 @@ extension TrainingModel {
                 let q = base + h * hd, k = base + H + h * hd, v = base + 2 * H + h * hd
                 let off = attnOffsets[b] + h * len * len
                 let p = probs + off
-                gemm(transA: false, transB: true, m: len, n: len, k: hd, alpha: scale, a: q, lda: 3 * H, b: k, ldb: 3 * H, beta: 0, c: p, ldc: len)
+                gemm(transA: false, transB: true, m: len, n: len, k: hd, alpha: scale, a: q, lda: 3 * H, b: k, ldb: 3 * H, beta: 0, c: p, ldc: len, kernel: kernel)
                 softmaxRows(p, rows: len, cols: len, ld: len)
                 var used = UnsafePointer(p)
                 if let attnMask {
@@ -94,10 +94,10 @@ extension TrainingModel {
                     used = UnsafePointer(pd)
                 }
                 gemm(transA: false, transB: false, m: len, n: hd, k: len, alpha: 1, a: used, lda: len, b: v, ldb: 3 * H,
-                     beta: 0, c: ctx + s.lowerBound * H + h * hd, ldc: H)
+                     beta: 0, c: ctx + s.lowerBound * H + h * hd, ldc: H, kernel: kernel)
             }
             // Attention output (+ dropout in BERT), residual, layer norm.
-            linear(out: tmp, ldOut: H, input: ctx, ldIn: H, weight: W + o.oW, bias: W + o.oB, rows: N, outFeatures: H, inFeatures: H, threads: threads)
+            linear(out: tmp, ldOut: H, input: ctx, ldIn: H, weight: W + o.oW, bias: W + o.oB, rows: N, outFeatures: H, inFeatures: H, threads: threads, kernel: kernel)
             if bert && dropHidden > 0 { sequenceDropout(tmp, mask: lt.aMask.reserve(N * H), width: H, p: dropHidden, batch, seeds, site: 0x2000 + UInt64(l)) }
             let r1 = lt.r1.reserve(N * H), h1 = lt.h1.reserve(N * H)
             for i in 0..<(N * H) { r1[i] = tmp[i] + x[i] }
@@ -105,9 +105,9 @@ extension TrainingModel {
                       weight: W + o.ln1W, bias: W + o.ln1B, rows: N, cols: H, eps: eps)
             // Feed-forward, dropout, residual, layer norm.
             let u = lt.u.reserve(N * I)
-            linear(out: u, ldOut: I, input: h1, ldIn: H, weight: W + o.iW, bias: W + o.iB, rows: N, outFeatures: I, inFeatures: H, threads: threads)
+            linear(out: u, ldOut: I, input: h1, ldIn: H, weight: W + o.iW, bias: W + o.iB, rows: N, outFeatures: I, inFeatures: H, threads: threads, kernel: kernel)
             activation(out: inter, input: u, count: N * I, act)
-            linear(out: tmp, ldOut: H, input: inter, ldIn: I, weight: W + o.o2W, bias: W + o.o2B, rows: N, outFeatures: H, inFeatures: I, threads: threads)
+            linear(out: tmp, ldOut: H, input: inter, ldIn: I, weight: W + o.o2W, bias: W + o.o2B, rows: N, outFeatures: H, inFeatures: I, threads: threads, kernel: kernel)
             if dropHidden > 0 { sequenceDropout(tmp, mask: lt.dMask.reserve(N * H), width: H, p: dropHidden, batch, seeds, site: 0x3000 + UInt64(l)) }
             let r2 = lt.r2.reserve(N * H)
             for i in 0..<(N * H) { r2[i] = tmp[i] + h1[i] }
@@ -149,22 +149,22 @@ extension TrainingModel {
             if dropHidden > 0 { dropoutBackward(tmp, dr, mask: lt.dMask.pointer, count: N * H, p: dropHidden); dd = UnsafePointer(tmp) }
             // Feed-forward: down projection, activation, up projection.
             activation(out: inter, input: u, count: N * I, act)
-            gemm(transA: true, transB: false, m: H, n: I, k: N, alpha: 1, a: dd, lda: H, b: inter, ldb: I, beta: 1, c: G + o.o2W, ldc: I, threads: threads)
+            gemm(transA: true, transB: false, m: H, n: I, k: N, alpha: 1, a: dd, lda: H, b: inter, ldb: I, beta: 1, c: G + o.o2W, ldc: I, threads: threads, kernel: kernel)
             addColumnSums(G + o.o2B, dd, rows: N, cols: H, ld: H)
-            gemm(transA: false, transB: false, m: N, n: I, k: H, alpha: 1, a: dd, lda: H, b: W + o.o2W, ldb: I, beta: 0, c: dinter, ldc: I, threads: threads)
+            gemm(transA: false, transB: false, m: N, n: I, k: H, alpha: 1, a: dd, lda: H, b: W + o.o2W, ldb: I, beta: 0, c: dinter, ldc: I, threads: threads, kernel: kernel)
             activationGradient(dinter, input: u, count: N * I, act)
-            gemm(transA: true, transB: false, m: I, n: H, k: N, alpha: 1, a: dinter, lda: I, b: h1, ldb: H, beta: 1, c: G + o.iW, ldc: H, threads: threads)
+            gemm(transA: true, transB: false, m: I, n: H, k: N, alpha: 1, a: dinter, lda: I, b: h1, ldb: H, beta: 1, c: G + o.iW, ldc: H, threads: threads, kernel: kernel)
             addColumnSums(G + o.iB, dinter, rows: N, cols: I, ld: I)
-            gemm(transA: false, transB: false, m: N, n: H, k: I, alpha: 1, a: dinter, lda: I, b: W + o.iW, ldb: H, beta: 1, c: dx, ldc: H, threads: threads)
+            gemm(transA: false, transB: false, m: N, n: H, k: I, alpha: 1, a: dinter, lda: I, b: W + o.iW, ldb: H, beta: 1, c: dx, ldc: H, threads: threads, kernel: kernel)
             // Attention layer norm; the residual passes its gradient to x.
             layerNormBackward(dInput: dr, dOut: dx, input: lt.r1.pointer, mean: lt.mean1.pointer, rstd: lt.rstd1.pointer,
                               weight: W + o.ln1W, dWeight: G + o.ln1W, dBias: G + o.ln1B, rows: N, cols: H)
             dx.update(from: dr, count: N * H)
             var da = UnsafePointer(dr)
             if bert && dropHidden > 0 { dropoutBackward(tmp, dr, mask: lt.aMask.pointer, count: N * H, p: dropHidden); da = UnsafePointer(tmp) }
-            gemm(transA: true, transB: false, m: H, n: H, k: N, alpha: 1, a: da, lda: H, b: lt.ctx.pointer, ldb: H, beta: 1, c: G + o.oW, ldc: H, threads: threads)
+            gemm(transA: true, transB: false, m: H, n: H, k: N, alpha: 1, a: da, lda: H, b: lt.ctx.pointer, ldb: H, beta: 1, c: G + o.oW, ldc: H, threads: threads, kernel: kernel)
             addColumnSums(G + o.oB, da, rows: N, cols: H, ld: H)
-            gemm(transA: false, transB: false, m: N, n: H, k: H, alpha: 1, a: da, lda: H, b: W + o.oW, ldb: H, beta: 0, c: dctx, ldc: H, threads: threads)
+            gemm(transA: false, transB: false, m: N, n: H, k: H, alpha: 1, a: da, lda: H, b: W + o.oW, ldb: H, beta: 0, c: dctx, ldc: H, threads: threads, kernel: kernel)
             // Attention, per sequence and head.
             let attnMask: UnsafeMutablePointer<UInt8>? = dropAttention > 0 ? lt.attnMask.pointer : nil
             forEachHead(batch.sequences, heads: nh, workers: workers) { b, h, w in
@@ -182,9 +182,9 @@ extension TrainingModel {
                     used = UnsafePointer(pd)
                 }
                 // dP' = dctx · vᵀ; dv = P'ᵀ · dctx.
-                gemm(transA: false, transB: true, m: len, n: len, k: hd, alpha: 1, a: dc, lda: H, b: v, ldb: 3 * H, beta: 0, c: dP, ldc: len)
+                gemm(transA: false, transB: true, m: len, n: len, k: hd, alpha: 1, a: dc, lda: H, b: v, ldb: 3 * H, beta: 0, c: dP, ldc: len, kernel: kernel)
                 gemm(transA: true, transB: false, m: len, n: hd, k: len, alpha: 1, a: used, lda: len, b: dc, ldb: H,
-                     beta: 0, c: dbase + 2 * H + h * hd, ldc: 3 * H)
+                     beta: 0, c: dbase + 2 * H + h * hd, ldc: 3 * H, kernel: kernel)
                 if let attnMask { dropoutBackward(dP, dP, mask: attnMask + off, count: len * len, p: dropAttention) }
                 // Softmax: dS = P ⊙ (dP − rowsum(dP ⊙ P)).
                 for i in 0..<len {
@@ -195,13 +195,13 @@ extension TrainingModel {
                 }
                 // dq = scale · dS · k; dk = scale · dSᵀ · q.
                 gemm(transA: false, transB: false, m: len, n: hd, k: len, alpha: scale, a: dP, lda: len, b: k, ldb: 3 * H,
-                     beta: 0, c: dbase + h * hd, ldc: 3 * H)
+                     beta: 0, c: dbase + h * hd, ldc: 3 * H, kernel: kernel)
                 gemm(transA: true, transB: false, m: len, n: hd, k: len, alpha: scale, a: dP, lda: len, b: q, ldb: 3 * H,
-                     beta: 0, c: dbase + H + h * hd, ldc: 3 * H)
+                     beta: 0, c: dbase + H + h * hd, ldc: 3 * H, kernel: kernel)
             }
-            gemm(transA: true, transB: false, m: 3 * H, n: H, k: N, alpha: 1, a: dqkv, lda: 3 * H, b: x, ldb: H, beta: 1, c: G + o.qkvW, ldc: H, threads: threads)
+            gemm(transA: true, transB: false, m: 3 * H, n: H, k: N, alpha: 1, a: dqkv, lda: 3 * H, b: x, ldb: H, beta: 1, c: G + o.qkvW, ldc: H, threads: threads, kernel: kernel)
             addColumnSums(G + o.qkvB, dqkv, rows: N, cols: 3 * H, ld: 3 * H)
-            gemm(transA: false, transB: false, m: N, n: H, k: 3 * H, alpha: 1, a: dqkv, lda: 3 * H, b: W + o.qkvW, ldb: H, beta: 1, c: dx, ldc: H, threads: threads)
+            gemm(transA: false, transB: false, m: N, n: H, k: 3 * H, alpha: 1, a: dqkv, lda: 3 * H, b: W + o.qkvW, ldb: H, beta: 1, c: dx, ldc: H, threads: threads, kernel: kernel)
         }
 
         // MARK: Backward — embeddings.

@@ -116,12 +116,12 @@ extension TrainingModel {
         guard M > 0 else { return 0 }
         let xm = t.xm.reserve(M * H), ht = t.t.reserve(M * H), ha = t.act.reserve(M * H), z = t.z.reserve(M * H)
         for (m, n) in labelled.enumerated() { (xm + m * H).update(from: xL + n * H, count: H) }
-        linear(out: ht, ldOut: H, input: xm, ldIn: H, weight: W + headW, bias: W + headB, rows: M, outFeatures: H, inFeatures: H, threads: threads)
+        linear(out: ht, ldOut: H, input: xm, ldIn: H, weight: W + headW, bias: W + headB, rows: M, outFeatures: H, inFeatures: H, threads: threads, kernel: kernel)
         activation(out: ha, input: ht, count: M * H, act)
         layerNorm(out: z, mean: t.hMean.reserve(M), rstd: t.hRstd.reserve(M), input: ha,
                   weight: W + headLnW, bias: W + headLnB, rows: M, cols: H, eps: eps)
         let logits = t.logits.reserve(M * V)
-        linear(out: logits, ldOut: V, input: z, ldIn: H, weight: W + decoderW, bias: W + decoderB, rows: M, outFeatures: V, inFeatures: H, threads: threads)
+        linear(out: logits, ldOut: V, input: z, ldIn: H, weight: W + decoderW, bias: W + decoderB, rows: M, outFeatures: V, inFeatures: H, threads: threads, kernel: kernel)
 
         // Cross-entropy; the logits become their gradient in place.
         var lossSum = 0.0
@@ -142,17 +142,17 @@ extension TrainingModel {
         guard backwardScale != nil else { return lossSum }
 
         let dz = t.dxm.reserve(M * H)
-        gemm(transA: true, transB: false, m: V, n: H, k: M, alpha: 1, a: logits, lda: V, b: z, ldb: H, beta: 1, c: G + decoderW, ldc: H, threads: threads)
+        gemm(transA: true, transB: false, m: V, n: H, k: M, alpha: 1, a: logits, lda: V, b: z, ldb: H, beta: 1, c: G + decoderW, ldc: H, threads: threads, kernel: kernel)
         addColumnSums(G + decoderB, logits, rows: M, cols: V, ld: V)
-        gemm(transA: false, transB: false, m: M, n: H, k: V, alpha: 1, a: logits, lda: V, b: W + decoderW, ldb: H, beta: 0, c: dz, ldc: H, threads: threads)
+        gemm(transA: false, transB: false, m: M, n: H, k: V, alpha: 1, a: logits, lda: V, b: W + decoderW, ldb: H, beta: 0, c: dz, ldc: H, threads: threads, kernel: kernel)
         layerNormBackward(dInput: dz, dOut: dz, input: ha, mean: t.hMean.pointer, rstd: t.hRstd.pointer, weight: W + headLnW,
                           dWeight: G + headLnW, dBias: G + headLnB, rows: M, cols: H)
         activationGradient(dz, input: ht, count: M * H, act)
-        gemm(transA: true, transB: false, m: H, n: H, k: M, alpha: 1, a: dz, lda: H, b: xm, ldb: H, beta: 1, c: G + headW, ldc: H, threads: threads)
+        gemm(transA: true, transB: false, m: H, n: H, k: M, alpha: 1, a: dz, lda: H, b: xm, ldb: H, beta: 1, c: G + headW, ldc: H, threads: threads, kernel: kernel)
         addColumnSums(G + headB, dz, rows: M, cols: H, ld: H)
         let dx = t.dx.pointer
         let dxm = t.xm.pointer  // xm is no longer needed: reuse it for dxm
-        gemm(transA: false, transB: false, m: M, n: H, k: H, alpha: 1, a: dz, lda: H, b: W + headW, ldb: H, beta: 0, c: dxm, ldc: H, threads: threads)
+        gemm(transA: false, transB: false, m: M, n: H, k: H, alpha: 1, a: dz, lda: H, b: W + headW, ldb: H, beta: 0, c: dxm, ldc: H, threads: threads, kernel: kernel)
         for (m, n) in labelled.enumerated() { (dx + n * H).update(from: dxm + m * H, count: H) }
         return lossSum
     }
@@ -180,7 +180,7 @@ extension TrainingModel {
                 applyDropout(x0 + b * H, mask: inMask + b * H, count: H, p: p, rng: &rng)
             }
         }
-        linear(out: pre, ldOut: H, input: x0, ldIn: H, weight: W + poolW, bias: W + poolB, rows: B, outFeatures: H, inFeatures: H, threads: threads)
+        linear(out: pre, ldOut: H, input: x0, ldIn: H, weight: W + poolW, bias: W + poolB, rows: B, outFeatures: H, inFeatures: H, threads: threads, kernel: kernel)
         for i in 0..<(B * H) { a[i] = relu ? max(0, pre[i]) : tanhf(pre[i]) }
         let z = t.z.reserve(B * H)
         z.update(from: a, count: B * H)
@@ -192,24 +192,24 @@ extension TrainingModel {
             }
         }
         let logits = t.logits.reserve(B * C)
-        linear(out: logits, ldOut: C, input: z, ldIn: H, weight: W + clsW, bias: W + clsB, rows: B, outFeatures: C, inFeatures: H, threads: threads)
+        linear(out: logits, ldOut: C, input: z, ldIn: H, weight: W + clsW, bias: W + clsB, rows: B, outFeatures: C, inFeatures: H, threads: threads, kernel: kernel)
         let out = Array(UnsafeBufferPointer(start: logits, count: B * C))
         // The loss; the logits become their gradient in place.
         let loss = sequenceLoss(c.loss, batch, logits: logits, labels: C, gradientScale: backwardScale)
         guard backwardScale != nil else { return (loss, out) }
 
-        gemm(transA: true, transB: false, m: C, n: H, k: B, alpha: 1, a: logits, lda: C, b: z, ldb: H, beta: 1, c: G + clsW, ldc: H, threads: threads)
+        gemm(transA: true, transB: false, m: C, n: H, k: B, alpha: 1, a: logits, lda: C, b: z, ldb: H, beta: 1, c: G + clsW, ldc: H, threads: threads, kernel: kernel)
         addColumnSums(G + clsB, logits, rows: B, cols: C, ld: C)
         let da = t.dxm.reserve(B * H)
-        gemm(transA: false, transB: false, m: B, n: H, k: C, alpha: 1, a: logits, lda: C, b: W + clsW, ldb: H, beta: 0, c: da, ldc: H, threads: threads)
+        gemm(transA: false, transB: false, m: B, n: H, k: C, alpha: 1, a: logits, lda: C, b: W + clsW, ldb: H, beta: 0, c: da, ldc: H, threads: threads, kernel: kernel)
         if let mask { dropoutBackward(da, da, mask: mask, count: B * H, p: p) }
         for i in 0..<(B * H) { da[i] *= relu ? (pre[i] > 0 ? 1 : 0) : 1 - a[i] * a[i] }
-        gemm(transA: true, transB: false, m: H, n: H, k: B, alpha: 1, a: da, lda: H, b: x0, ldb: H, beta: 1, c: G + poolW, ldc: H, threads: threads)
+        gemm(transA: true, transB: false, m: H, n: H, k: B, alpha: 1, a: da, lda: H, b: x0, ldb: H, beta: 1, c: G + poolW, ldc: H, threads: threads, kernel: kernel)
         addColumnSums(G + poolB, da, rows: B, cols: H, ld: H)
         let dx = t.dx.reserve(N * H)
         dx.update(repeating: 0, count: N * H)
         let dx0 = t.xm.pointer  // x0 is no longer needed
-        gemm(transA: false, transB: false, m: B, n: H, k: H, alpha: 1, a: da, lda: H, b: W + poolW, ldb: H, beta: 0, c: dx0, ldc: H, threads: threads)
+        gemm(transA: false, transB: false, m: B, n: H, k: H, alpha: 1, a: da, lda: H, b: W + poolW, ldb: H, beta: 0, c: dx0, ldc: H, threads: threads, kernel: kernel)
         if let inMask { dropoutBackward(dx0, dx0, mask: inMask, count: B * H, p: p) }
         for (b, s) in batch.sequences.enumerated() { (dx + s.lowerBound * H).update(from: dx0 + b * H, count: H) }
         return (loss, out)

@@ -26,8 +26,10 @@ extension Trainer {
             // Products are split by thread count and rounded by the kernel's
             // blocking: the same bits need the same count and kernel.
             ("threads", .number(JSONNumber(model.workerCount))),
-            ("sgemm", .string(SgemmKernel.current.rawValue)),
+            ("sgemm", .string(model.kernel.rawValue)),
         ]
+        // fp32 is what runs recorded before precisions existed: absent means fp32.
+        if model.precision != .fp32 { fields.append(("precision", .string(model.precision.rawValue))) }
         fields += objective.record
         if model.head != .maskedLM { fields.append(("classifier_dropout", .number(JSONNumber(Double(dropout.classifier))))) }
         // The bookkeeping that changes the run's course: the metric of the

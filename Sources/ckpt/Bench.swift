@@ -46,6 +46,7 @@ struct Bench: ParsableCommand {
         var iterations: Int = 5
 
         @OptionGroup var threading: ThreadOption
+        @OptionGroup var precision: PrecisionOption
 
         @Flag(help: "Print one JSON object: tokens_per_s, gflop_per_s and sgemm (the kernel).")
         var json = false
@@ -57,6 +58,7 @@ struct Bench: ParsableCommand {
         func run() throws {
             setMatmulThreads(threading.count)
             let encoder = try reportingErrors { try Bench.loadEncoder(model) }
+            encoder.precision = precision.precision
             guard seq <= encoder.config.maxLength else {
                 throw ValidationError("--seq \(seq) exceeds the model's \(encoder.config.maxLength) positions")
             }
@@ -74,9 +76,10 @@ struct Bench: ParsableCommand {
             let gflops = encoder.flops(batch: batch, length: seq) / s / 1e9
             if json {
                 print(JSONValue.object(JSONObject([("tokens_per_s", .number(JSONNumber(tps))), ("gflop_per_s", .number(JSONNumber(gflops))),
-                                                   ("sgemm", .string(SgemmKernel.current.rawValue))])).serialized())
+                                                   ("sgemm", .string(encoder.kernel.rawValue)),
+                                                   ("precision", .string(encoder.precision.rawValue))])).serialized())
             } else {
-                print("\(batch)×\(seq) tokens: \(Int(tps)) tokens/s, \(Int(gflops)) GFLOP/s (best of \(iterations), \(threading.count) threads, sgemm: \(SgemmKernel.current.rawValue))")
+                print("\(batch)×\(seq) tokens: \(Int(tps)) tokens/s, \(Int(gflops)) GFLOP/s (best of \(iterations), \(threading.count) threads, sgemm: \(encoder.kernel.rawValue))")
             }
         }
     }
@@ -113,7 +116,7 @@ struct Bench: ParsableCommand {
                 print(JSONValue.object(JSONObject(fields)).serialized())
             } else {
                 for (kernel, g) in results {
-                    let mark = kernel == SgemmKernel.current ? " (in use)" : ""
+                    let mark = kernel == SgemmKernel.current ? " (in use)" : kernel == .avx512bf16 ? " (bf16 operands, --precision bf16)" : ""
                     print("\(kernel.rawValue): \(Int(g)) GFLOP/s\(mark)")
                 }
                 print("\(size)×\(size)×\(size), best of \(iterations), \(threadCount) threads")
@@ -145,6 +148,7 @@ struct Bench: ParsableCommand {
         var dropout: Float?
 
         @OptionGroup var threading: ThreadOption
+        @OptionGroup var precision: PrecisionOption
 
         @Flag(help: "Print one JSON object: tokens_per_s, gflop_per_s, step_s, peak_rss_mb, sgemm.")
         var json = false
@@ -165,6 +169,7 @@ struct Bench: ParsableCommand {
                 }
                 let m = try TrainingModel(encoder: encoder, initializeMissingHead: true)
                 m.workerCount = threadCount
+                m.precision = precision.precision
                 let p = dropout
                 return (m, DropoutRates(hidden: p ?? encoder.config.hiddenDropout, attention: p ?? encoder.config.attentionDropout))
             }
@@ -205,11 +210,11 @@ struct Bench: ParsableCommand {
                 print(JSONValue.object(JSONObject([
                     ("tokens_per_s", .number(JSONNumber(tps))), ("gflop_per_s", .number(JSONNumber(gflops))),
                     ("step_s", .number(JSONNumber(s / Double(steps)))), ("peak_rss_mb", .number(JSONNumber(rss))),
-                    ("sgemm", .string(SgemmKernel.current.rawValue)),
+                    ("sgemm", .string(trainer.kernel.rawValue)), ("precision", .string(trainer.precision.rawValue)),
                 ])).serialized())
             } else {
                 print("\(batch)×\(seq) tokens, \(Int(mlmProbability * 100)) % masked: \(Int(tps)) tokens/s, \(Int(gflops)) GFLOP/s, "
-                      + "\(String(format: "%.2f", s / Double(steps))) s/step (mean of \(steps), \(threadCount) threads, sgemm: \(SgemmKernel.current.rawValue)), peak RSS \(Int(rss)) MiB")
+                      + "\(String(format: "%.2f", s / Double(steps))) s/step (mean of \(steps), \(threadCount) threads, sgemm: \(trainer.kernel.rawValue)), peak RSS \(Int(rss)) MiB")
             }
         }
     }

@@ -22,6 +22,8 @@ struct Predict: ParsableCommand {
     @Flag(help: "Print one JSON array per mask.")
     var json = false
 
+    @OptionGroup var precision: PrecisionOption
+
     func validate() throws {
         if topK < 1 { throw ValidationError("--top-k must be at least 1") }
     }
@@ -30,6 +32,7 @@ struct Predict: ParsableCommand {
         let results = try reportingErrors {
             let ckpt = try Checkpoint(path: model)
             let encoder = try Encoder(checkpoint: ckpt)
+            encoder.precision = precision.precision
             let tok = try Tokenizer(files: ckpt.files, path: ckpt.path)
             return try FillMask.predict(model: encoder, tokenizer: tok, text: text, topK: topK)
         }

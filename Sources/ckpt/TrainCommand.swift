@@ -89,6 +89,7 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Dropout for hidden states and attention (default: the config's).") var dropout: Float?
     @Option(help: "Seed of shuffling, masking, dropout and random initialisation.") var seed: UInt64 = 42
     @Option(help: "Threads (default: all cores).") var threads: Int?
+    @OptionGroup var precision: PrecisionOption
 
     // Cadence
     @Option(help: "Log every N steps.") var loggingSteps: Int = 10
@@ -249,6 +250,7 @@ struct TrainCommand: ParsableCommand {
                                         tokenizerPath: tokPath, output: outDir, threads: threadCount, options: opts, cadence: cadence,
                                         world: world)
             }
+            t.model.precision = precision.precision
             if let r = resumePath { try t.resume(from: r, force: force) }
             return (t, resumePath)
         }
@@ -364,6 +366,7 @@ struct TrainCommand: ParsableCommand {
             ("dropout", "\(t.dropoutRates.hidden) hidden, \(t.dropoutRates.attention) attention"
                 + (task.task == .mlm ? "" : ", \(t.dropoutRates.classifier) classifier")),
             ("seed / threads", "\(o.seed) / \(threads)"),
+            ("products", "\(t.model.precision.rawValue) (\(t.model.kernel.rawValue))"),
         ]
         let w = rows.map(\.0.count).max() ?? 0
         for (k, v) in rows { print(k + String(repeating: " ", count: w - k.count) + "  " + printable(v)) }

@@ -47,6 +47,8 @@ struct VerifyCommand: ParsableCommand {
     @Flag(help: "Print one JSON object.")
     var json = false
 
+    @OptionGroup(title: "Precision of A (B and reference files are the float truth)") var precision: PrecisionOption
+
     func validate() throws {
         if (b == nil) == (reference == nil) { throw ValidationError("give either B or --reference") }
         if maxLength < 2 { throw ValidationError("--max-length must be at least 2") }
@@ -57,6 +59,7 @@ struct VerifyCommand: ParsableCommand {
         let results: [Comparison] = try reportingErrors {
             let ckptA = try Checkpoint(path: a)
             let modelA = try Encoder(checkpoint: ckptA)
+            modelA.precision = precision.precision
             if let reference {
                 let (batch, refs) = try Verifier.loadReference(reference, config: modelA.config)
                 return try Verifier.run(modelA, batch: batch, references: refs, layers: layers, tolerance: maxAbs)

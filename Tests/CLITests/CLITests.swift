@@ -263,6 +263,38 @@ extension String {
         #expect(v["in_use"]?.string == used && (v["openblas"]?.double ?? 0) > 0, "\(peak.out)")
     }
 
+    /// `--precision bf16` runs the model's products on bf16 operands: the
+    /// goldens made by transformers in float hold within bf16's precision and
+    /// not within float's; bench reports the kernel. `CKPT_SGEMM` does not
+    /// choose it. Where the CPU lacks AVX512_BF16 the flag is refused by name.
+    @Test func bf16PrecisionMeetsTheFloatGoldensWithinItsPrecision() throws {
+        let model = Fixtures.path("model-goldens/bert-gelu")
+        let verify = ["verify", model, "--reference", model + "/golden.safetensors", "--json", "--precision", "bf16"]
+        let runs = try JSONParser.parse(ckpt(["bench", "sgemm", "--size", "8", "--iterations", "1", "--json"]).out)
+        guard runs["avx512bf16"] != nil else {
+            let r = ckpt(verify + ["--max-abs", "1"])
+            #expect(r.status == 64 && r.err.contains("AVX512_BF16"), "\(r.err)")
+            print("skipped: bf16 products need AVX512_BF16, which this CPU lacks")
+            try Test.cancel("bf16 products need AVX512_BF16, which this CPU lacks")
+        }
+        let loose = ckpt(verify + ["--max-abs", "0.25"])
+        let looseOK = try JSONParser.parse(loose.out)["ok"]?.bool
+        #expect(loose.status == 0 && looseOK == true, "\(loose.out)\(loose.err)")
+        let strict = ckpt(verify + ["--max-abs", "1e-4"])
+        #expect(strict.status != 0, "bf16 products should not meet float's tolerance: \(strict.out)")
+        for sub in ["forward", "train"] {
+            let extra = sub == "train" ? ["--steps", "1", "--seq", "8"] : ["--iterations", "1", "--seq", "8"]
+            let b = ckpt(["bench", sub, model, "--batch", "2", "--json", "--precision", "bf16"] + extra)
+            #expect(b.status == 0, "\(b.err)")
+            let v = try JSONParser.parse(b.out)
+            #expect(v["sgemm"]?.string == "avx512bf16" && v["precision"]?.string == "bf16", "\(b.out)")
+        }
+        let p = ckpt(["predict", model, "Paris is the [MASK] of France.", "--precision", "bf16", "--json"])
+        #expect(p.status == 0 && !p.out.isEmpty, "\(p.err)")
+        let forced = ckpt(["bench", "sgemm", "--size", "8", "--iterations", "1"], environment: ["CKPT_SGEMM": "avx512bf16"])
+        #expect(forced.status == 64 && forced.err.contains("--precision bf16"), "\(forced.err)")
+    }
+
     @Test func unknownSgemmSettingIsAUsageError() {
         let r = ckpt(["bench", "sgemm", "--size", "8", "--iterations", "1"], environment: ["CKPT_SGEMM": "fastest"])
         #expect(r.status == 64 && r.err.contains("CKPT_SGEMM") && r.err.contains("\"fastest\""), "\(r.err)")

@@ -77,12 +77,52 @@ import Glibc
         // The matrix-product kernel is part of the run too: OpenBLAS rounds
         // differently from the AVX-512 kernel.
         let state = try JSONParser.parse(try readFile(dir.file("out/checkpoint-6/trainer_state.json")), path: "trainer_state.json")
-        let kernel = state["run"]?["sgemm"]?.string
-        #expect(kernel == "avx512" || kernel == "openblas")
-        if kernel == "avx512" {
+        let kernel = state["run"]?["sgemm"]?.string ?? ""
+        #expect(["avx512", "avx2", "openblas"].contains(kernel), "\(kernel)")
+        if kernel != "openblas" {
             let switched = ckpt(args(c, dir.file("out")) + ["--resume"], environment: ["CKPT_SGEMM": "openblas"])
-            #expect(switched.status == 1 && switched.err.contains("sgemm was \"avx512\", now \"openblas\""), "\(switched.err)")
+            #expect(switched.status == 1 && switched.err.contains("sgemm was \"\(kernel)\", now \"openblas\""), "\(switched.err)")
         }
+    }
+
+    /// `--precision bf16` trains on bf16 products: its losses follow the fp32
+    /// run's closely without being the same bits, it resumes exactly, and its
+    /// checkpoints are not resumed at another precision. Where the CPU lacks
+    /// AVX512_BF16 the flag is refused by name.
+    @Test func bf16TrainingFollowsFloatAndResumesExactly() throws {
+        let dir = ScratchDirectory()
+        let c = corpus(dir)
+        let bf16 = args(c, dir.file("bf16")) + ["--precision", "bf16"]
+        let sgemm = try JSONParser.parse(ckpt(["bench", "sgemm", "--size", "8", "--iterations", "1", "--json"]).out)
+        guard sgemm["avx512bf16"] != nil else {
+            let r = ckpt(bf16)
+            #expect(r.status == 64 && r.err.contains("AVX512_BF16"), "\(r.err)")
+            #expect(!FileSystem.exists(dir.file("bf16")))
+            print("skipped: bf16 training needs AVX512_BF16, which this CPU lacks")
+            try Test.cancel("bf16 training needs AVX512_BF16, which this CPU lacks")
+        }
+        let a = ckpt(bf16)
+        #expect(a.status == 0 && a.out.contains("bf16 (avx512bf16)"), "\(a.err)")
+        #expect(ckpt(args(c, dir.file("fp32"))).status == 0)
+        func losses(_ run: String) throws -> [Double] {
+            try String(decoding: readFile(dir.file(run + "/metrics.jsonl")), as: UTF8.self).split(separator: "\n")
+                .compactMap { try JSONParser.parse(String($0))["loss"]?.double }
+        }
+        let (l16, l32) = (try losses("bf16"), try losses("fp32"))
+        #expect(!l16.isEmpty && l16.count == l32.count)
+        for (x, y) in zip(l16, l32) { #expect(abs(x - y) <= 0.02 * y, "bf16 \(l16) against fp32 \(l32)") }
+        let (w16, w32) = (try readFile(dir.file("bf16/final/model.safetensors")), try readFile(dir.file("fp32/final/model.safetensors")))
+        #expect(w16 != w32, "bf16 products should not give float's bits")
+        let state = try JSONParser.parse(try readFile(dir.file("bf16/checkpoint-8/trainer_state.json")), path: "trainer_state.json")
+        #expect(state["run"]?["precision"]?.string == "bf16" && state["run"]?["sgemm"]?.string == "avx512bf16")
+        // Cut short after checkpoint-8 and resumed: the same bits.
+        let expected = try readFile(dir.file("bf16/final/model.safetensors"))
+        for name in ["final", "checkpoint-12"] { try FileSystem.removeDirectory(dir.file("bf16/\(name)")) }
+        let fp32 = ckpt(args(c, dir.file("bf16")) + ["--resume"])
+        #expect(fp32.status == 1 && fp32.err.contains("sgemm was \"avx512bf16\""), "\(fp32.err)")
+        let r = ckpt(bf16 + ["--resume"])
+        #expect(r.status == 0 && r.out.contains("from step 8"), "\(r.err)")
+        #expect(try readFile(dir.file("bf16/final/model.safetensors")) == expected)
     }
 
     @Test func ctrlCSavesACheckpoint() throws {

@@ -5,6 +5,7 @@ import Testing
 import Glibc
 #endif
 @testable import Model
+import CKernels
 
 /// Cancels the current test case, naming the kernel, when this CPU cannot run
 /// it: the report lists it as skipped rather than leaving it out.
@@ -40,7 +41,7 @@ func skipUnlessSupported(_ kernel: SgemmKernel) throws {
                         }
                     }
                     naiveGemm(transA: ta, transB: tb, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb,
-                              beta: beta, c: &c2, ldc: ldc)
+                              beta: beta, c: &c2, ldc: ldc, bf16: kernel == .avx512bf16)
                     for i in 0..<m {
                         for j in n..<ldc { c2[i * ldc + j] = 42 }
                     }
@@ -79,12 +80,45 @@ func skipUnlessSupported(_ kernel: SgemmKernel) throws {
             for i in 0..<c.count { c.base[i] = i % ldc >= n ? 42 : (beta == 0 ? .nan : Float(next(2000) - 1000) / 1000) }
             var expected = Array(UnsafeBufferPointer(start: c.base, count: c.count))
             naiveGemm(transA: ta, transB: tb, m: m, n: n, k: k, alpha: 0.5, a: a.base, lda: lda, b: b.base, ldb: ldb,
-                      beta: beta, c: &expected, ldc: ldc)
+                      beta: beta, c: &expected, ldc: ldc, bf16: kernel == .avx512bf16)
             for i in 0..<c.count where i % ldc >= n { expected[i] = 42 }
             sgemm(kernel, transA: ta, transB: tb, m: m, n: n, k: k, alpha: 0.5, a: a.base, lda: lda, b: b.base, ldb: ldb,
                   beta: beta, c: c.base, ldc: ldc)
             let diff = (0..<c.count).map { abs(c.base[$0] - expected[$0]) }.max()!
             #expect(diff < 1e-4 * Float(k / 64 + 1), "\(kernel) m=\(m) n=\(n) k=\(k) ta=\(ta) tb=\(tb) beta=\(beta): \(diff)")
+        }
+    }
+
+    /// A product whose b was packed once (a layer's weight) equals the naive
+    /// product, over whole and partial column ranges.
+    @Test(arguments: SgemmKernel.allCases.filter { $0 != .openblas })
+    func prepackedProductsAgree(kernel: SgemmKernel) throws {
+        try skipUnlessSupported(kernel)
+        let id = kernel.cKernel!, panel = ckpt_sgemm_panel_width(id)
+        var seed: UInt64 = 11
+        func rnd() -> Float { seed = seed &* 6364136223846793005 &+ 1442695040888963407; return Float(Int64(bitPattern: seed >> 11) % 2000) / 1000 - 1 }
+        for (m, n, k, tb) in [(7, 70, 9, true), (150, 200, 400, true), (13, 3100, 33, false), (64, 128, 385, false)] {
+            let ldb = (tb ? k : n) + 1
+            let a = (0..<(m * k)).map { _ in rnd() }, b = (0..<((tb ? n : k) * ldb)).map { _ in rnd() }
+            let floats = ckpt_sgemm_packed_floats(id, k, n)
+            let packed = UnsafeMutableRawPointer.allocate(byteCount: floats * 4, alignment: 64).bindMemory(to: Float.self, capacity: floats)
+            defer { packed.deallocate() }
+            #expect(ckpt_sgemm_pack(id, tb ? 1 : 0, k, n, b, ldb, packed) == 0)
+            var expected = [Float](repeating: 0, count: m * n)
+            naiveGemm(transA: false, transB: tb, m: m, n: n, k: k, alpha: 0.5, a: a, lda: k, b: b, ldb: ldb,
+                      beta: 0, c: &expected, ldc: n, bf16: kernel == .avx512bf16)
+            var c = [Float](repeating: .nan, count: m * n)
+            // Two column ranges, split at a whole panel.
+            let split = min(n, panel * max(1, n / (2 * panel)))
+            for (j0, j1) in [(0, split), (split, n)] where j0 < j1 {
+                let status = c.withUnsafeMutableBufferPointer {
+                    ckpt_sgemm_packed(id, 0, m, n, k, 0.5, a, k, packed, j0, j1, 0, $0.baseAddress! + j0, n)
+                }
+                #expect(status == 0)
+            }
+            #expect(ckpt_sgemm_packed(id, 0, m, n, k, 0.5, a, k, packed, 1, n, 0, &c, n) == -1, "a range not on a panel is refused")
+            let diff = zip(c, expected).map { abs($0 - $1) }.max()!
+            #expect(diff < 1e-4 * Float(k / 64 + 1), "\(kernel) m=\(m) n=\(n) k=\(k): \(diff)")
         }
     }
 

@@ -9,15 +9,17 @@
 #ifndef CKPT_CKERNELS_H
 #define CKPT_CKERNELS_H
 
-/// The kernels: AVX-512F (6 × 64 tiles) and AVX2 with FMA (6 × 16 tiles).
-enum { CKPT_KERNEL_AVX512 = 1, CKPT_KERNEL_AVX2 = 2 };
+/// The kernels: AVX-512F (6 × 64 tiles), AVX2 with FMA (6 × 16 tiles), and
+/// AVX512_BF16 (6 × 64 tiles; operands rounded to bfloat16, sums in float).
+enum { CKPT_KERNEL_AVX512 = 1, CKPT_KERNEL_AVX2 = 2, CKPT_KERNEL_AVX512_BF16 = 3 };
 
 /// 1 when the CPU has the kernel's instructions and the OS saves their
 /// registers, else 0 (also for an unknown kernel).
 int ckpt_sgemm_supported(int kernel);
 
-/// 1 when the CPU has AVX512_BF16 (and the OS saves the zmm state), else 0.
-int ckpt_cpu_bf16_supported(void);
+/// `x` rounded to bfloat16 as the bf16 kernel rounds its operands (to
+/// nearest even, subnormals to zero), widened back to float.
+float ckpt_bf16_round(float x);
 
 /// Row-major `c (m, n) = alpha · op(a) · op(b) + beta · c` on the calling
 /// thread, like cblas_sgemm(CblasRowMajor, ...). `op(a)` is `(m, k)`: `a` is
