@@ -40,10 +40,10 @@ long ckpt_sgemm_packed_floats(int kernel, long k, long n) {
     return kern ? ckpt_blocked_packed_floats(kern, k, n) : -1;
 }
 
-int ckpt_sgemm_pack(int kernel, int trans_b, long k, long n, const float *b, long ldb, float *out) {
+int ckpt_sgemm_pack(int kernel, int trans_b, long k, long n, const float *b, long ldb, long j0, long j1, float *out) {
     const ckpt_blocked_kernel *kern = lookup(kernel);
-    if (!kern) return -1;
-    ckpt_blocked_pack(kern, trans_b, k, n, b, ldb, out);
+    if (!kern || j0 < 0 || j1 > n || j0 % kern->nr) return -1;
+    ckpt_blocked_pack(kern, trans_b, k, n, b, ldb, j0, j1, out);
     return 0;
 }
 

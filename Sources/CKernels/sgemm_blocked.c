@@ -65,28 +65,46 @@ int ckpt_cpu_has_avx512_bf16(void) { pthread_once(&detect_once, detect); return 
 
 // MARK: - Packing buffers
 
-// One buffer per thread, kept for the thread's life.
+// Packing buffers, one per thread, kept for the thread's life.
 static pthread_key_t buffer_key;
 static pthread_once_t buffer_once = PTHREAD_ONCE_INIT;
 static int buffer_key_ok;
-static void make_buffer_key(void) { buffer_key_ok = pthread_key_create(&buffer_key, free) == 0; }
 
-static float *thread_buffer(size_t floats) {
-    pthread_once(&buffer_once, make_buffer_key);
-    if (!buffer_key_ok) return NULL;  // no key to hold a buffer: the caller falls back
+// A second buffer per thread: a shared b packed by the thread that splits a
+// product, read by every worker while its own buffer holds its packed a.
+static pthread_key_t shared_key;
+static int shared_key_ok;
+static void make_buffer_key(void) {
+    buffer_key_ok = pthread_key_create(&buffer_key, free) == 0;
+    shared_key_ok = pthread_key_create(&shared_key, free) == 0;
+}
+
+static float *keyed_buffer(pthread_key_t key, size_t floats) {
     // Layout: [capacity (64 bytes)] [floats ...], 64-byte aligned.
-    float *block = pthread_getspecific(buffer_key);
+    float *block = pthread_getspecific(key);
     if (block && *(size_t *)block >= floats) return block + 16;
     free(block);
     // aligned_alloc wants a size that is a multiple of the alignment.
     block = aligned_alloc(64, (floats + 16 + 15) / 16 * 16 * sizeof(float));
     if (!block) {
-        pthread_setspecific(buffer_key, NULL);
+        pthread_setspecific(key, NULL);
         return NULL;
     }
     *(size_t *)block = floats;
-    pthread_setspecific(buffer_key, block);
+    pthread_setspecific(key, block);
     return block + 16;
+}
+
+static float *thread_buffer(size_t floats) {
+    pthread_once(&buffer_once, make_buffer_key);
+    if (!buffer_key_ok) return NULL;  // no key to hold a buffer: the caller falls back
+    return keyed_buffer(buffer_key, floats);
+}
+
+float *ckpt_sgemm_shared_buffer(long floats) {
+    pthread_once(&buffer_once, make_buffer_key);
+    if (!shared_key_ok || floats < 0) return NULL;
+    return keyed_buffer(shared_key, (size_t)floats);
 }
 
 // op(a)[i][p], scaled by alpha, into MR-tall panels: panel r holds rows
@@ -203,11 +221,13 @@ long ckpt_blocked_packed_floats(const ckpt_blocked_kernel *kernel, long k, long 
 }
 
 void ckpt_blocked_pack(const ckpt_blocked_kernel *kernel, int trans_b, long k, long n,
-                       const float *b, long ldb, float *out) {
+                       const float *b, long ldb, long j0, long j1, float *out) {
+    if (j1 <= j0) return;
     long width = round_up(n, kernel->nr);
     for (long pc = 0; pc < k; pc += kernel->kc) {
-        long kc = k - pc < kernel->kc ? k - pc : kernel->kc;
-        kernel->pack_b(trans_b, trans_b ? b + pc : b + pc * ldb, ldb, kc, n, out + pc / kernel->kpack * width);
+        long kc = k - pc < kernel->kc ? k - pc : kernel->kc, slots = (kc + kernel->kpack - 1) / kernel->kpack;
+        const float *src = trans_b ? b + j0 * ldb + pc : b + pc * ldb + j0;
+        kernel->pack_b(trans_b, src, ldb, kc, j1 - j0, out + pc / kernel->kpack * width + j0 * slots);
     }
 }
 

@@ -40,11 +40,12 @@ int ckpt_blocked_sgemm(const ckpt_blocked_kernel *kernel, int trans_a, int trans
 /// Floats a prepacked op(b) of shape (k, n) takes.
 long ckpt_blocked_packed_floats(const ckpt_blocked_kernel *kernel, long k, long n);
 
-/// Packs the whole op(b) (k, n): for each KC block of rows, its NR-wide panels
-/// over all n columns (zeros past n), the block starting at slot
-/// pc / kpack · round_up(n, NR).
+/// Packs columns j0 ..< j1 (j0 a multiple of NR) of op(b) (k, n) into the
+/// layout of the whole: for each KC block of rows, its NR-wide panels over all
+/// n columns (zeros past n), the block starting at slot
+/// pc / kpack · round_up(n, NR) and panel j at j · ceil(kc / kpack) in it.
 void ckpt_blocked_pack(const ckpt_blocked_kernel *kernel, int trans_b, long k, long n,
-                       const float *b, long ldb, float *out);
+                       const float *b, long ldb, long j0, long j1, float *out);
 
 /// Columns j0 ..< j1 of alpha · op(a) · B + beta · c, where B is a prepacked
 /// (k, n) and j0 is a multiple of NR; `c` points at column j0 of row 0.

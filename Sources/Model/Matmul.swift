@@ -113,18 +113,24 @@ func sgemm(_ kernel: SgemmKernel = .current, transA: Bool, transB: Bool, m: Int,
 /// columns, else the whole product on the caller.
 @inline(__always)
 func splitProduct(m: Int, n: Int, threads: Int, _ piece: @Sendable (Range<Int>, Range<Int>) -> Void) {
-    let byRows = m >= 64 * threads
+    let byRows = splitsByRows(m: m, threads: threads)
     guard threads > 1, byRows || n >= 64 * threads else { piece(0..<m, 0..<n); return }
     let count = byRows ? m : n, chunk = (count + threads - 1) / threads
     DispatchQueue.concurrentPerform(iterations: threads) { t in
-        let part = (t * chunk)..<min(count, t * chunk + chunk)
+        let part = min(count, t * chunk)..<min(count, t * chunk + chunk)
         if !part.isEmpty { byRows ? piece(part, 0..<n) : piece(0..<m, part) }
     }
 }
 
+/// Whether ``splitProduct`` gives every worker all the columns: then each
+/// would pack the whole `b`, which is better packed once and shared.
+@inline(__always)
+func splitsByRows(m: Int, threads: Int) -> Bool { threads > 1 && m >= 64 * threads }
+
 /// `out (M, N) = a (M, K) · bᵀ` where `b` is `(N, K)` — a Linear layer with
 /// PyTorch's `(out_features, in_features)` weight — plus `bias (N)` if given.
-/// `beta = 1` accumulates into `out`.
+/// `beta = 1` accumulates into `out`. The weight is packed once for all the
+/// threads when they split by rows.
 @inline(__always)
 func linear(out: UnsafeMutablePointer<Float>, ldOut: Int,
             input: UnsafePointer<Float>, ldIn: Int,
@@ -132,15 +138,19 @@ func linear(out: UnsafeMutablePointer<Float>, ldOut: Int,
             rows m: Int, outFeatures n: Int, inFeatures k: Int, accumulate: Bool = false, threads: Int = 1,
             kernel: SgemmKernel = .current) {
     guard m > 0 && n > 0 else { return }
+    let packed = splitsByRows(m: m, threads: threads)
+        ? PackedMatrix.shared(kernel: kernel, transB: true, k: k, n: n, b: weight, ldb: k, threads: threads) : nil
     nonisolated(unsafe) let o = out, x = input, w = weight, bs = bias
     splitProduct(m: m, n: n, threads: threads) { rows, cols in
         let out = o + rows.lowerBound * ldOut + cols.lowerBound, bias = bs.map { $0 + cols.lowerBound }
-        let m = rows.count, n = cols.count
+        let m = rows.count, n = cols.count, beta: Float = (bias != nil || accumulate) ? 1 : 0
         if let bias, !accumulate {
             for r in 0..<m { (out + r * ldOut).update(from: bias, count: n) }
         }
-        sgemm(kernel, transA: false, transB: true, m: m, n: n, k: k, alpha: 1, a: x + rows.lowerBound * ldIn, lda: ldIn,
-              b: w + cols.lowerBound * k, ldb: k, beta: (bias != nil || accumulate) ? 1 : 0, c: out, ldc: ldOut)
+        if packed?.product(transA: false, rows: rows, cols: cols, alpha: 1, a: x, lda: ldIn, beta: beta, c: o, ldc: ldOut) != true {
+            sgemm(kernel, transA: false, transB: true, m: m, n: n, k: k, alpha: 1, a: x + rows.lowerBound * ldIn, lda: ldIn,
+                  b: w + cols.lowerBound * k, ldb: k, beta: beta, c: out, ldc: ldOut)
+        }
         if let bias, accumulate {
             for r in 0..<m {
                 let row = out + r * ldOut
@@ -150,14 +160,20 @@ func linear(out: UnsafeMutablePointer<Float>, ldOut: Int,
     }
 }
 
-/// `c (M, N) = alpha · op(a) · op(b) + beta · c`, row-major, with leading dimensions.
+/// `c (M, N) = alpha · op(a) · op(b) + beta · c`, row-major, with leading
+/// dimensions. `b` is packed once for all the threads when they split by rows.
 @inline(__always)
 func gemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float,
           a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
           beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int, threads: Int = 1, kernel: SgemmKernel = .current) {
     guard m > 0 && n > 0 else { return }
+    let packed = splitsByRows(m: m, threads: threads) && k > 0 && alpha != 0
+        ? PackedMatrix.shared(kernel: kernel, transB: transB, k: k, n: n, b: b, ldb: ldb, threads: threads) : nil
     nonisolated(unsafe) let ap = a, bp = b, cp = c
     splitProduct(m: m, n: n, threads: threads) { rows, cols in
+        if packed?.product(transA: transA, rows: rows, cols: cols, alpha: alpha, a: ap, lda: lda, beta: beta, c: cp, ldc: ldc) == true {
+            return
+        }
         // Row i of op(a) starts at a + i·lda (or a + i when transposed); column j
         // of op(b) at b + j (or b + j·ldb when transposed).
         sgemm(kernel, transA: transA, transB: transB, m: rows.count, n: cols.count, k: k, alpha: alpha,

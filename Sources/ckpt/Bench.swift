@@ -58,6 +58,7 @@ struct Bench: ParsableCommand {
         func run() throws {
             setMatmulThreads(threading.count)
             let encoder = try reportingErrors { try Bench.loadEncoder(model) }
+            encoder.workerCount = threading.count
             encoder.precision = precision.precision
             guard seq <= encoder.config.maxLength else {
                 throw ValidationError("--seq \(seq) exceeds the model's \(encoder.config.maxLength) positions")

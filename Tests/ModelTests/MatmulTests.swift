@@ -103,7 +103,9 @@ func skipUnlessSupported(_ kernel: SgemmKernel) throws {
             let floats = ckpt_sgemm_packed_floats(id, k, n)
             let packed = UnsafeMutableRawPointer.allocate(byteCount: floats * 4, alignment: 64).bindMemory(to: Float.self, capacity: floats)
             defer { packed.deallocate() }
-            #expect(ckpt_sgemm_pack(id, tb ? 1 : 0, k, n, b, ldb, packed) == 0)
+            #expect(ckpt_sgemm_pack(id, tb ? 1 : 0, k, n, b, ldb, 0, min(n, panel), packed) == 0)
+            #expect(ckpt_sgemm_pack(id, tb ? 1 : 0, k, n, b, ldb, min(n, panel), n, packed) == 0, "packed in two column ranges")
+            #expect(ckpt_sgemm_pack(id, tb ? 1 : 0, k, n, b, ldb, 1, n, packed) == -1)
             var expected = [Float](repeating: 0, count: m * n)
             naiveGemm(transA: false, transB: tb, m: m, n: n, k: k, alpha: 0.5, a: a, lda: k, b: b, ldb: ldb,
                       beta: 0, c: &expected, ldc: n, bf16: kernel == .avx512bf16)
@@ -122,16 +124,36 @@ func skipUnlessSupported(_ kernel: SgemmKernel) throws {
         }
     }
 
-    /// The threaded splits (by rows, then by columns) give the single-threaded product.
-    @Test func threadedSplitsAgree() {
+    /// The threaded splits (by rows, with `b` packed once for both threads,
+    /// then by columns) give the naive product, with every kernel, in every
+    /// transposition, and through `linear` with a bias.
+    @Test(arguments: SgemmKernel.allCases)
+    func threadedSplitsAgree(kernel: SgemmKernel) throws {
+        try skipUnlessSupported(kernel)
         var seed: UInt64 = 7
         func rnd() -> Float { seed = seed &* 6364136223846793005 &+ 1442695040888963407; return Float(Int64(bitPattern: seed >> 11) % 2000) / 1000 - 1 }
-        for (m, n, k) in [(300, 70, 50), (20, 300, 50)] {
-            let a = (0..<(m * k)).map { _ in rnd() }, b = (0..<(n * k)).map { _ in rnd() }
-            var c1 = [Float](repeating: 0, count: m * n), c2 = c1
-            gemm(transA: false, transB: true, m: m, n: n, k: k, alpha: 1, a: a, lda: k, b: b, ldb: k, beta: 0, c: &c1, ldc: n, threads: 2)
-            naiveGemm(transA: false, transB: true, m: m, n: n, k: k, alpha: 1, a: a, lda: k, b: b, ldb: k, beta: 0, c: &c2, ldc: n)
-            #expect(zip(c1, c2).map { abs($0 - $1) }.max()! < 1e-4)
+        let bf16 = kernel == .avx512bf16
+        for (m, n, k) in [(300, 70, 50), (20, 300, 50), (257, 130, 400)] {
+            for (ta, tb) in [(false, false), (false, true), (true, false), (true, true)] {
+                let a = (0..<(m * k)).map { _ in rnd() }, b = (0..<(n * k)).map { _ in rnd() }
+                let lda = ta ? m : k, ldb = tb ? k : n
+                var c1 = [Float](repeating: .nan, count: m * n), c2 = c1
+                gemm(transA: ta, transB: tb, m: m, n: n, k: k, alpha: 0.5, a: a, lda: lda, b: b, ldb: ldb, beta: 0, c: &c1, ldc: n,
+                     threads: 2, kernel: kernel)
+                naiveGemm(transA: ta, transB: tb, m: m, n: n, k: k, alpha: 0.5, a: a, lda: lda, b: b, ldb: ldb, beta: 0, c: &c2, ldc: n,
+                          bf16: bf16)
+                let diff = zip(c1, c2).map { abs($0 - $1) }.max()!
+                #expect(diff < 1e-4 * Float(k / 64 + 1), "\(kernel) m=\(m) n=\(n) k=\(k) ta=\(ta) tb=\(tb): \(diff)")
+            }
+            let x = (0..<(m * k)).map { _ in rnd() }, w = (0..<(n * k)).map { _ in rnd() }, bias = (0..<n).map { _ in rnd() }
+            var out = [Float](repeating: .nan, count: m * n), expected = out
+            linear(out: &out, ldOut: n, input: x, ldIn: k, weight: w, bias: bias, rows: m, outFeatures: n, inFeatures: k,
+                   threads: 2, kernel: kernel)
+            naiveGemm(transA: false, transB: true, m: m, n: n, k: k, alpha: 1, a: x, lda: k, b: w, ldb: k, beta: 0, c: &expected, ldc: n,
+                      bf16: bf16)
+            for i in 0..<(m * n) { expected[i] += bias[i % n] }
+            let diff = zip(out, expected).map { abs($0 - $1) }.max()!
+            #expect(diff < 1e-4 * Float(k / 64 + 1), "linear \(kernel) m=\(m) n=\(n) k=\(k): \(diff)")
         }
     }
 

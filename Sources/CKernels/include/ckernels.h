@@ -40,10 +40,19 @@ long ckpt_sgemm_panel_width(int kernel);
 /// for `kernel`; -1 when the kernel is unavailable.
 long ckpt_sgemm_packed_floats(int kernel, long k, long n);
 
-/// Packs `op(b)` (`(k, n)`; `b` is `(n, k)` when `trans_b` is non-zero) into
-/// `out`, which holds ckpt_sgemm_packed_floats(kernel, k, n) floats and is
-/// 64-byte aligned. Returns 0, or -1 when the kernel is unavailable.
-int ckpt_sgemm_pack(int kernel, int trans_b, long k, long n, const float *b, long ldb, float *out);
+/// Packs columns `j0 ..< j1` of `op(b)` (`(k, n)`; `b` is `(n, k)` when
+/// `trans_b` is non-zero) into their place in `out`, which holds
+/// ckpt_sgemm_packed_floats(kernel, k, n) floats and is 64-byte aligned;
+/// `j0` is a multiple of the panel width (disjoint ranges can be packed by
+/// different threads). Returns 0, or -1 when the kernel is unavailable or the
+/// range is not whole panels.
+int ckpt_sgemm_pack(int kernel, int trans_b, long k, long n, const float *b, long ldb, long j0, long j1, float *out);
+
+/// A 64-byte aligned buffer of at least `floats` floats that belongs to the
+/// calling thread and lives as long as it (grown as needed): where a product
+/// split across threads packs its `b` once for all of them. NULL when it cannot
+/// be allocated.
+float *ckpt_sgemm_shared_buffer(long floats);
 
 /// Columns `j0 ..< j1` of `alpha · op(a) · B + beta · c` for a `B` (k, n)
 /// packed by ckpt_sgemm_pack; `c` points at column j0 of row 0 and `j0` is a
