@@ -41,7 +41,7 @@ let package = Package(
         .target(name: "Verify", dependencies: ["Model", "Tokenizers", "Formats"]),
         .target(name: "Convert", dependencies: ["Formats", "Tokenizers", "Model"]),
         .target(name: "Tasks", dependencies: ["Model", "Tokenizers", "Formats"]),
-        .target(name: "Train", dependencies: ["Model", "Tokenizers", "Formats", "Tasks", "CShims"]),
+        .target(name: "Train", dependencies: ["Model", "Tokenizers", "Formats", "Tasks", "CShims", "CKernels"]),
 
         // MARK: - Command line
         .executableTarget(

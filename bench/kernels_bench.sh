@@ -21,10 +21,13 @@ STEPS=${STEPS:-3}
 ROUNDS=${ROUNDS:-2}
 [ "$CKPT" = .build-bench/release/ckpt ] && swift build -c release --scratch-path .build-bench >/dev/null
 OUT=bench/out/kernels; mkdir -p "$OUT"
-cc -O2 -pthread bench/fma_peak.c -o "$OUT/fma_peak"
+${CC:-clang} -O2 -pthread bench/fma_peak.c -o "$OUT/fma_peak"
+# The forward runs the base encoder (no head) as bench/forward_bench.sh does,
+# training the masked-LM model as bench/train_bench.sh does: their configs.
 for m in bert-base distilbert-base; do
-  mkdir -p "$OUT/$m"
-  sed -n "/$m\/config.json/,/^JSON/p" bench/train_bench.sh | sed -n 2p > "$OUT/$m/config.json"
+  mkdir -p "$OUT/fwd-$m" "$OUT/train-$m"
+  grep -A1 "OUT/$m/config.json" bench/forward_bench.sh | sed -n 2p > "$OUT/fwd-$m/config.json"
+  grep -A1 "OUT/$m/config.json" bench/train_bench.sh | sed -n 2p > "$OUT/train-$m/config.json"
 done
 grep -m1 "model name" /proc/cpuinfo | sed 's/.*: /CPU: /'
 echo "flags: $(grep -m1 flags /proc/cpuinfo | tr ' ' '\n' | grep -E '^(avx2|fma|avx512f|avx512_bf16|amx_bf16)$' | tr '\n' ' ')"
@@ -42,20 +45,20 @@ run() {  # key, then the command
   local g; g=$(field "$out" gflop_per_s); G[$key]=$(max "${G[$key]:-0}" "$g")
 }
 for m in distilbert-base bert-base; do
-  cfg="$OUT/$m/config.json"
+  fwd="$OUT/fwd-$m" train="$OUT/train-$m"
   for round in $(seq "$ROUNDS"); do
-    run "$m fwd ckpt" "$CKPT" bench forward "$cfg" --threads "$THREADS" --json
-    run "$m fwd avx2" env CKPT_SGEMM=avx2 "$CKPT" bench forward "$cfg" --threads "$THREADS" --json
-    run "$m fwd bf16" "$CKPT" bench forward "$cfg" --threads "$THREADS" --json --precision bf16
-    run "$m fwd torch" $PY -W ignore bench/torch_forward.py "$OUT/$m" --threads "$THREADS"
-    run "$m fwd torch-avx2" env $AVX2_ENV $PY -W ignore bench/torch_forward.py "$OUT/$m" --threads "$THREADS"
-    run "$m fwd torch-bf16" $PY -W ignore bench/torch_forward.py "$OUT/$m" --threads "$THREADS" --bf16
-    run "$m train ckpt" "$CKPT" bench train "$cfg" --threads "$THREADS" --steps "$STEPS" --json
-    run "$m train avx2" env CKPT_SGEMM=avx2 "$CKPT" bench train "$cfg" --threads "$THREADS" --steps "$STEPS" --json
-    run "$m train bf16" "$CKPT" bench train "$cfg" --threads "$THREADS" --steps "$STEPS" --json --precision bf16
-    run "$m train torch" $PY -W ignore bench/torch_train.py "$OUT/$m" --threads "$THREADS" --steps "$STEPS" --json
-    run "$m train torch-avx2" env $AVX2_ENV $PY -W ignore bench/torch_train.py "$OUT/$m" --threads "$THREADS" --steps "$STEPS" --json
-    run "$m train torch-bf16" $PY -W ignore bench/torch_train.py "$OUT/$m" --threads "$THREADS" --steps "$STEPS" --json --bf16
+    run "$m fwd ckpt" "$CKPT" bench forward "$fwd/config.json" --threads "$THREADS" --json
+    run "$m fwd avx2" env CKPT_SGEMM=avx2 "$CKPT" bench forward "$fwd/config.json" --threads "$THREADS" --json
+    run "$m fwd bf16" "$CKPT" bench forward "$fwd/config.json" --threads "$THREADS" --json --precision bf16
+    run "$m fwd torch" $PY -W ignore bench/torch_forward.py "$fwd" --threads "$THREADS"
+    run "$m fwd torch-avx2" env $AVX2_ENV $PY -W ignore bench/torch_forward.py "$fwd" --threads "$THREADS"
+    run "$m fwd torch-bf16" $PY -W ignore bench/torch_forward.py "$fwd" --threads "$THREADS" --bf16
+    run "$m train ckpt" "$CKPT" bench train "$train/config.json" --threads "$THREADS" --steps "$STEPS" --json
+    run "$m train avx2" env CKPT_SGEMM=avx2 "$CKPT" bench train "$train/config.json" --threads "$THREADS" --steps "$STEPS" --json
+    run "$m train bf16" "$CKPT" bench train "$train/config.json" --threads "$THREADS" --steps "$STEPS" --json --precision bf16
+    run "$m train torch" $PY -W ignore bench/torch_train.py "$train" --threads "$THREADS" --steps "$STEPS" --json
+    run "$m train torch-avx2" env $AVX2_ENV $PY -W ignore bench/torch_train.py "$train" --threads "$THREADS" --steps "$STEPS" --json
+    run "$m train torch-bf16" $PY -W ignore bench/torch_train.py "$train" --threads "$THREADS" --steps "$STEPS" --json --bf16
   done
 done
 echo "| model | run | path | ckpt tokens/s | ckpt GFLOP/s | PyTorch tokens/s | ratio |"

@@ -2,6 +2,7 @@
 // arithmetic of torch.optim.AdamW (single-tensor path) and
 // torch.nn.utils.clip_grad_norm_, so weights track PyTorch's step for step.
 
+import CKernels
 import Model
 
 #if canImport(Glibc)
@@ -58,16 +59,12 @@ public final class AdamW: @unchecked Sendable {
         nonisolated(unsafe) let m = expAvg.baseAddress!, v = expAvgSq.baseAddress!
         let decayWeights = weightDecay != 0
         for (range, decay) in decayRanges {
+            // exp_avg.lerp_(grad, 1 − β1); exp_avg_sq.mul_(β2).addcmul_(grad, grad, 1 − β2);
+            // p += −lr / bc1 · exp_avg / (sqrt(exp_avg_sq) / sqrt(bc2) + eps), vectorised in C.
             parallelRanges(range.count, threads, minimumChunk: 65_536) { local in
-                for i in (range.lowerBound + local.lowerBound)..<(range.lowerBound + local.upperBound) {
-                    if decay && decayWeights { p[i] *= decayScale }
-                    let gi = g[i]
-                    // exp_avg.lerp_(grad, 1 − β1); exp_avg_sq.mul_(β2).addcmul_(grad, grad, 1 − β2)
-                    m[i] = m[i] + w1 * (gi - m[i])
-                    v[i] = v[i] * b2 + w2 * gi * gi
-                    let denom = v[i].squareRoot() / bc2Sqrt + epsF
-                    p[i] = p[i] + stepSize * m[i] / denom
-                }
+                let at = range.lowerBound + local.lowerBound
+                ckpt_adamw_update(p + at, g + at, m + at, v + at, local.count, decay && decayWeights ? 1 : 0, decayScale,
+                                  w1, b2, w2, bc2Sqrt, epsF, stepSize)
             }
         }
     }

@@ -63,4 +63,12 @@ int ckpt_sgemm_packed(int kernel, int trans_a, long m, long n, long k, float alp
                       const float *a, long lda, const float *packed, long j0, long j1,
                       float beta, float *c, long ldc);
 
+/// One AdamW step over `n` parameters (torch.optim.AdamW's arithmetic, in
+/// float): with `decay`, `p *= decay_scale`; then
+/// `m += w1 · (g − m)`, `v = v · b2 + w2 · g · g`,
+/// `p += step_size · m / (sqrt(v) / bc2_sqrt + eps)`. Vectorised for the CPU;
+/// every path gives the same bits.
+void ckpt_adamw_update(float *p, const float *g, float *m, float *v, long n, int decay, float decay_scale,
+                       float w1, float b2, float w2, float bc2_sqrt, float eps, float step_size);
+
 #endif
