@@ -8,7 +8,7 @@ PY_MODULES := numpy h5py safetensors xxhash tokenizers transformers
 CKPT_DEBUG := .build/debug/ckpt
 CKPT_RELEASE := .build/release/ckpt
 
-.PHONY: all deps build release test demo fixtures bench clean
+.PHONY: all deps build release test test-asan test-tsan fuzz fuzz-seeds demo fixtures bench clean
 
 all: build
 
@@ -37,6 +37,32 @@ test: deps
 	swift build -c release -Xswiftc -enable-testing --build-tests
 	swift test -c release -Xswiftc -enable-testing --skip-build
 	python3 tools/crosscheck.py --ckpt $(CKPT_RELEASE)
+
+## The test suite under address sanitizer (use after free, overflows, leaks
+## are reported as failures) and under thread sanitizer (data races in the
+## threaded kernels, the trainer's workers, the tokenizer's threads); each in a
+## build directory of its own. See docs/fuzzing.md.
+test-asan: deps
+	swift build --build-tests --sanitize=address --scratch-path .build-asan
+	swift test --sanitize=address --scratch-path .build-asan --skip-build
+
+test-tsan: deps
+	swift build --build-tests --sanitize=thread --scratch-path .build-tsan
+	TSAN_OPTIONS="halt_on_error=1 $${TSAN_OPTIONS:-}" swift test --sanitize=thread --scratch-path .build-tsan --skip-build
+
+## Coverage-guided fuzzing (docs/fuzzing.md): every harness for FUZZ_SECONDS
+## under libFuzzer and address sanitizer, from the committed seeds; findings
+## land in fuzz-out/crashes/<harness>/. FUZZ_HARNESSES picks some.
+FUZZ_SECONDS ?= 60
+FUZZ_HARNESSES ?= safetensors shard-index pytorch hdf5 json config tokenizer-json vocab-txt corpus labelled trainer-state
+fuzz: deps
+	swift build -c release --scratch-path .build-fuzz --product ckpt-fuzz \
+	  -Xswiftc -sanitize=fuzzer,address -Xswiftc -DCKPT_LIBFUZZER -Xcc -fsanitize=fuzzer-no-link,address -Xswiftc -use-ld=lld
+	bash tools/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_HARNESSES)
+
+## Rebuild the committed seed corpora from the fixtures.
+fuzz-seeds: release
+	bash tools/fuzz/make_seeds.sh $(CKPT_RELEASE)
 
 ## The sample job on samples/ (see README).
 demo: release
@@ -78,6 +104,7 @@ bench: release
 	bash bench/task_bench.sh
 	bash bench/mpi_bench.sh
 	bash bench/roberta_bench.sh
+	bash bench/kernels_bench.sh
 
 clean:
-	rm -rf .build demo-out
+	rm -rf .build .build-asan .build-tsan .build-fuzz demo-out fuzz-out

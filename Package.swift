@@ -43,6 +43,14 @@ let package = Package(
         .target(name: "Tasks", dependencies: ["Model", "Tokenizers", "Formats"]),
         .target(name: "Train", dependencies: ["Model", "Tokenizers", "Formats", "Tasks", "CShims", "CKernels"]),
 
+        // MARK: - Fuzzing (docs/fuzzing.md)
+        // Every untrusted reader as a function of bytes.
+        .target(name: "FuzzHarnesses", dependencies: ["Formats", "Tokenizers", "Model", "Tasks", "Train"]),
+        // libFuzzer's driver, declared for ckpt-fuzz built by `make fuzz`.
+        .target(name: "CFuzz"),
+        // ckpt-fuzz: a libFuzzer binary under `make fuzz`, a replayer otherwise.
+        .executableTarget(name: "ckpt-fuzz", dependencies: ["FuzzHarnesses", "CFuzz", "Formats"]),
+
         // MARK: - Command line
         .executableTarget(
             name: "ckpt",
@@ -60,6 +68,7 @@ let package = Package(
         .testTarget(name: "TasksTests", dependencies: ["Tasks", "Model", "Tokenizers", "Formats", "TestSupport"]),
         .testTarget(name: "ConvertTests", dependencies: ["Convert", "Formats", "Tokenizers", "Model", "TestSupport"]),
         // Runs the built `ckpt` binary end to end.
+        .testTarget(name: "FuzzTests", dependencies: ["FuzzHarnesses", "Formats", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["ckpt", "Formats", "TestSupport", "CHDF5"]),
     ]
 )

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Builds the committed seed corpora of the fuzz harnesses (Tests/Fixtures/fuzz/seeds/<harness>/)
+# from the fixtures: small files of each format, valid ones and the known-hostile ones.
+# Usage: bash tools/fuzz/make_seeds.sh [CKPT]   (CKPT converts a small model to an hdf5 store)
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+CKPT=${1:-.build/release/ckpt}
+F=Tests/Fixtures
+S=$F/fuzz/seeds
+rm -rf "$S"
+for h in safetensors shard-index pytorch hdf5 json config tokenizer-json vocab-txt corpus labelled trainer-state; do mkdir -p "$S/$h"; done
+
+cp $F/python-written.safetensors $F/python-written-nometa.safetensors $F/casts.safetensors "$S/safetensors/"
+cp $F/bert-sharded/model.safetensors.index.json "$S/shard-index/"
+cp $F/torch/mixed-zip.bin $F/torch/mixed-legacy.bin $F/torch/big-endian.bin "$S/pytorch/"
+for f in $F/torch/malicious/*.pkl $F/torch/malicious/*.bin; do cp "$f" "$S/pytorch/malicious-$(basename "$f")"; done
+"$CKPT" convert $F/python-written.safetensors "$S/hdf5/ckpt-written.h5" >/dev/null
+d=$F/model-goldens/distilbert
+cp $d/config.json "$S/config/distilbert.json"
+cp $F/model-goldens/bert-gelu/config.json "$S/config/bert.json"
+cp $d/config.json "$S/json/config.json"
+cp $d/tokenizer_config.json "$S/json/tokenizer_config.json"
+cp $d/tokenizer.json "$S/tokenizer-json/wordpiece.json"
+for t in tokenizer-canonical/wordpiece tokenizer-canonical/vocab-txt; do cp $F/$t/tokenizer.json "$S/tokenizer-json/$(basename $t).json"; done
+# The smallest tokenizer.json of each model type among the fixtures (BPE, Unigram).
+for kind in BPE Unigram; do
+  f=$(grep -l "\"type\": *\"$kind\"" $(find $F -name tokenizer.json -size -120k) 2>/dev/null | xargs -r ls -S | tail -1)
+  [ -n "$f" ] && cp "$f" "$S/tokenizer-json/$(echo "$kind" | tr A-Z a-z).json"
+done
+# vocab.txt, tokenizer_config.json and special_tokens_map.json joined by NUL bytes.
+{ cat $d/vocab.txt; printf '\0'; cat $d/tokenizer_config.json; printf '\0'; cat $d/special_tokens_map.json; } > "$S/vocab-txt/distilbert"
+cp $d/vocab.txt "$S/vocab-txt/vocab-only"
+printf 'the cat sat on the mat.\nA bird saw the tree!\n\nünïcödé text\n' > "$S/corpus/text"
+printf '{"text": "the cat sat"}\n{"input_ids": [2, 5, 6, 3]}\n{"input_ids": [2, 7], "labels": [-100, 7]}\n' > "$S/corpus/jsonl"
+head -c 4000 $F/task-goldens/e2e/classification.csv > "$S/labelled/classification.csv"
+head -c 4000 $F/task-goldens/e2e/regression.tsv > "$S/labelled/regression.tsv"
+head -c 4000 $F/task-goldens/e2e/multi-label.jsonl > "$S/labelled/multi-label.jsonl"
+# A trainer_state.json as ckpt writes it: one step of the harness's own run.
+cat > "$S/trainer-state/state.json" <<'JSON'
+{
+  "global_step": 1,
+  "optimizer_step": 1,
+  "epoch": 0.1,
+  "log_history": [{"step": 1, "loss": 6.9, "learning_rate": 5e-05}],
+  "run": {"learning_rate": 5e-05, "batch_size": 4, "seed": 42, "threads": 1, "sgemm": "avx512"}
+}
+JSON
+# Small seeds keep the fuzzers fast (libFuzzer's -max_len follows them) and the repository light.
+find "$S" -type f -size +64k -print -delete | sed 's/^/dropped (over 64 KiB): /'
+du -sh "$S"
