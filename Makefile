@@ -44,7 +44,12 @@ test: deps
 ## build directory of its own. See docs/fuzzing.md.
 test-asan: deps
 	swift build --build-tests --sanitize=address --scratch-path .build-asan
-	swift test --sanitize=address --scratch-path .build-asan --skip-build
+	LSAN_OPTIONS="suppressions=$(CURDIR)/tools/sanitizers/lsan.supp:print_suppressions=0 $${LSAN_OPTIONS:-}" \
+	  swift test --sanitize=address --scratch-path .build-asan --skip-build --skip MPITests
+	# Open MPI frees little at exit, from components it has unloaded by then
+	# (unnamed frames no suppression matches): its tests run without leak checks.
+	ASAN_OPTIONS="detect_leaks=0 $${ASAN_OPTIONS:-}" \
+	  swift test --sanitize=address --scratch-path .build-asan --skip-build --filter MPITests
 
 test-tsan: deps
 	swift build --build-tests --sanitize=thread --scratch-path .build-tsan

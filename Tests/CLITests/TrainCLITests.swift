@@ -132,7 +132,11 @@ import Glibc
         a[a.firstIndex(of: "--max-steps")! + 1] = "100000"
         a[a.firstIndex(of: "--save-steps")! + 1] = "100000"
         let quoted = ([ckptBinary] + a).map { "'\($0)'" }.joined(separator: " ")
-        let script = "\(quoted) >\(dir.file("log")) 2>&1 & pid=$!; sleep 2; kill -INT $pid; wait $pid; exit $?"
+        // Interrupted once training runs (its settings table is printed just
+        // before the first step), however long loading took.
+        let script = "\(quoted) >\(dir.file("log")) 2>&1 & pid=$!; "
+            + "for i in $(seq 600); do grep -q 'seed / threads' \(dir.file("log")) && break; sleep 0.1; done; "
+            + "sleep 1; kill -INT $pid; wait $pid; exit $?"
         let status = (system(script) >> 8) & 0xFF
         #expect(status == 130, "\(String(decoding: (try? readFile(dir.file("log"))) ?? [], as: UTF8.self))")
         let saved = try FileSystem.list(dir.file("out")).filter { $0.hasPrefix("checkpoint-") }
