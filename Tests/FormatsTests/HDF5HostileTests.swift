@@ -31,6 +31,30 @@ import TestSupport
         }
     }
 
+    /// Found by fuzzing (Tests/Fixtures/fuzz/regressions/hdf5): a global heap
+    /// collection whose free-space object has size 0 made libhdf5 loop forever
+    /// while reading the string attribute `format`. The collection is refused
+    /// before the library sees it; a valid store's collections pass.
+    @Test func aGlobalHeapThatWouldLoopIsRefused() throws {
+        let path = dir.file("loop.h5")
+        dir.write("loop.h5", try readFile(Fixtures.path("fuzz/regressions/hdf5/global-heap-free-space-size-0.h5")))
+        expectError(path, contains: "global heap collection at byte")
+        expectError(path, contains: "its free space has size 0")
+        // The seed it was mutated from: the same kind of store, intact.
+        let store = try HDF5Store(path: Fixtures.path("fuzz/seeds/hdf5/ckpt-written.h5"))
+        #expect(!store.tensors.isEmpty)
+        // A collection walking past its end, and one larger than the file.
+        var bytes = try readFile(Fixtures.path("fuzz/seeds/hdf5/ckpt-written.h5"))
+        let gcol = try #require((0..<(bytes.count - 8)).first { Array(bytes[$0..<($0 + 4)]) == Array("GCOL".utf8) })
+        var overrun = bytes
+        for i in 0..<8 { overrun[gcol + 16 + 8 + i] = 0xFF }  // the first object's size
+        dir.write("overrun.h5", overrun)
+        expectError(dir.file("overrun.h5"), contains: "overruns the collection")
+        for i in 0..<8 { bytes[gcol + 8 + i] = 0xFF }           // the collection's size
+        dir.write("oversized.h5", bytes)
+        expectError(dir.file("oversized.h5"), contains: "does not fit in the file")
+    }
+
     @Test func notAStore() {
         let p = build("plain.h5") { h in h.dataset("/x", type: ckpt_H5T_IEEE_F32LE(), dims: [2], bytes: [UInt8](repeating: 0, count: 8)) }
         #expect(throws: HDF5StoreError.notStore(path: p, found: "missing")) { try HDF5Store(path: p) }
