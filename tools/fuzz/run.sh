@@ -14,6 +14,8 @@ BIN=.build-fuzz/release/ckpt-fuzz
 OUT=fuzz-out
 SEEDS=Tests/Fixtures/fuzz/seeds
 export CKPT_FUZZ_FIXTURES=$PWD/Tests/Fixtures
+# Leaks of third-party libraries (libhdf5's error paths) are not findings; ckpt's are.
+export LSAN_OPTIONS="suppressions=$PWD/tools/sanitizers/lsan.supp:print_suppressions=0 ${LSAN_OPTIONS:-}"
 dict() {
   case $1 in
     safetensors) echo tools/fuzz/safetensors.dict ;;
