@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 // Checks of an HDF5 file's structures that libhdf5 trusts, made before the
 // library sees the file. libhdf5 (1.10 in Debian 12) is not written for
 // hostile files; where fuzzing showed a structure that makes it loop or read
@@ -25,12 +29,16 @@ func checkGlobalHeaps(_ bytes: UnsafeRawBufferPointer, lengthSize: Int, path: St
     }
     let header = 8 + lengthSize                     // signature, version, reserved, collection size
     let objectHeader = 8 + lengthSize               // index, references, reserved, object size
+    let signature: [UInt8] = [0x47, 0x43, 0x4F, 0x4C, 1, 0, 0, 0]  // "GCOL", version 1, reserved
+    let base = bytes.baseAddress!
     var at = 0
     while at + header <= n {
-        // The next "GCOL".
-        guard bytes[at] == 0x47 else { at += 1; continue }
-        guard bytes[at + 1] == 0x43, bytes[at + 2] == 0x4F, bytes[at + 3] == 0x4C, bytes[at + 4] == 1,
-              bytes[at + 5] == 0, bytes[at + 6] == 0, bytes[at + 7] == 0 else { at += 1; continue }
+        // The next signature (memchr for its first byte: scanning a large
+        // store's tensor bytes is the cost).
+        guard let hit = memchr(base + at, 0x47, n - at) else { break }
+        at = UnsafeRawPointer(hit) - UnsafeRawPointer(base)
+        guard at + header <= n else { break }
+        guard (1..<8).allSatisfy({ bytes[at + $0] == signature[$0] }) else { at += 1; continue }
         func refuse(_ reason: String) -> HDF5StoreError {
             .corrupt(path: path, object: "global heap collection at byte \(at)", reason: reason)
         }
