@@ -1,5 +1,5 @@
 // What the AVX-512 kernels share: a 16 × 16 transpose of 32-bit values held
-// in 16 zmm registers, and the store of a 6 × 64 tile.
+// in 16 zmm registers, and the accumulators and store of a 6 × 64 tile.
 #ifndef CKPT_AVX512_TILES_H
 #define CKPT_AVX512_TILES_H
 
@@ -33,6 +33,17 @@ static inline __attribute__((target("avx512f"), always_inline)) void transpose16
         r[j + 12] = _mm512_shuffle_f32x4(t[j + 4], t[j + 12], 0xDD);
     }
 }
+
+/// Declares a micro-kernel's 6 × 64 accumulators c00 ... c53 (zero) and
+/// prefetches the tile of `out` (row stride ldc) they will be stored to.
+#define CKPT_OPEN_TILE_6x64(out, ldc)                                                              \
+    __m512 c00 = _mm512_setzero_ps(), c01 = c00, c02 = c00, c03 = c00;                            \
+    __m512 c10 = c00, c11 = c00, c12 = c00, c13 = c00;                                            \
+    __m512 c20 = c00, c21 = c00, c22 = c00, c23 = c00;                                            \
+    __m512 c30 = c00, c31 = c00, c32 = c00, c33 = c00;                                            \
+    __m512 c40 = c00, c41 = c00, c42 = c00, c43 = c00;                                            \
+    __m512 c50 = c00, c51 = c00, c52 = c00, c53 = c00;                                            \
+    for (long row_ = 0; row_ < 6; row_++) _mm_prefetch((const char *)((out) + row_ * (ldc)), _MM_HINT_T0)
 
 /// Stores the 6 × 64 accumulators c00 ... c53 of a micro-kernel into
 /// out (row stride ldc): out = acc, or beta · out + acc when beta is non-zero.

@@ -87,13 +87,7 @@ TARGET static void pack_b(int trans, const float *b, long ldb, long kc, long nc,
 // c (MR × NR, row stride ldc) = acc, or beta · c + acc when beta is non-zero.
 TARGET static void micro_kernel(long kc, const float *restrict a, const float *restrict b,
                                 float *restrict c, long ldc, float beta) {
-    __m512 c00 = _mm512_setzero_ps(), c01 = c00, c02 = c00, c03 = c00;
-    __m512 c10 = c00, c11 = c00, c12 = c00, c13 = c00;
-    __m512 c20 = c00, c21 = c00, c22 = c00, c23 = c00;
-    __m512 c30 = c00, c31 = c00, c32 = c00, c33 = c00;
-    __m512 c40 = c00, c41 = c00, c42 = c00, c43 = c00;
-    __m512 c50 = c00, c51 = c00, c52 = c00, c53 = c00;
-    for (long i = 0; i < MR; i++) _mm_prefetch((const char *)(c + i * ldc), _MM_HINT_T0);
+    CKPT_OPEN_TILE_6x64(c, ldc);
     for (long p = 0; p < kc; p++) {
         __m512 b0 = _mm512_load_ps(b), b1 = _mm512_load_ps(b + 16);
         __m512 b2 = _mm512_load_ps(b + 32), b3 = _mm512_load_ps(b + 48);
