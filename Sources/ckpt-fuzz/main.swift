@@ -44,11 +44,8 @@ exit(status)
 #else
 var count = 0
 for path in arguments.dropFirst(2) {
-    var files = [path]
-    var st = stat()
-    if stat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR {
-        files = ((try? FileSystem.list(path)) ?? []).sorted().map { FileSystem.join(path, $0) }
-    }
+    let files = FileSystem.isDirectory(path)
+        ? ((try? FileSystem.list(path)) ?? []).sorted().map { FileSystem.join(path, $0) } : [path]
     for file in files {
         guard let bytes = try? readFile(file) else { fail("ckpt-fuzz: cannot read \(file)", status: 1) }
         runner.run(selected, bytes)
