@@ -2,12 +2,6 @@
 import Glibc
 #endif
 
-// Checks of an HDF5 file's structures that libhdf5 trusts, made before the
-// library sees the file. libhdf5 (1.10 in Debian 12) is not written for
-// hostile files; where fuzzing showed a structure that makes it loop or read
-// out of bounds, the structure is walked here first, the way the library will
-// walk it, and a file it would not survive is refused by name.
-
 /// Global heap collections (HDF5 spec III.E), where variable-length strings —
 /// the attributes h5py and ckpt write — live. libhdf5 walks a collection's
 /// objects by their sizes; a free-space object of size 0 makes that walk stand
@@ -15,20 +9,22 @@ import Glibc
 ///
 /// Every collection in the file is found by its signature (`GCOL`, version 1,
 /// three zero bytes: eight bytes random tensor data matches with odds of
-/// 2⁻⁶⁴ per position) and walked as `H5HG__cache_heap_deserialize` walks it.
+/// 2⁻⁶⁴ per position) and walked as `H5HG__cache_heap_deserialize` walks it;
+/// `record` receives each collection's file offset and its objects' sizes by
+/// index (8-byte lengths, the only ones HDF5Sanitizer accepts).
 ///
 /// - Throws: `HDF5StoreError.corrupt` naming the file and the collection's offset.
-func checkGlobalHeaps(_ bytes: UnsafeRawBufferPointer, lengthSize: Int, path: String) throws {
+func checkGlobalHeaps(_ bytes: UnsafeRawBufferPointer, path: String, record: (Int, [Int: UInt64]) -> Void) throws {
     let n = bytes.count
-    guard n >= 8, lengthSize == 4 || lengthSize == 8 else { return }
+    guard n >= 8 else { return }
     func u16(_ at: Int) -> Int { Int(bytes[at]) | Int(bytes[at + 1]) << 8 }
     func length(_ at: Int) -> UInt64 {
         var v: UInt64 = 0
-        for i in (0..<lengthSize).reversed() { v = v << 8 | UInt64(bytes[at + i]) }
+        for i in (0..<8).reversed() { v = v << 8 | UInt64(bytes[at + i]) }
         return v
     }
-    let header = 8 + lengthSize                     // signature, version, reserved, collection size
-    let objectHeader = 8 + lengthSize               // index, references, reserved, object size
+    let header = 16                                 // signature, version, reserved, collection size
+    let objectHeader = 16                           // index, references, reserved, object size
     let signature: [UInt8] = [0x47, 0x43, 0x4F, 0x4C, 1, 0, 0, 0]  // "GCOL", version 1, reserved
     let base = bytes.baseAddress!
     var at = 0
@@ -47,6 +43,7 @@ func checkGlobalHeaps(_ bytes: UnsafeRawBufferPointer, lengthSize: Int, path: St
             throw refuse("its size \(size) does not fit in the file")
         }
         let end = at + Int(size)
+        var objects: [Int: UInt64] = [:]
         var p = at + header
         while p < end {
             if p + objectHeader > end { break }     // a tail too small for an object: free space
@@ -55,6 +52,7 @@ func checkGlobalHeaps(_ bytes: UnsafeRawBufferPointer, lengthSize: Int, path: St
             let need: UInt64
             if index > 0 {
                 guard objectSize <= UInt64(end - p) else { throw refuse("object \(index) overruns the collection") }
+                guard objects.updateValue(objectSize, forKey: index) == nil else { throw refuse("object \(index) appears twice") }
                 need = UInt64(objectHeader) + (objectSize + 7) / 8 * 8
             } else {
                 need = objectSize                   // free space: the rest of the collection
@@ -64,25 +62,7 @@ func checkGlobalHeaps(_ bytes: UnsafeRawBufferPointer, lengthSize: Int, path: St
             }
             p += Int(need)
         }
+        record(at, objects)
         at += 8
     }
-}
-
-/// The superblock's "size of lengths" (bytes), or nil when no superblock this
-/// reads is found (libhdf5 then judges the file). Like libhdf5, looks for the
-/// signature at byte 0, then 512, 1024, 2048, … (after a user block).
-func hdf5LengthSize(_ bytes: UnsafeRawBufferPointer) -> Int? {
-    let signature: [UInt8] = [0x89, 0x48, 0x44, 0x46, 0x0D, 0x0A, 0x1A, 0x0A]
-    var base = 0
-    while base + 16 <= bytes.count {
-        if (0..<8).allSatisfy({ bytes[base + $0] == signature[$0] }) {
-            switch bytes[base + 8] {
-            case 0, 1: return Int(bytes[base + 14])    // v0/v1: size of offsets at 13, of lengths at 14
-            case 2, 3: return Int(bytes[base + 10])    // v2/v3: at 9 and 10
-            default: return nil
-            }
-        }
-        base = base == 0 ? 512 : base * 2
-    }
-    return nil
 }

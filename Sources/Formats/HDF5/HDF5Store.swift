@@ -80,9 +80,7 @@ public final class HDF5Store: TensorStore {
     private static func load(path: String) throws -> Loaded {
         _ = silenceHDF5
         let map = try MappedFile(path: path)
-        if let lengths = hdf5LengthSize(map.bytes) {
-            try checkGlobalHeaps(map.bytes, lengthSize: lengths, path: path)
-        }
+        try HDF5Sanitizer.check(map.bytes, path: path)
         let fid = openFile(path)
         guard fid >= 0 else { throw HDF5StoreError.notHDF5(path: path) }
         defer { H5Fclose(fid) }

@@ -1,0 +1,389 @@
+// HDF5Sanitizer — every structure of an HDF5 file that libhdf5 will decode
+// when ckpt reads a store, walked and checked before the library sees the
+// file (the way font sanitizers stand in front of font engines).
+//
+// libhdf5 (1.10 in Debian 12) is not written for hostile files: fuzzing found
+// it looping forever and reading past its buffers on malformed structures
+// (docs/fuzzing.md). ckpt accepts the subset of HDF5 that HDF5 1.8+ and h5py
+// write for a ckpt-hdf5 store — superblocks 0–3 with 8-byte offsets and
+// lengths, object headers 1 and 2, old-style (symbol table) and compact
+// new-style groups, contiguous, compact and B-tree-chunked datasets — and
+// checks, from the superblock down through every group, object header and
+// message, chunk B-tree, local and global heap:
+//   - every structure lies inside the file, every count is bounded by the
+//     size libhdf5 allocates for it, every C string ends inside its field;
+//   - no structure is visited twice (cycles), and the total work is bounded
+//     by the file's size;
+//   - the messages of a dataset agree (fill value, compact data, chunk and
+//     filter parameters against the datatype and the dataspace).
+// Anything outside the subset is refused by name.
+
+/// A local heap (spec III.D): the names of an old-style group's links.
+struct HDF5LocalHeap {
+    let data: Range<Int>
+
+    /// Checks that a name offset lands inside the heap and its string ends there.
+    func name(at offset: UInt64, bytes: UnsafeRawBufferPointer) throws {
+        guard offset < UInt64(data.count) else {
+            throw HDF5Malformed("a name at offset \(offset) of a local heap of \(data.count) bytes")
+        }
+        guard (data.lowerBound + Int(offset)..<data.upperBound).contains(where: { bytes[$0] == 0 }) else {
+            throw HDF5Malformed("a name at offset \(offset) of a local heap is not NUL-terminated")
+        }
+    }
+}
+
+struct HDF5Sanitizer {
+    let bytes: UnsafeRawBufferPointer
+    /// Where the superblock is: file addresses are relative to it.
+    let base: Int
+    let groupLeafK: Int, groupInternalK: Int, chunkK: Int
+    /// Global heap collections by file offset: their objects' sizes by index.
+    var globalHeaps: [Int: [Int: UInt64]] = [:]
+    /// No chunk may hold more than a compressed file could expand to (gzip:
+    /// at most ~1,032×), as ckpt bounds whole datasets.
+    let maxChunkBytes: Int
+
+    private enum Task { case header(UInt64), group(btree: UInt64, heap: UInt64) }
+    private var tasks: [Task] = []
+    private var seen = Set<Int>()
+    private var groups: [UInt64: UInt64] = [:]
+    private var work = 0
+    private var context = "superblock"
+
+    /// Walks `bytes` (the file at `path`).
+    ///
+    /// - Throws: `HDF5StoreError.notHDF5` without a superblock, else
+    ///   `HDF5StoreError.corrupt` naming the structure and its byte offset.
+    static func check(_ bytes: UnsafeRawBufferPointer, path: String) throws {
+        guard let at = superblockOffset(bytes) else { throw HDF5StoreError.notHDF5(path: path) }
+        var c = HDF5Cursor(bytes, from: at + 8, to: bytes.count)
+        var s: HDF5Sanitizer
+        do {
+            s = try superblock(&c, at: at)
+        } catch let e as HDF5Malformed {
+            throw HDF5StoreError.corrupt(path: path, object: "superblock at byte \(at)", reason: e.reason)
+        }
+        try checkGlobalHeaps(bytes, path: path) { s.globalHeaps[$0] = $1 }
+        do {
+            while let task = s.tasks.popLast() {
+                switch task {
+                case let .header(address): try s.objectHeader(address)
+                case let .group(btree, heap): try s.group(btree: btree, heap: heap)
+                }
+            }
+        } catch let e as HDF5Malformed {
+            throw HDF5StoreError.corrupt(path: path, object: s.context, reason: e.reason)
+        }
+    }
+
+    private init(bytes: UnsafeRawBufferPointer, base: Int, keys: (Int, Int, Int)) {
+        self.bytes = bytes
+        self.base = base
+        (groupLeafK, groupInternalK, chunkK) = keys
+        maxChunkBytes = min(Int(UInt32.max), bytes.count.multipliedReportingOverflow(by: 1100).partialValue + (1 << 20))
+    }
+
+    // MARK: - Superblock
+
+    /// Where libhdf5 finds the superblock: byte 0, then 512, 1024, 2048, …
+    static func superblockOffset(_ bytes: UnsafeRawBufferPointer) -> Int? {
+        let signature: [UInt8] = [0x89, 0x48, 0x44, 0x46, 0x0D, 0x0A, 0x1A, 0x0A]
+        var at = 0
+        while at + 16 <= bytes.count {
+            if (0..<8).allSatisfy({ bytes[at + $0] == signature[$0] }) { return at }
+            at = at == 0 ? 512 : at * 2
+        }
+        return nil
+    }
+
+    private static func superblock(_ c: inout HDF5Cursor, at: Int) throws -> HDF5Sanitizer {
+        let version = try c.u8("superblock version")
+        var keys = (4, 16, 32)
+        var root: Task
+        func sizes(_ offsets: Int, _ lengths: Int) throws {
+            guard offsets == 8, lengths == 8 else {
+                throw HDF5Malformed("\(offsets)-byte offsets and \(lengths)-byte lengths (ckpt reads 8 and 8, HDF5's default)")
+            }
+        }
+        switch version {
+        case 0, 1:
+            guard try c.u8("free-space version") == 0, try c.u8("root symbol table entry version") == 0 else {
+                throw HDF5Malformed("free-space or symbol table entry version other than 0")
+            }
+            try c.skip(1, "reserved byte")
+            guard try c.u8("shared header version") == 0 else { throw HDF5Malformed("shared header version other than 0") }
+            try sizes(c.u8("size of offsets"), c.u8("size of lengths"))
+            try c.skip(1, "reserved byte")
+            keys.0 = try c.u16("group leaf node K")
+            keys.1 = try c.u16("group internal node K")
+            _ = try c.u32("file consistency flags")
+            if version == 1 {
+                keys.2 = try c.u16("indexed storage internal node K")
+                try c.skip(2, "reserved bytes")
+            }
+            try baseAddress(c.u64("base address"), at: at)
+            guard try c.u64("free-space info address") == hdf5Undefined else { throw HDF5Malformed("a free-space info block") }
+            _ = try c.u64("end of file address")
+            guard try c.u64("driver information block address") == hdf5Undefined else {
+                throw HDF5Malformed("a driver information block (files of other drivers than one plain file are not read)")
+            }
+            _ = try c.u64("root link name offset")
+            root = .header(try c.u64("root object header address"))
+            let cache = try c.u32("root cache type")
+            try c.skip(4, "reserved bytes")
+            if cache == 1 {
+                var s = HDF5Sanitizer(bytes: c.bytes, base: at, keys: keys)
+                s.tasks = [root, .group(btree: try c.u64("root B-tree address"), heap: try c.u64("root heap address"))]
+                try s.checkKeys()
+                return s
+            }
+        case 2, 3:
+            try sizes(c.u8("size of offsets"), c.u8("size of lengths"))
+            _ = try c.u8("file consistency flags")
+            try baseAddress(c.u64("base address"), at: at)
+            guard try c.u64("superblock extension address") == hdf5Undefined else {
+                throw HDF5Malformed("a superblock extension is not read by ckpt")
+            }
+            _ = try c.u64("end of file address")
+            root = .header(try c.u64("root object header address"))
+        default:
+            throw HDF5Malformed("superblock version \(version) is not one HDF5 1.10 reads")
+        }
+        var s = HDF5Sanitizer(bytes: c.bytes, base: at, keys: keys)
+        s.tasks = [root]
+        try s.checkKeys()
+        return s
+    }
+
+    private static func baseAddress(_ value: UInt64, at: Int) throws {
+        guard value == UInt64(at) else { throw HDF5Malformed("base address \(value) is not where the superblock is (\(at))") }
+    }
+
+    private func checkKeys() throws {
+        for (k, what) in [(groupLeafK, "group leaf node K"), (groupInternalK, "group internal node K"), (chunkK, "chunk node K")] {
+            guard (1...1024).contains(k) else { throw HDF5Malformed("\(what) \(k) (HDF5 writes 4, 16 and 32)") }
+        }
+    }
+
+    // MARK: - Addresses and work
+
+    /// The file offset of `size` bytes at file address `address`, checked.
+    func absolute(_ address: UInt64, _ size: Int, _ what: String) throws -> Int {
+        guard address != hdf5Undefined else { throw HDF5Malformed("\(what) has no address") }
+        guard address <= UInt64(bytes.count - base), size >= 0, size <= bytes.count - base - Int(address) else {
+            throw HDF5Malformed("\(what) at address \(address) (\(size) bytes) lies outside the file (\(bytes.count) bytes)")
+        }
+        return base + Int(address)
+    }
+
+    /// Marks a structure visited; false when it was (a cycle, or a structure
+    /// shared between two parents). Bounds the total bytes examined.
+    mutating func visit(_ at: Int, size: Int) throws -> Bool {
+        guard seen.insert(at).inserted else { return false }
+        work += max(size, 16)
+        guard work <= 16 * bytes.count + (16 << 20) else { throw HDF5Malformed("its structures overlap far more than any HDF5 library writes") }
+        return true
+    }
+
+    // MARK: - Object headers
+
+    private mutating func objectHeader(_ address: UInt64) throws {
+        let at = try absolute(address, 16, "an object header")
+        context = "object header at byte \(at)"
+        guard try visit(at, size: 16) else { return }
+        var summary = HDF5HeaderSummary()
+        var c = HDF5Cursor(bytes, from: at, to: bytes.count)
+        let v2 = c.starts(with: "OHDR")
+        var creationOrder = false
+        if v2 {
+            try c.skip(4, "signature")
+            guard try c.u8("object header version") == 2 else { throw HDF5Malformed("an OHDR object header of version other than 2") }
+            let flags = try c.u8("object header flags")
+            guard flags & 0xC0 == 0 else { throw HDF5Malformed("object header flags \(flags)") }
+            creationOrder = flags & 0x04 != 0
+            if flags & 0x20 != 0 { try c.skip(16, "object times") }
+            if flags & 0x10 != 0 { try c.skip(4, "attribute phase change values") }
+            let size = try Int(clamping: c.uint(1 << (flags & 3), "chunk 0 size"))
+            var chunk = try c.take(size, "chunk 0")
+            try c.skip(4, "chunk 0 checksum")
+            try messages(&chunk, v2: true, creationOrder: creationOrder, into: &summary)
+        } else {
+            guard try c.u8("object header version") == 1 else { throw HDF5Malformed("object header version other than 1 or 2") }
+            try c.skip(3, "reserved byte and message count")
+            _ = try c.u32("reference count")
+            let size = try c.u32("header size")
+            try c.skip(4, "padding")
+            var chunk = try c.take(size, "the header's messages")
+            try messages(&chunk, v2: false, creationOrder: false, into: &summary)
+        }
+        var next = 0
+        while next < summary.continuations.count {
+            let (address, length) = summary.continuations[next]
+            next += 1
+            let chunkAt = try absolute(address, length, "a continuation block")
+            guard try visit(chunkAt, size: length) else { throw HDF5Malformed("a continuation block visited twice") }
+            var chunk = HDF5Cursor(bytes, from: chunkAt, to: chunkAt + length)
+            if v2 {
+                guard chunk.starts(with: "OCHK"), length >= 8 else { throw HDF5Malformed("a continuation block without its OCHK signature") }
+                chunk = HDF5Cursor(bytes, from: chunkAt + 4, to: chunkAt + length - 4)
+            }
+            try messages(&chunk, v2: v2, creationOrder: creationOrder, into: &summary)
+        }
+        try dataset(summary)
+        if let (btree, heap) = summary.symbolTable { tasks.append(.group(btree: btree, heap: heap)) }
+        tasks += summary.hardLinks.map { .header($0) }
+    }
+
+    /// The messages of one chunk of an object header.
+    private mutating func messages(_ c: inout HDF5Cursor, v2: Bool, creationOrder: Bool, into s: inout HDF5HeaderSummary) throws {
+        let headerSize = v2 ? (creationOrder ? 6 : 4) : 8
+        var index = 0
+        while c.remaining >= headerSize {
+            let type = v2 ? try c.u8("message type") : try c.u16("message type")
+            let size = try c.u16("message size")
+            let flags = try c.u8("message flags")
+            try c.skip(headerSize - (v2 ? 4 : 5), v2 ? "creation order" : "reserved bytes")
+            guard v2 || size % 8 == 0 else { throw HDF5Malformed("a message size \(size) that is not a multiple of 8") }
+            var body = try c.take(size, "\(hdf5MessageName(type)) message")
+            do {
+                try message(type, flags: flags, &body, into: &s)
+            } catch let e as HDF5Malformed {
+                throw HDF5Malformed("message \(index) (\(hdf5MessageName(type))): \(e.reason)")
+            }
+            index += 1
+        }
+        guard v2 || c.remaining == 0 else { throw HDF5Malformed("\(c.remaining) bytes after the last message") }
+    }
+
+    // MARK: - Old-style groups: local heaps, group B-trees, symbol nodes
+
+    func localHeap(_ address: UInt64) throws -> HDF5LocalHeap {
+        let at = try absolute(address, 32, "a local heap")
+        var c = HDF5Cursor(bytes, from: at, to: at + 32)
+        guard c.starts(with: "HEAP") else { throw HDF5Malformed("a local heap without its HEAP signature") }
+        try c.skip(4, "signature")
+        guard try c.u8("local heap version") == 0 else { throw HDF5Malformed("local heap version other than 0") }
+        try c.skip(3, "reserved bytes")
+        let size = try c.length("local heap data size")
+        var free = try c.u64("local heap free list")
+        let start = try absolute(c.u64("local heap data address"), size, "a local heap's data")
+        // The free list: each block is its next block's offset and its size
+        // (16 bytes), inside the data; no block twice.
+        var blocks = 0
+        while free != 1 {                                           // H5HL_FREE_NULL
+            guard free <= UInt64(size), size - Int(free) >= 16 else {
+                throw HDF5Malformed("a local heap free block at \(free) of \(size) bytes of data")
+            }
+            var b = HDF5Cursor(bytes, from: start + Int(free), to: start + size)
+            let next = try b.u64("next free block"), blockSize = try b.u64("free block size")
+            guard blockSize >= 16, blockSize <= UInt64(size) - free else { throw HDF5Malformed("a local heap free block of \(blockSize) bytes") }
+            blocks += 1
+            guard next == 1 || next > free, blocks <= size / 16 else { throw HDF5Malformed("a local heap free list that is not in address order") }
+            free = next
+        }
+        return HDF5LocalHeap(data: start..<(start + size))
+    }
+
+    /// An old-style group: its B-tree of symbol nodes, with link names in `heap`.
+    private mutating func group(btree: UInt64, heap: UInt64) throws {
+        context = "group B-tree at address \(btree)"
+        // A group is named by its object header's symbol table message and
+        // by the cache of the entry that links to it: the same pair, once.
+        if let known = groups.updateValue(heap, forKey: btree) {
+            guard known == heap else { throw HDF5Malformed("one group B-tree with two local heaps") }
+            return
+        }
+        let names = try localHeap(heap)
+        let nodeSize = 24 + 2 * groupInternalK * 8 + (2 * groupInternalK + 1) * 8
+        try btreeNodes(btree, type: 0, nodeSize: nodeSize, keySize: 8, maxEntries: 2 * groupInternalK) { s, key, child, level in
+            if var k = key { try names.name(at: try k.u64("group key"), bytes: s.bytes) }
+            if let child, level == 0 { try s.symbolNode(child, names: names) }
+        }
+    }
+
+    private mutating func symbolNode(_ address: UInt64, names: HDF5LocalHeap) throws {
+        let size = 8 + 2 * groupLeafK * 40
+        let at = try absolute(address, size, "a symbol table node")
+        guard try visit(at, size: size) else { throw HDF5Malformed("a symbol table node in two places of a group") }
+        var c = HDF5Cursor(bytes, from: at, to: at + size)
+        guard c.starts(with: "SNOD") else { throw HDF5Malformed("a symbol table node without its SNOD signature") }
+        try c.skip(4, "signature")
+        guard try c.u8("symbol node version") == 1 else { throw HDF5Malformed("symbol table node version other than 1") }
+        try c.skip(1, "reserved byte")
+        let count = try c.u16("number of symbols")
+        guard count <= 2 * groupLeafK else { throw HDF5Malformed("\(count) symbols in a node of \(2 * groupLeafK)") }
+        for _ in 0..<count {
+            try names.name(at: c.u64("link name offset"), bytes: bytes)
+            let header = try c.u64("object header address")
+            let cache = try c.u32("cache type")
+            try c.skip(4, "reserved bytes")
+            var scratch = try c.take(16, "scratch pad")
+            switch cache {
+            case 0: tasks.append(.header(header))
+            case 1:
+                tasks.append(.header(header))
+                tasks.append(.group(btree: try scratch.u64("cached B-tree address"), heap: try scratch.u64("cached heap address")))
+            case 2: try names.name(at: UInt64(try scratch.u32("soft link value offset")), bytes: bytes)
+            default: throw HDF5Malformed("symbol cache type \(cache)")
+            }
+        }
+    }
+
+    // MARK: - Version 1 B-trees
+
+    /// Walks a v1 B-tree (spec III.A.1) of `type` from `root`: every node once,
+    /// each child one level below its parent, the keys and children handed
+    /// to `visit` (a nil key or child where there is none).
+    mutating func btreeNodes(
+        _ root: UInt64, type: Int, nodeSize: Int, keySize: Int, maxEntries: Int,
+        _ each: (inout HDF5Sanitizer, inout HDF5Cursor?, UInt64?, Int) throws -> Void
+    ) throws {
+        var stack: [(UInt64, Int?)] = [(root, nil)]
+        var nodes = Set<UInt64>(), siblings: [UInt64] = []
+        while let (address, expected) = stack.popLast() {
+            nodes.insert(address)
+            let at = try absolute(address, nodeSize, "a B-tree node")
+            guard try visit(at, size: nodeSize) else { throw HDF5Malformed("a B-tree node reached twice") }
+            var c = HDF5Cursor(bytes, from: at, to: at + nodeSize)
+            guard c.starts(with: "TREE") else { throw HDF5Malformed("a B-tree node without its TREE signature") }
+            try c.skip(4, "signature")
+            guard try c.u8("node type") == type else { throw HDF5Malformed("a B-tree node of the wrong type") }
+            let level = try c.u8("node level")
+            guard expected == nil || level == expected else { throw HDF5Malformed("a B-tree node at level \(level) below one at \(expected! + 1)") }
+            let entries = try c.u16("entries used")
+            guard entries <= maxEntries, entries >= 1 || expected == nil else {
+                throw HDF5Malformed("\(entries) entries in a B-tree node of \(maxEntries)")
+            }
+            siblings += [try c.u64("left sibling"), try c.u64("right sibling")]
+            for i in 0...entries {
+                var key: HDF5Cursor? = try c.take(keySize, "B-tree key")
+                let child = i < entries ? try c.u64("B-tree child") : nil
+                try each(&self, &key, child, level)
+                if let child, level > 0 { stack.append((child, level - 1)) }
+            }
+        }
+        // Siblings are nodes of the same tree (libhdf5 may follow them).
+        for s in siblings where s != hdf5Undefined && !nodes.contains(s) {
+            throw HDF5Malformed("a B-tree node's sibling at address \(s) is not a node of its tree")
+        }
+    }
+
+    /// A chunked dataset's B-tree: keys are a chunk's stored size, filter mask
+    /// and offsets; leaf children are the chunks, inside the file, no larger
+    /// than `chunkBytes` can compress to.
+    mutating func chunkTree(_ root: UInt64, dimensionality: Int, chunkBytes: Int, minimumStored: Int) throws {
+        guard root != hdf5Undefined else { return }                 // nothing written yet
+        let keySize = 8 + 8 * dimensionality
+        let nodeSize = 24 + 2 * chunkK * 8 + (2 * chunkK + 1) * keySize
+        var stored = 0
+        try btreeNodes(root, type: 1, nodeSize: nodeSize, keySize: keySize, maxEntries: 2 * chunkK) { s, key, child, level in
+            if var k = key { stored = try k.u32("chunk size") }
+            guard let child, level == 0 else { return }
+            guard stored >= minimumStored, stored <= chunkBytes + chunkBytes / 8 + 4096 else {
+                throw HDF5Malformed("a chunk stored in \(stored) bytes for \(chunkBytes) bytes of data")
+            }
+            _ = try s.absolute(child, stored, "a chunk")
+        }
+    }
+}
