@@ -122,9 +122,12 @@ public func safetensorsBytes(header: String, data: [UInt8] = [], lengthOverride:
 public final class RawHDF5 {
     public let fid: hid_t
 
-    public init(_ path: String) {
+    /// A new file; `format` sets the library version bounds (the object
+    /// header and layout versions written), HDF5's earliest by default.
+    public init(_ path: String, format: (H5F_libver_t, H5F_libver_t)? = nil) {
         let fapl = H5Pcreate(ckpt_H5P_FILE_ACCESS())
         H5Pset_file_locking(fapl, false, true)
+        if let format { H5Pset_libver_bounds(fapl, format.0, format.1) }
         fid = H5Fcreate(path, ckpt_H5F_ACC_TRUNC(), ckpt_H5P_DEFAULT(), fapl)
         H5Pclose(fapl)
     }

@@ -41,6 +41,8 @@ struct HDF5HeaderSummary {
     var symbolTable: (btree: UInt64, heap: UInt64)?
     var hardLinks: [UInt64] = []
     var continuations: [(address: UInt64, length: Int)] = []
+    /// Messages read so far, over all chunks (errors number them from 0).
+    var messages = 0
 }
 
 private let messageNames: [Int: String] = [

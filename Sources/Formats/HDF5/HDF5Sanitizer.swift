@@ -238,7 +238,6 @@ struct HDF5Sanitizer {
     /// The messages of one chunk of an object header.
     private mutating func messages(_ c: inout HDF5Cursor, v2: Bool, creationOrder: Bool, into s: inout HDF5HeaderSummary) throws {
         let headerSize = v2 ? (creationOrder ? 6 : 4) : 8
-        var index = 0
         while c.remaining >= headerSize {
             let type = v2 ? try c.u8("message type") : try c.u16("message type")
             let size = try c.u16("message size")
@@ -249,9 +248,9 @@ struct HDF5Sanitizer {
             do {
                 try message(type, flags: flags, &body, into: &s)
             } catch let e as HDF5Malformed {
-                throw HDF5Malformed("message \(index) (\(hdf5MessageName(type))): \(e.reason)")
+                throw HDF5Malformed("message \(s.messages) (\(hdf5MessageName(type))): \(e.reason)")
             }
-            index += 1
+            s.messages += 1
         }
         guard v2 || c.remaining == 0 else { throw HDF5Malformed("\(c.remaining) bytes after the last message") }
     }

@@ -1,0 +1,122 @@
+// HDF5Sanitizer: the structures libhdf5 would decode are checked before it
+// sees a store. Valid stores of each format version HDF5 1.10 writes read;
+// stores each wrong in one way (bytes of a valid store changed where libhdf5
+// trusts them) are refused with an error naming the file and the structure.
+
+import CHDF5
+import Formats
+import Testing
+import TestSupport
+
+@Suite(.serialized) struct HDF5SanitizerTests {
+    let dir = ScratchDirectory()
+
+    func expectError(_ path: String, contains text: String, sourceLocation: SourceLocation = #_sourceLocation) {
+        do {
+            _ = try HDF5Store(path: path)
+            Issue.record("\(path) was accepted", sourceLocation: sourceLocation)
+        } catch let e as HDF5StoreError {
+            #expect(e.description.hasPrefix(path + ": "), "\(e)", sourceLocation: sourceLocation)
+            #expect(e.description.contains(text), "\(e)", sourceLocation: sourceLocation)
+        } catch {
+            Issue.record("wrong error \(error)", sourceLocation: sourceLocation)
+        }
+    }
+
+    /// A store in the given format: attributes, nested groups, a contiguous,
+    /// a compact-sized and a chunked gzip dataset.
+    func store(_ name: String, format: (H5F_libver_t, H5F_libver_t)?, links: Int = 3) -> String {
+        let path = dir.file(name)
+        withHDF5Lock {
+            let h = RawHDF5(path, format: format)
+            h.storeHeader()
+            h.group("/tensors"); h.group("/tensors/layer")
+            for i in 0..<links {
+                h.dataset("/tensors/layer/w\(i)", type: ckpt_H5T_IEEE_F32LE(), dims: [2], bytes: [0, 0, 128, 63, 0, 0, 0, UInt8(64 + i)])
+            }
+            h.dataset("/tensors/c", type: ckpt_H5T_STD_I16LE(), dims: [40], chunk: [8], gzip: true,
+                      bytes: (0..<80).map { UInt8($0) })
+            h.close()
+        }
+        return path
+    }
+
+    @Test func storesOfEachFormatVersionRead() throws {
+        for (name, format) in [("earliest.h5", nil), ("v18.h5", (H5F_LIBVER_V18, H5F_LIBVER_V18))] {
+            let store = try HDF5Store(path: store(name, format: format))
+            #expect(store.tensors.map(\.name) == ["c", "layer.w0", "layer.w1", "layer.w2"], "\(name)")
+            #expect(try store.data("c").withUnsafeBytes { Array($0) } == (0..<80).map { UInt8($0) }, "\(name)")
+            #expect(try store.data("layer.w2").withUnsafeBytes { Array($0) } == [0, 0, 128, 63, 0, 0, 0, 66], "\(name)")
+        }
+    }
+
+    @Test func partsOfNewerFormatsAreRefusedByName() {
+        // HDF5 1.10's chunk indexes (layout version 4) and dense link storage.
+        expectError(store("v110.h5", format: (H5F_LIBVER_V110, H5F_LIBVER_V110)), contains: "chunk indexes of layout version 4")
+        expectError(store("dense.h5", format: (H5F_LIBVER_V18, H5F_LIBVER_V18), links: 12), contains: "dense link storage")
+    }
+
+    /// Found by fuzzing (Tests/Fixtures/fuzz/regressions/hdf5): among other
+    /// changes, the datatype of the root's `created_by` attribute went from a
+    /// variable-length string (class byte 0x19) to an enum (0x18) of 257
+    /// members, whose names libhdf5 copied with strdup past the end of the
+    /// object header. The input is refused; so is that one change alone.
+    @Test func theEnumWhoseNamesRanPastTheHeaderIsRefused() throws {
+        let path = dir.file("found.h5")
+        dir.write("found.h5", try readFile(Fixtures.path("fuzz/regressions/hdf5/enum-member-names-overread.h5")))
+        expectError(path, contains: ": object header at byte ")
+        expectError(try patched("enum.h5") { b in
+            let type = try find("created_by\0", in: b) + 16
+            #expect(b[type] == 0x19)
+            b[type] = 0x18
+        }, contains: "object header at byte 96: message 4 (attribute): an enum whose base is not an integer of its size")
+    }
+
+    /// The seed store with `edit` applied.
+    func patched(_ name: String, _ edit: (inout [UInt8]) throws -> Void) throws -> String {
+        var bytes = try readFile(Fixtures.path("fuzz/seeds/hdf5/ckpt-written.h5"))
+        try edit(&bytes)
+        dir.write(name, bytes)
+        return dir.file(name)
+    }
+
+    func find(_ text: String, in bytes: [UInt8]) throws -> Int {
+        let pattern = Array(text.utf8)
+        return try #require((0...(bytes.count - pattern.count)).first { Array(bytes[$0..<($0 + pattern.count)]) == pattern })
+    }
+
+    func put(_ value: UInt64, at offset: Int, width: Int = 8, in bytes: inout [UInt8]) {
+        for i in 0..<width { bytes[offset + i] = UInt8(truncatingIfNeeded: value >> (8 * UInt64(i))) }
+    }
+
+    @Test func structuresLibhdf5TrustsAreChecked() throws {
+        #expect(try !HDF5Store(path: patched("intact.h5") { _ in }).tensors.isEmpty)
+        // An attribute name without its NUL: strdup would read on.
+        expectError(try patched("name.h5") { b in b[try find("format\0", in: b) + 6] = 0x41 },
+                    contains: "the attribute name is not NUL-terminated within its 7 bytes")
+        // A string attribute naming a heap object of another length.
+        expectError(try patched("vlen.h5") { b in
+            let name = try find("format\0", in: b)
+            b[name + 40] = 10                                // the string's length: 9 → 10
+        }, contains: "does not hold it")
+        // A driver information block (the family and multi drivers open other files).
+        expectError(try patched("driver.h5") { b in put(0, at: 48, in: &b) }, contains: "a driver information block")
+        // More symbols in a node than its size holds (2 × leaf K = 8).
+        expectError(try patched("snod.h5") { b in put(9, at: try find("SNOD", in: b) + 6, width: 2, in: &b) },
+                    contains: "9 symbols in a node of 8")
+        // A local heap free list whose block points at itself: libhdf5 loops.
+        expectError(try patched("heap.h5") { b in
+            let heap = try find("HEAP", in: b)
+            var data = 0
+            for i in (0..<8).reversed() { data = data << 8 | Int(b[heap + 24 + i]) }
+            put(0, at: heap + 16, in: &b)                       // the free list starts at 0
+            put(0, at: data, in: &b); put(16, at: data + 8, in: &b)  // and its next block is 0 again
+        }, contains: "a local heap free list that is not in address order")
+        // A B-tree node with more entries than its allocation (2 × internal K = 32).
+        expectError(try patched("tree.h5") { b in put(33, at: try find("TREE", in: b) + 6, width: 2, in: &b) },
+                    contains: "33 entries in a B-tree node of 32")
+        // An object header address past the end of the file.
+        expectError(try patched("root.h5") { b in put(UInt64(b.count), at: 64, in: &b) },
+                    contains: "lies outside the file")
+    }
+}
