@@ -18,6 +18,12 @@
 //     filter parameters against the datatype and the dataspace).
 // Anything outside the subset is refused by name.
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// A local heap (spec III.D): the names of an old-style group's links.
 struct HDF5LocalHeap {
     let data: Range<Int>
@@ -27,7 +33,8 @@ struct HDF5LocalHeap {
         guard offset < UInt64(data.count) else {
             throw HDF5Malformed("a name at offset \(offset) of a local heap of \(data.count) bytes")
         }
-        guard (data.lowerBound + Int(offset)..<data.upperBound).contains(where: { bytes[$0] == 0 }) else {
+        let from = data.lowerBound + Int(offset)
+        guard memchr(bytes.baseAddress! + from, 0, data.upperBound - from) != nil else {
             throw HDF5Malformed("a name at offset \(offset) of a local heap is not NUL-terminated")
         }
     }
@@ -181,9 +188,15 @@ struct HDF5Sanitizer {
     /// shared between two parents). Bounds the total bytes examined.
     mutating func visit(_ at: Int, size: Int) throws -> Bool {
         guard seen.insert(at).inserted else { return false }
-        work += max(size, 16)
-        guard work <= 16 * bytes.count + (16 << 20) else { throw HDF5Malformed("its structures overlap far more than any HDF5 library writes") }
+        try charge(max(size, 16))
         return true
+    }
+
+    /// Counts bytes examined: structures of a file HDF5 wrote do not overlap,
+    /// so their sum is about the file's size.
+    mutating func charge(_ size: Int) throws {
+        work += size
+        guard work <= 16 * bytes.count + (16 << 20) else { throw HDF5Malformed("its structures overlap far more than any HDF5 library writes") }
     }
 
     // MARK: - Object headers
@@ -205,6 +218,7 @@ struct HDF5Sanitizer {
             if flags & 0x20 != 0 { try c.skip(16, "object times") }
             if flags & 0x10 != 0 { try c.skip(4, "attribute phase change values") }
             let size = try Int(clamping: c.uint(1 << (flags & 3), "chunk 0 size"))
+            try charge(size)
             var chunk = try c.take(size, "chunk 0")
             try c.skip(4, "chunk 0 checksum")
             try messages(&chunk, v2: true, creationOrder: creationOrder, into: &summary)
@@ -214,6 +228,7 @@ struct HDF5Sanitizer {
             _ = try c.u32("reference count")
             let size = try c.u32("header size")
             try c.skip(4, "padding")
+            try charge(size)
             var chunk = try c.take(size, "the header's messages")
             try messages(&chunk, v2: false, creationOrder: false, into: &summary)
         }
