@@ -104,13 +104,14 @@ import TestSupport
         // More symbols in a node than its size holds (2 × leaf K = 8).
         expectError(try patched("snod.h5") { b in put(9, at: try find("SNOD", in: b) + 6, width: 2, in: &b) },
                     contains: "9 symbols in a node of 8")
-        // A local heap free list whose block points at itself: libhdf5 loops.
+        // A local heap free list whose block points at itself: libhdf5 loops
+        // (it refuses only a next offset of 0).
         expectError(try patched("heap.h5") { b in
             let heap = try find("HEAP", in: b)
             var data = 0
             for i in (0..<8).reversed() { data = data << 8 | Int(b[heap + 24 + i]) }
-            put(0, at: heap + 16, in: &b)                       // the free list starts at 0
-            put(0, at: data, in: &b); put(16, at: data + 8, in: &b)  // and its next block is 0 again
+            put(16, at: heap + 16, in: &b)                           // the free list starts at 16
+            put(16, at: data + 16, in: &b); put(16, at: data + 24, in: &b)  // and its next block is 16 again
         }, contains: "a local heap free list that is not in address order")
         // A B-tree node with more entries than its allocation (2 × internal K = 32).
         expectError(try patched("tree.h5") { b in put(33, at: try find("TREE", in: b) + 6, width: 2, in: &b) },

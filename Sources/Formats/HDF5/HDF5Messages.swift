@@ -209,6 +209,9 @@ extension HDF5Sanitizer {
             guard base.typeClass == 0 || base.typeClass == 3, base.size == 1 else {
                 throw HDF5Malformed("a variable-length string of \(base.size)-byte characters")
             }
+            // The size libhdf5 writes: a 4-byte length and a heap ID. libhdf5
+            // sizes attribute data by this field until it sets the location.
+            guard size == 16 else { throw HDF5Malformed("a variable-length string type of size \(size) (HDF5 writes 16)") }
             return HDF5TypeInfo(typeClass: 9, size: size, diskSize: 4 + 8 + 4)
         default:
             let names = [2: "time", 4: "bitfield", 5: "opaque", 6: "compound", 7: "reference", 10: "array"]
@@ -225,8 +228,7 @@ extension HDF5Sanitizer {
         switch version {
         case 1, 2:
             try c.skip(2, "fill value times")
-            let defined = try c.u8("fill value defined")
-            present = version == 1 || defined != 0
+            present = try c.u8("fill value defined") != 0   // as libhdf5 1.10 decodes both
         case 3:
             let flags = try c.u8("fill value flags")
             guard flags & ~0x3F == 0, flags & 0x30 != 0x30 else { throw HDF5Malformed("fill value flags \(flags)") }
@@ -289,7 +291,9 @@ extension HDF5Sanitizer {
                 throw HDF5Malformed("filter \(id) is not read by ckpt (deflate, shuffle and fletcher32 are)")
             }
             if nameLength > 0 {
-                try c.terminatedString(version == 1 ? hdf5Align8(nameLength) : nameLength, "filter name")
+                // Version 1 stores the padded length (libhdf5 refuses others).
+                guard version == 2 || nameLength % 8 == 0 else { throw HDF5Malformed("a filter name length \(nameLength) that is not a multiple of 8") }
+                try c.terminatedString(nameLength, "filter name")
             }
             var values: [Int] = []
             for _ in 0..<valueCount { values.append(try c.u32("filter parameter")) }

@@ -370,7 +370,8 @@ struct HDF5Sanitizer {
                 throw HDF5Malformed("\(entries) entries in a B-tree node of \(maxEntries)")
             }
             siblings += [try c.u64("left sibling"), try c.u64("right sibling")]
-            for i in 0...entries {
+            // libhdf5 decodes entries + 1 keys, and none for an empty node.
+            for i in 0...entries where entries > 0 {
                 var key: HDF5Cursor? = try c.take(keySize, "B-tree key")
                 let child = i < entries ? try c.u64("B-tree child") : nil
                 try each(&self, &key, child, level)
