@@ -53,7 +53,11 @@ struct HDF5Sanitizer {
 
     private enum Task { case header(UInt64), group(btree: UInt64, heap: UInt64) }
     private var tasks: [Task] = []
+    /// Structures visited, by offset and kind: one place may be read as two
+    /// kinds (an object header where a continuation block also lies), and
+    /// each is checked as what libhdf5 will read it as.
     private var seen = Set<Int>()
+    enum Structure: Int { case header, continuation, btreeNode, symbolNode }
     private var groups: [UInt64: UInt64] = [:]
     private var work = 0
     private var context = "superblock"
@@ -186,8 +190,8 @@ struct HDF5Sanitizer {
 
     /// Marks a structure visited; false when it was (a cycle, or a structure
     /// shared between two parents). Bounds the total bytes examined.
-    mutating func visit(_ at: Int, size: Int) throws -> Bool {
-        guard seen.insert(at).inserted else { return false }
+    mutating func visit(_ at: Int, as kind: Structure, size: Int) throws -> Bool {
+        guard seen.insert(at << 2 | kind.rawValue).inserted else { return false }
         try charge(max(size, 16))
         return true
     }
@@ -204,7 +208,7 @@ struct HDF5Sanitizer {
     private mutating func objectHeader(_ address: UInt64) throws {
         let at = try absolute(address, 16, "an object header")
         context = "object header at byte \(at)"
-        guard try visit(at, size: 16) else { return }
+        guard try visit(at, as: .header, size: 16) else { return }
         var summary = HDF5HeaderSummary()
         var c = HDF5Cursor(bytes, from: at, to: bytes.count)
         let v2 = c.starts(with: "OHDR")
@@ -237,7 +241,7 @@ struct HDF5Sanitizer {
             let (address, length) = summary.continuations[next]
             next += 1
             let chunkAt = try absolute(address, length, "a continuation block")
-            guard try visit(chunkAt, size: length) else { throw HDF5Malformed("a continuation block visited twice") }
+            guard try visit(chunkAt, as: .continuation, size: length) else { throw HDF5Malformed("a continuation block visited twice") }
             var chunk = HDF5Cursor(bytes, from: chunkAt, to: chunkAt + length)
             if v2 {
                 guard chunk.starts(with: "OCHK"), length >= 8 else { throw HDF5Malformed("a continuation block without its OCHK signature") }
@@ -272,7 +276,7 @@ struct HDF5Sanitizer {
 
     // MARK: - Old-style groups: local heaps, group B-trees, symbol nodes
 
-    func localHeap(_ address: UInt64) throws -> HDF5LocalHeap {
+    mutating func localHeap(_ address: UInt64) throws -> HDF5LocalHeap {
         let at = try absolute(address, 32, "a local heap")
         var c = HDF5Cursor(bytes, from: at, to: at + 32)
         guard c.starts(with: "HEAP") else { throw HDF5Malformed("a local heap without its HEAP signature") }
@@ -296,6 +300,7 @@ struct HDF5Sanitizer {
             guard next == 1 || next > free, blocks <= size / 16 else { throw HDF5Malformed("a local heap free list that is not in address order") }
             free = next
         }
+        try charge(32 + 16 * blocks)
         return HDF5LocalHeap(data: start..<(start + size))
     }
 
@@ -319,7 +324,7 @@ struct HDF5Sanitizer {
     private mutating func symbolNode(_ address: UInt64, names: HDF5LocalHeap) throws {
         let size = 8 + 2 * groupLeafK * 40
         let at = try absolute(address, size, "a symbol table node")
-        guard try visit(at, size: size) else { throw HDF5Malformed("a symbol table node in two places of a group") }
+        guard try visit(at, as: .symbolNode, size: size) else { throw HDF5Malformed("a symbol table node in two places of a group") }
         var c = HDF5Cursor(bytes, from: at, to: at + size)
         guard c.starts(with: "SNOD") else { throw HDF5Malformed("a symbol table node without its SNOD signature") }
         try c.skip(4, "signature")
@@ -358,7 +363,7 @@ struct HDF5Sanitizer {
         while let (address, expected) = stack.popLast() {
             nodes.insert(address)
             let at = try absolute(address, nodeSize, "a B-tree node")
-            guard try visit(at, size: nodeSize) else { throw HDF5Malformed("a B-tree node reached twice") }
+            guard try visit(at, as: .btreeNode, size: nodeSize) else { throw HDF5Malformed("a B-tree node reached twice") }
             var c = HDF5Cursor(bytes, from: at, to: at + nodeSize)
             guard c.starts(with: "TREE") else { throw HDF5Malformed("a B-tree node without its TREE signature") }
             try c.skip(4, "signature")
