@@ -53,6 +53,9 @@ public final class HarnessRunner: @unchecked Sendable {
     let scratch: String
     private var tokenizer: Tokenizer?
     private var trainer: (trainer: Trainer, checkpoint: String)?
+    /// Print the error each input ends with (the replayer's
+    /// `CKPT_FUZZ_VERBOSE=1`): which check refused it, or where it got to.
+    public var reportErrors = false
 
     /// `fixtures` is the repository's `Tests/Fixtures`.
     public init(fixtures: String) throws {
@@ -81,7 +84,9 @@ public final class HarnessRunner: @unchecked Sendable {
             case .labelled: try labelled(data)
             case .trainerState: try trainerState(data)
             }
-        } catch {}
+        } catch {
+            if reportErrors { print("\(harness.rawValue): \(error)") }
+        }
     }
 
     // MARK: - Formats
@@ -113,14 +118,20 @@ public final class HarnessRunner: @unchecked Sendable {
         try readAll(try SafeTensorsFile(path: try write("model.safetensors", data)))
     }
 
+    /// The index beside copies of the `bert-sharded` fixture's shards (a
+    /// name that leaves the directory is refused by the reader first).
     func shardIndex(_ data: [UInt8]) throws {
-        let shards = FileSystem.join(fixtures, "bert-sharded")
-        let index = try write("model.safetensors.index.json", data)
-        let store = try ShardedSafeTensors(indexPath: index) { name in
-            // Shards come from the fixture; a name that leaves it is refused by the reader first.
-            try SafeTensorsFile(path: FileSystem.join(shards, FileSystem.basename(name)))
+        let dir = FileSystem.join(scratch, "sharded")
+        if !FileSystem.isDirectory(dir) {
+            try FileSystem.makeDirectories(dir)
+            let source = FileSystem.join(fixtures, "bert-sharded")
+            for name in try FileSystem.list(source) where name.hasSuffix(".safetensors") {
+                try Self.put(FileSystem.join(dir, name), try readFile(FileSystem.join(source, name)))
+            }
         }
-        try readAll(store)
+        let index = FileSystem.join(dir, "model.safetensors.index.json")
+        try Self.put(index, data)
+        try readAll(try ShardedSafeTensors(indexPath: index))
     }
 
     func pytorch(_ data: [UInt8]) throws {
@@ -137,9 +148,15 @@ public final class HarnessRunner: @unchecked Sendable {
     }
 
     func config(_ data: [UInt8]) throws {
-        let c = try ModelConfig(bytes: data, path: "config.json")
+        var c = try ModelConfig(bytes: data, path: "config.json")
+        _ = (c.initializerRange, c.padTokenID, c.storageDType, c.serialized())
         let e = try EncoderConfig(c, path: "config.json")
         _ = e.positionIDs([0, 1, 2], batch: 1, length: 3)
+        _ = (e.hasTokenTypes, e.maxLength, e.headActivation, e.basePrefix, e.classStem, e.headNames)
+        // What resize-vocab and convert write back.
+        c.vocabSize = e.vocabSize + 8
+        c.setStorageDType(.bf16)
+        _ = c.serialized()
     }
 
     // MARK: - Tokenizers
@@ -191,9 +208,16 @@ public final class HarnessRunner: @unchecked Sendable {
         _ = try Corpus.load([try write("grouped.txt", data)], tokenizer: tok, vocabSize: tok.count, options: options, threads: 2)
     }
 
+    /// Reads the file as each format, then goes on as `ckpt train --task`
+    /// does: the label set, the tokenized examples, the stratified split.
     func labelled(_ data: [UInt8]) throws {
+        let tok = try fixtureTokenizer()
         for (name, kind) in [("data.csv", TaskKind.classification), ("data.tsv", .multiLabel), ("data.jsonl", .regression)] {
-            _ = try? LabelledData.read(try write(name, data), columns: LabelledColumns(), kind: kind)
+            guard let records = try? LabelledData.read(try write(name, data), columns: LabelledColumns(), kind: kind) else { continue }
+            let labels = kind == .regression ? ["LABEL_0"] : LabelledData.labelSet(records, given: nil)
+            guard let examples = try? LabelledData.examples(records, labels: labels, kind: kind, tokenizer: tok, maxLength: 16,
+                                                            keep: data.count % 2 == 0 ? .head : .tail, threads: 2) else { continue }
+            _ = LabelledData.stratifiedSplit(examples, ratio: 0.25, seed: UInt64(data.count))
         }
     }
 

@@ -5,7 +5,7 @@
 // libFuzzer's (corpus directories, -max_total_time=…, -dict=…). Built normally,
 // it replays files (or every file of directories) through the harness, one
 // after the other, and prints how many ran: the way a crash found by the fuzzer
-// is reproduced and debugged.
+// is reproduced and debugged (CKPT_FUZZ_VERBOSE=1 prints each input's error).
 
 import CFuzz
 import Formats
@@ -42,6 +42,7 @@ let status = argv.withUnsafeMutableBufferPointer { buffer -> Int32 in
 }
 exit(status)
 #else
+runner.reportErrors = getenv("CKPT_FUZZ_VERBOSE") != nil
 var count = 0
 for path in arguments.dropFirst(2) {
     let files = FileSystem.isDirectory(path)
