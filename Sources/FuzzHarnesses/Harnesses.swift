@@ -238,10 +238,12 @@ public final class HarnessRunner: @unchecked Sendable {
         let roles = TokenRoles(maskID: 4, specialIDs: [0, 2, 3, 4], continuationIDs: [], randomRange: tok.count)
         let files = ckpt.files.filter { $0.name != "config.json" }
         let out = FileSystem.join(scratch, "run")
+        var cadence = TrainingCadence()
+        cadence.saveSteps = 1                   // checkpoint-1, the one every input resumes
         let t = try Trainer(model: model, objective: MaskedLMObjective(train: ExampleSet(examples), eval: ExampleSet([]), roles: roles, options: options),
                             files: CheckpointFiles(config: ckpt.config ?? ModelConfig(json: JSONObject()), tokenizerFiles: files,
                                                    extraTensors: []),
-                            options: options, cadence: TrainingCadence(), output: out)
+                            options: options, cadence: cadence, output: out)
         _ = try t.run(progress: { _ in })
         guard let last = Trainer.checkpoints(in: out).last else { throw TrainingError(path: out, reason: "no checkpoint written") }
         trainer = (t, last.path)
