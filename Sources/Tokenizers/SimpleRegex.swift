@@ -42,6 +42,9 @@ struct SimpleRegex: Sendable {
 
     /// The alternatives, each a sequence of pieces.
     let branches: [[Piece]]
+    /// Where each alternative's pieces start in a numbering of all pieces,
+    /// and (last) their total.
+    private let pieceBase: [Int]
     let pattern: String
     /// Where a match can start, to skip positions fast: every alternative
     /// starts with this scalar (nil: anything), or only at the text's start.
@@ -171,6 +174,7 @@ struct SimpleRegex: Sendable {
             }) else { throw .unsupported("an alternative that matches the empty string") }
         }
         self.branches = branches
+        pieceBase = branches.reduce(into: [0]) { $0.append($0.last! + $1.count) }
         // An alternative that begins with a literal (after \A) can start only there.
         var firsts = Set<Unicode.Scalar>(), anyFirst = false, allAnchored = true
         for b in branches {
@@ -184,34 +188,46 @@ struct SimpleRegex: Sendable {
         onlyAtStart = allAnchored
     }
 
-    /// The end of the greedy, backtracking match of `pieces[k...]` at `pos`.
-    private func match(_ pieces: [Piece], _ s: [Unicode.Scalar], _ k: Int, _ pos: Int) -> Int? {
+    /// The end of the greedy, backtracking match of branch `b`'s pieces from
+    /// `k` on, at `pos`. Whether that tail matches depends only on `(k, pos)`
+    /// (no groups, no back-references), so a pair that failed once fails
+    /// again: `failed` remembers them, and each pair is tried at most once per
+    /// text. Backtracking then takes at most pieces × positions tries of a
+    /// greedy run each, polynomial where plain backtracking is exponential
+    /// (`x*x*x*x*x*y` on a long run of x: Oniguruma gives up there with
+    /// "retry-limit-in-match over"). Results are unchanged.
+    private func match(_ b: Int, _ k: Int, _ pos: Int, _ s: [Unicode.Scalar], _ failed: inout FailedStates) -> Int? {
+        let pieces = branches[b]
         if k == pieces.count { return pos }
+        let state = (pieceBase[b] + k) * (s.count + 1) + pos
+        if failed.contains(state) { return nil }
         let p = pieces[k]
+        var end: Int? = nil
         switch p.atom {
-        case .start: return pos == 0 ? match(pieces, s, k + 1, pos) : nil
-        case .end: return pos == s.count ? match(pieces, s, k + 1, pos) : nil
-        default: break
+        case .start: end = pos == 0 ? match(b, k + 1, pos, s, &failed) : nil
+        case .end: end = pos == s.count ? match(b, k + 1, pos, s, &failed) : nil
+        default:
+            var n = 0
+            while n < p.max, pos + n < s.count, p.atom.matches(s[pos + n]) { n += 1 }
+            while n >= p.min {
+                if let e = match(b, k + 1, pos + n, s, &failed) { end = e; break }
+                n -= 1
+            }
         }
-        var n = 0
-        while n < p.max, pos + n < s.count, p.atom.matches(s[pos + n]) { n += 1 }
-        guard n >= p.min else { return nil }
-        while n >= p.min {
-            if let end = match(pieces, s, k + 1, pos + n) { return end }
-            n -= 1
-        }
-        return nil
+        if end == nil { failed.insert(state) }
+        return end
     }
 
     /// The non-overlapping matches in `s`, left to right.
     func matches(in s: [Unicode.Scalar]) -> [Range<Int>] {
         var out: [Range<Int>] = []
+        var failed = FailedStates(count: (pieceBase.last ?? 0) * (s.count + 1))
         var i = 0
         let n = onlyAtStart ? min(1, s.count) : s.count
         while i < n {
             if let firsts = firstScalars, !firsts.contains(s[i]) { i += 1; continue }
             var found: Int? = nil
-            for b in branches { if let end = match(b, s, 0, i) { found = end; break } }
+            for b in branches.indices { if let end = match(b, 0, i, s, &failed) { found = end; break } }
             if let end = found, end > i {
                 out.append(i..<end)
                 i = end
@@ -221,6 +237,14 @@ struct SimpleRegex: Sendable {
         }
         return out
     }
+}
+
+/// A bit per (piece, position) state of a regex on one text.
+struct FailedStates {
+    private var words: [UInt64]
+    init(count: Int) { words = [UInt64](repeating: 0, count: (count + 63) / 64) }
+    func contains(_ i: Int) -> Bool { words[i >> 6] & (1 << UInt64(i & 63)) != 0 }
+    mutating func insert(_ i: Int) { words[i >> 6] |= 1 << UInt64(i & 63) }
 }
 
 enum SimpleRegexError: Error {

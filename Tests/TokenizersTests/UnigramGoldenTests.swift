@@ -23,8 +23,10 @@ import Tokenizers
     }
 
     /// Corner cases (tools/fixtures/make_tokenizer_edge_goldens.py): "first"
-    /// after a normalizer removed the text's first characters, Oniguruma's \w.
-    @Test(arguments: ["first-after-removal", "regex-word"]) func cornerCases(_ name: String) throws {
+    /// after a normalizer removed the text's first characters, Oniguruma's \w,
+    /// and the pattern of fuzzing's finding 3 (exponential for plain
+    /// backtracking on a run of 300 x; docs/fuzzing.md).
+    @Test(arguments: ["first-after-removal", "regex-word", "regex-backtracking"]) func cornerCases(_ name: String) throws {
         let edge = EncodingGoldens(root: "tokenizer-edge")
         try edge.check(name, golden: name, minimumTexts: 10)
         try edge.checkPairs(name)
@@ -50,6 +52,26 @@ import Tokenizers
             #expect(edited != text)
             #expect(throws: TokenizerError.self) { try Tokenizer(tokenizerJSON: Array(edited.utf8), path: path) }
         }
+    }
+
+    /// Patterns where Oniguruma gives up ("retry-limit-in-match over", a panic
+    /// in `tokenizers`) still match, in polynomial time, as backtracking
+    /// defines: six stars before a `y` that is not there match nothing (the
+    /// text is encoded as under a pattern that cannot match), and with the `y`
+    /// there they match the whole run (as `x+y` does).
+    @Test func patternsThatExhaustOnigurumaStillMatch() throws {
+        let path = Fixtures.path("tokenizer-edge/regex-word/tokenizer.json")
+        let text = String(decoding: try readFile(path), as: UTF8.self)
+        func tokenizer(_ regex: String) throws -> Tokenizer {
+            let edited = text.replacingOccurrences(of: #""Regex": "\\w+""#, with: "\"Regex\": \"\(regex)\"")
+            #expect(edited != text)
+            return try Tokenizer(tokenizerJSON: Array(edited.utf8), path: path)
+        }
+        let stars = try tokenizer("x*x*x*x*x*x*y|x+x+x+z")
+        let run = String(repeating: "x", count: 300)
+        #expect(stars.encode(run + " hello").ids == (try tokenizer("q")).encode(run + " hello").ids)
+        #expect(stars.encode(run + "y hello").ids == (try tokenizer("x+y")).encode(run + "y hello").ids)
+        #expect(stars.encode(run + "y hello").ids != stars.encode(run + " hello").ids)
     }
 
     /// A regex outside the supported subset is refused by name, with the file.
