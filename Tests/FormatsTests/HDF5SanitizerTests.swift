@@ -23,8 +23,8 @@ import TestSupport
         }
     }
 
-    /// A store in the given format: attributes, nested groups, a contiguous,
-    /// a compact-sized and a chunked gzip dataset.
+    /// A store in the given format: attributes, nested groups (one tracking
+    /// creation order), contiguous, compact and chunked gzip datasets.
     func store(_ name: String, format: (H5F_libver_t, H5F_libver_t)?, links: Int = 3) -> String {
         let path = dir.file(name)
         withHDF5Lock {
@@ -36,6 +36,20 @@ import TestSupport
             }
             h.dataset("/tensors/c", type: ckpt_H5T_STD_I16LE(), dims: [40], chunk: [8], gzip: true,
                       bytes: (0..<80).map { UInt8($0) })
+            // A group that tracks creation order (h5py's track_order=True) holding
+            // a compact dataset.
+            let gcpl = H5Pcreate(ckpt_H5P_GROUP_CREATE())
+            H5Pset_link_creation_order(gcpl, UInt32(H5P_CRT_ORDER_TRACKED | H5P_CRT_ORDER_INDEXED))
+            H5Gclose(H5Gcreate2(h.fid, "/tensors/ordered", ckpt_H5P_DEFAULT(), gcpl, ckpt_H5P_DEFAULT()))
+            H5Pclose(gcpl)
+            let dcpl = H5Pcreate(ckpt_H5P_DATASET_CREATE())
+            H5Pset_layout(dcpl, H5D_COMPACT)
+            var dims: [hsize_t] = [3]
+            let sid = H5Screate_simple(1, &dims, nil)
+            let did = H5Dcreate2(h.fid, "/tensors/ordered/k", ckpt_H5T_STD_U8LE(), sid, ckpt_H5P_DEFAULT(), dcpl, ckpt_H5P_DEFAULT())
+            let k: [UInt8] = [7, 8, 9]
+            _ = k.withUnsafeBytes { H5Dwrite(did, ckpt_H5T_STD_U8LE(), ckpt_H5S_ALL(), ckpt_H5S_ALL(), ckpt_H5P_DEFAULT(), $0.baseAddress) }
+            H5Dclose(did); H5Sclose(sid); H5Pclose(dcpl)
             h.close()
         }
         return path
@@ -44,7 +58,8 @@ import TestSupport
     @Test func storesOfEachFormatVersionRead() throws {
         for (name, format) in [("earliest.h5", nil), ("v18.h5", (H5F_LIBVER_V18, H5F_LIBVER_V18))] {
             let store = try HDF5Store(path: store(name, format: format))
-            #expect(store.tensors.map(\.name) == ["c", "layer.w0", "layer.w1", "layer.w2"], "\(name)")
+            #expect(store.tensors.map(\.name) == ["c", "layer.w0", "layer.w1", "layer.w2", "ordered.k"], "\(name)")
+            #expect(try store.data("ordered.k").withUnsafeBytes { Array($0) } == [7, 8, 9], "\(name)")
             #expect(try store.data("c").withUnsafeBytes { Array($0) } == (0..<80).map { UInt8($0) }, "\(name)")
             #expect(try store.data("layer.w2").withUnsafeBytes { Array($0) } == [0, 0, 128, 63, 0, 0, 0, 66], "\(name)")
         }
