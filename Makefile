@@ -67,9 +67,10 @@ fuzz: deps
 	  -Xswiftc -sanitize=fuzzer,address -Xswiftc -DCKPT_LIBFUZZER -Xcc -fsanitize=fuzzer-no-link,address -Xswiftc -use-ld=lld
 	bash tools/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_HARNESSES)
 
-## Rebuild the committed seed corpora from the fixtures.
+## Rebuild the committed seed corpora from the fixtures (the hdf5 seeds of
+## other formats need h5py in FIXTURE_PYTHON).
 fuzz-seeds: release
-	bash tools/fuzz/make_seeds.sh $(CKPT_RELEASE)
+	FIXTURE_PYTHON=$(FIXTURE_PYTHON) bash tools/fuzz/make_seeds.sh $(CKPT_RELEASE)
 
 ## The sample job on samples/ (see README).
 demo: release
