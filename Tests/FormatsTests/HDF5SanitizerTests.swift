@@ -87,6 +87,37 @@ import TestSupport
         }, contains: "object header at byte 96: message 4 (attribute): an enum whose base is not an integer of its size")
     }
 
+    /// Found by fuzzing (Tests/Fixtures/fuzz/regressions/hdf5): a symbol table
+    /// entry under /tensors linked back to the root group, whose header still
+    /// counted one reference. libhdf5's H5Lvisit remembers only objects that
+    /// count more than one, so it walked the cycle until memory ran out. A
+    /// cycle made through the library (which counts the link) reads, its
+    /// walk finite; the same file with the root's count set back to 1 is
+    /// refused.
+    @Test func aGroupCycleIsReadOnlyWhenCounted() throws {
+        let found = dir.file("found-cycle.h5")
+        dir.write("found-cycle.h5", try readFile(Fixtures.path("fuzz/regressions/hdf5/group-cycle-counted-once.h5")))
+        expectError(found, contains: "object header at byte 96: 2 hard links point at it, but it counts 1")
+
+        let path = dir.file("cycle.h5")
+        withHDF5Lock {
+            let h = RawHDF5(path)
+            h.storeHeader()
+            h.group("/tensors")
+            h.dataset("/tensors/x", type: ckpt_H5T_IEEE_F32LE(), dims: [1], bytes: [0, 0, 128, 63])
+            H5Lcreate_hard(h.fid, "/", h.fid, "/tensors/up", ckpt_H5P_DEFAULT(), ckpt_H5P_DEFAULT())
+            h.close()
+        }
+        // The walk ends; x is listed under each of its two paths, as an alias is.
+        let names = try HDF5Store(path: path).tensors.map(\.name)
+        #expect(names == ["up.tensors.x", "x"], "\(names)")
+        var bytes = try readFile(path)
+        #expect(bytes[96] == 1 && bytes[100] == 2)       // the root's version-1 header counts two links
+        bytes[100] = 1
+        dir.write("cycle-once.h5", bytes)
+        expectError(dir.file("cycle-once.h5"), contains: "object header at byte 96: 2 hard links point at it, but it counts 1")
+    }
+
     /// The seed store with `edit` applied.
     func patched(_ name: String, _ edit: (inout [UInt8]) throws -> Void) throws -> String {
         var bytes = try readFile(Fixtures.path("fuzz/seeds/hdf5/ckpt-written.h5"))

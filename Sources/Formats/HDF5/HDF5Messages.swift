@@ -43,6 +43,9 @@ struct HDF5HeaderSummary {
     var continuations: [(address: UInt64, length: Int)] = []
     /// Messages read so far, over all chunks (errors number them from 0).
     var messages = 0
+    /// How many hard links the header says point at it (a version-1 header's
+    /// field, a version-2 header's message, else 1).
+    var referenceCount = 1
 }
 
 private let messageNames: [Int: String] = [
@@ -77,7 +80,9 @@ extension HDF5Sanitizer {
         case 0x11: s.symbolTable = (try c.u64("symbol table B-tree address"), try c.u64("symbol table heap address"))
         case 0x12: try c.skip(8, "modification time")
         case 0x15: try attributeInfo(&c)
-        case 0x16: try c.skip(5, "reference count")
+        case 0x16:
+            guard try c.u8("reference count version") == 0 else { throw HDF5Malformed("reference count version other than 0") }
+            s.referenceCount = try c.u32("reference count")
         default: throw HDF5Malformed("\(hdf5MessageName(type)) is not read by ckpt")
         }
     }

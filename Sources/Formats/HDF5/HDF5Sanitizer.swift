@@ -59,6 +59,10 @@ struct HDF5Sanitizer {
     private var seen = Set<Int>()
     enum Structure: Int { case header, continuation, btreeNode, symbolNode }
     private var groups: [UInt64: UInt64] = [:]
+    /// Hard links found to each object header, and the reference count each
+    /// header declares, by address.
+    private var linksTo: [UInt64: Int] = [:]
+    private var referenceCounts: [UInt64: Int] = [:]
     private var work = 0
     private var context = "superblock"
 
@@ -77,12 +81,14 @@ struct HDF5Sanitizer {
         }
         try checkGlobalHeaps(bytes, path: path) { s.globalHeaps[$0] = $1 }
         do {
+            if case let .header(root)? = s.tasks.first { s.linksTo[root] = 1 }   // the superblock's link
             while let task = s.tasks.popLast() {
                 switch task {
                 case let .header(address): try s.objectHeader(address)
                 case let .group(btree, heap): try s.group(btree: btree, heap: heap)
                 }
             }
+            try s.checkReferenceCounts()
         } catch let e as HDF5Malformed {
             throw HDF5StoreError.corrupt(path: path, object: s.context, reason: e.reason)
         }
@@ -205,6 +211,25 @@ struct HDF5Sanitizer {
 
     // MARK: - Object headers
 
+    /// A hard link to the object header at `address`: counted, and walked.
+    private mutating func link(to address: UInt64) {
+        linksTo[address, default: 0] += 1
+        tasks.append(.header(address))
+    }
+
+    /// No object header has more hard links than it counts. libhdf5 walks a
+    /// group tree (H5Lvisit, which ckpt uses to list a store's datasets)
+    /// remembering only objects whose count is above 1: a group linked from
+    /// its own subtree, or linked twice, while counting one reference, makes
+    /// that walk endless or exponential.
+    private mutating func checkReferenceCounts() throws {
+        for (address, links) in linksTo.sorted(by: { $0.key < $1.key }) {
+            guard let declared = referenceCounts[address], links > declared else { continue }
+            context = "object header at byte \(base + Int(address))"
+            throw HDF5Malformed("\(links) hard links point at it, but it counts \(declared)")
+        }
+    }
+
     private mutating func objectHeader(_ address: UInt64) throws {
         let at = try absolute(address, 16, "an object header")
         context = "object header at byte \(at)"
@@ -229,7 +254,7 @@ struct HDF5Sanitizer {
         } else {
             guard try c.u8("object header version") == 1 else { throw HDF5Malformed("object header version other than 1 or 2") }
             try c.skip(3, "reserved byte and message count")
-            _ = try c.u32("reference count")
+            summary.referenceCount = try c.u32("reference count")
             let size = try c.u32("header size")
             try c.skip(4, "padding")
             try charge(size)
@@ -251,7 +276,8 @@ struct HDF5Sanitizer {
         }
         try dataset(summary)
         if let (btree, heap) = summary.symbolTable { tasks.append(.group(btree: btree, heap: heap)) }
-        tasks += summary.hardLinks.map { .header($0) }
+        referenceCounts[address] = summary.referenceCount
+        for target in summary.hardLinks { link(to: target) }
     }
 
     /// The messages of one chunk of an object header.
@@ -339,9 +365,9 @@ struct HDF5Sanitizer {
             try c.skip(4, "reserved bytes")
             var scratch = try c.take(16, "scratch pad")
             switch cache {
-            case 0: tasks.append(.header(header))
+            case 0: link(to: header)
             case 1:
-                tasks.append(.header(header))
+                link(to: header)
                 tasks.append(.group(btree: try scratch.u64("cached B-tree address"), heap: try scratch.u64("cached heap address")))
             case 2: try names.name(at: UInt64(try scratch.u32("soft link value offset")), bytes: bytes)
             default: throw HDF5Malformed("symbol cache type \(cache)")
