@@ -118,6 +118,30 @@ import TestSupport
         expectError(dir.file("cycle-once.h5"), contains: "object header at byte 96: 2 hard links point at it, but it counts 1")
     }
 
+    /// Found by fuzzing (Tests/Fixtures/fuzz/regressions/hdf5): two entries
+    /// of /tensors named "g_i16", a dataset and a soft link to the group
+    /// itself. libhdf5 iterates a group's links but finds each one's object
+    /// again by name, so H5Lvisit followed the soft link back into the group
+    /// forever. Names must be unique in old-style and in compact groups.
+    @Test func twoLinksOfOneNameAreRefused() throws {
+        let found = dir.file("found-names.h5")
+        dir.write("found-names.h5", try readFile(Fixtures.path("fuzz/regressions/hdf5/two-links-one-name.h5")))
+        expectError(found, contains: "group B-tree at address 1080: two links are named \"g_i16\"")
+        // A symbol table node whose second entry takes the first one's name.
+        expectError(try patched("snod-names.h5") { b in
+            var node = try find("SNOD", in: b)
+            while b[node + 6] < 2 { node = try #require((node + 4..<(b.count - 4)).first { Array(b[$0..<($0 + 4)]) == Array("SNOD".utf8) }) }
+            for i in 0..<8 { b[node + 8 + 40 + i] = b[node + 8 + i] }
+        }, contains: "two links are named")
+        // Two link messages of one name in a compact group (version-2 headers).
+        var bytes = try readFile(Fixtures.path("fuzz/seeds/hdf5/h5py-v108-ordered.h5"))
+        #expect(try HDF5Store(path: Fixtures.path("fuzz/seeds/hdf5/h5py-v108-ordered.h5")).tensors.count == 7)
+        let flag = Array("flag".utf8)
+        for i in 0..<(bytes.count - 4) where Array(bytes[i..<(i + 4)]) == flag { bytes.replaceSubrange(i..<(i + 4), with: Array("half".utf8)) }
+        dir.write("compact-names.h5", bytes)
+        expectError(dir.file("compact-names.h5"), contains: "two links are named \"half\"")
+    }
+
     /// The seed store with `edit` applied.
     func patched(_ name: String, _ edit: (inout [UInt8]) throws -> Void) throws -> String {
         var bytes = try readFile(Fixtures.path("fuzz/seeds/hdf5/ckpt-written.h5"))
@@ -162,6 +186,15 @@ import TestSupport
         // A B-tree node with more entries than its allocation (2 × internal K = 32).
         expectError(try patched("tree.h5") { b in put(33, at: try find("TREE", in: b) + 6, width: 2, in: &b) },
                     contains: "33 entries in a B-tree node of 32")
+        // /tensors naming the root's symbol table as its own (its message and
+        // the cache of its entry): the group would contain itself, uncounted.
+        expectError(try patched("shared-table.h5") { b in
+            func le(_ v: UInt64) -> [UInt8] { (0..<8).map { UInt8(truncatingIfNeeded: v >> (8 * UInt64($0))) } }
+            let tensors = le(1080) + le(1624), root = le(136) + le(680)
+            var hits = 0
+            for i in 0..<(b.count - 16) where Array(b[i..<(i + 16)]) == tensors { b.replaceSubrange(i..<(i + 16), with: root); hits += 1 }
+            #expect(hits == 2)
+        }, contains: "its symbol table B-tree at address 136 is also the group at address 96's")
         // An object header address past the end of the file.
         expectError(try patched("root.h5") { b in put(UInt64(b.count), at: 64, in: &b) },
                     contains: "lies outside the file")

@@ -40,6 +40,8 @@ struct HDF5HeaderSummary {
     var filters: [(id: Int, values: [Int])] = []
     var symbolTable: (btree: UInt64, heap: UInt64)?
     var hardLinks: [UInt64] = []
+    /// The names of the header's link messages (unique in a group).
+    var linkNames = Set<[UInt8]>()
     var continuations: [(address: UInt64, length: Int)] = []
     /// Messages read so far, over all chunks (errors number them from 0).
     var messages = 0
@@ -68,7 +70,7 @@ extension HDF5Sanitizer {
         case 0x03: s.type = try datatype(&c, depth: 0)
         case 0x04: s.fillSizes.append(try c.take(c.u32("fill value size"), "fill value").remaining)
         case 0x05: if let size = try fillValue(&c) { s.fillSizes.append(size) }
-        case 0x06: if let address = try link(&c) { s.hardLinks.append(address) }
+        case 0x06: if let address = try link(&c, names: &s.linkNames) { s.hardLinks.append(address) }
         case 0x07: try externalFiles(&c)
         case 0x08: s.layout = try layout(&c)
         case 0x0A: try groupInfo(&c)
@@ -383,7 +385,7 @@ extension HDF5Sanitizer {
 
     /// A link message: the hard link's target address, nil for soft and
     /// external links (checked for shape; ckpt refuses them later, by name).
-    mutating func link(_ c: inout HDF5Cursor) throws -> UInt64? {
+    mutating func link(_ c: inout HDF5Cursor, names: inout Set<[UInt8]>) throws -> UInt64? {
         let version = try c.u8("link version"), flags = try c.u8("link flags")
         guard version == 1, flags & ~0x1F == 0 else { throw HDF5Malformed("link version \(version), flags \(flags)") }
         let kind = flags & 0x08 != 0 ? try c.u8("link type") : 0
@@ -391,7 +393,9 @@ extension HDF5Sanitizer {
         if flags & 0x10 != 0 { _ = try c.u8("link name character set") }
         let nameLength = try Int(clamping: c.uint(1 << (flags & 3), "link name length"))
         guard nameLength >= 1 else { throw HDF5Malformed("a link with an empty name") }
+        let nameAt = c.at
         try c.skip(nameLength, "link name")
+        try uniqueLinkName(Array(c.bytes[nameAt..<c.at]), in: &names)
         switch kind {
         case 0: return try c.u64("hard link address")
         case 1, 64: try c.skip(c.u16("link value length"), "link value"); return nil

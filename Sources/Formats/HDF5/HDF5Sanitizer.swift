@@ -38,6 +38,14 @@ struct HDF5LocalHeap {
             throw HDF5Malformed("a name at offset \(offset) of a local heap is not NUL-terminated")
         }
     }
+
+    /// The name at `offset` (checked as `name(at:bytes:)` does), without its NUL.
+    func string(at offset: UInt64, bytes: UnsafeRawBufferPointer) throws -> [UInt8] {
+        try name(at: offset, bytes: bytes)
+        let from = data.lowerBound + Int(offset)
+        let nul = memchr(bytes.baseAddress! + from, 0, data.upperBound - from)!
+        return Array(bytes[from..<(UnsafeRawPointer(nul) - UnsafeRawPointer(bytes.baseAddress!))])
+    }
 }
 
 struct HDF5Sanitizer {
@@ -63,6 +71,11 @@ struct HDF5Sanitizer {
     /// header declares, by address.
     private var linksTo: [UInt64: Int] = [:]
     private var referenceCounts: [UInt64: Int] = [:]
+    /// Each old-style group's symbol table (B-tree, heap) by its object
+    /// header's address, and the copies symbol table entries cache of them.
+    private var symbolTables: [UInt64: (btree: UInt64, heap: UInt64)] = [:]
+    private var tableOwners: [UInt64: UInt64] = [:]
+    private var cachedTables: [(header: UInt64, btree: UInt64, heap: UInt64)] = []
     private var work = 0
     private var context = "superblock"
 
@@ -89,6 +102,7 @@ struct HDF5Sanitizer {
                 }
             }
             try s.checkReferenceCounts()
+            try s.checkCachedTables()
         } catch let e as HDF5Malformed {
             throw HDF5StoreError.corrupt(path: path, object: s.context, reason: e.reason)
         }
@@ -149,9 +163,10 @@ struct HDF5Sanitizer {
             root = .header(try c.u64("root object header address"))
             let cache = try c.u32("root cache type")
             try c.skip(4, "reserved bytes")
-            if cache == 1 {
+            if cache == 1, case let .header(address) = root {
                 var s = HDF5Sanitizer(bytes: c.bytes, base: at, keys: keys)
-                s.tasks = [root, .group(btree: try c.u64("root B-tree address"), heap: try c.u64("root heap address"))]
+                s.tasks = [root]
+                s.cachedTables = [(address, try c.u64("root B-tree address"), try c.u64("root heap address"))]
                 try s.checkKeys()
                 return s
             }
@@ -217,6 +232,19 @@ struct HDF5Sanitizer {
         tasks.append(.header(address))
     }
 
+    /// A symbol table entry's cached B-tree and heap are its group's own.
+    /// (A group that became a new-style one keeps a stale cache, which libhdf5
+    /// drops unread: no symbol table message, nothing to compare.)
+    private mutating func checkCachedTables() throws {
+        for (header, btree, heap) in cachedTables {
+            guard let own = symbolTables[header] else { continue }
+            guard own == (btree, heap) else {
+                context = "object header at byte \(base + Int(header))"
+                throw HDF5Malformed("a symbol table entry caches B-tree \(btree) and heap \(heap) for it, which are not its symbol table")
+            }
+        }
+    }
+
     /// No object header has more hard links than it counts. libhdf5 walks a
     /// group tree (H5Lvisit, which ckpt uses to list a store's datasets)
     /// remembering only objects whose count is above 1: a group linked from
@@ -275,7 +303,15 @@ struct HDF5Sanitizer {
             try messages(&chunk, v2: v2, creationOrder: creationOrder, into: &summary)
         }
         try dataset(summary)
-        if let (btree, heap) = summary.symbolTable { tasks.append(.group(btree: btree, heap: heap)) }
+        if let (btree, heap) = summary.symbolTable {
+            // One group per B-tree: a second header naming it would make the
+            // group its own descendant without any link counting it.
+            if let owner = tableOwners.updateValue(address, forKey: btree), owner != address {
+                throw HDF5Malformed("its symbol table B-tree at address \(btree) is also the group at address \(owner)'s")
+            }
+            symbolTables[address] = (btree, heap)
+            tasks.append(.group(btree: btree, heap: heap))
+        }
         referenceCounts[address] = summary.referenceCount
         for target in summary.hardLinks { link(to: target) }
     }
@@ -339,15 +375,16 @@ struct HDF5Sanitizer {
             guard known == heap else { throw HDF5Malformed("one group B-tree with two local heaps") }
             return
         }
+        var linkNames = Set<[UInt8]>()
         let names = try localHeap(heap)
         let nodeSize = 24 + 2 * groupInternalK * 8 + (2 * groupInternalK + 1) * 8
         try btreeNodes(btree, type: 0, nodeSize: nodeSize, keySize: 8, maxEntries: 2 * groupInternalK) { s, key, child, level in
             if var k = key { try names.name(at: try k.u64("group key"), bytes: s.bytes) }
-            if let child, level == 0 { try s.symbolNode(child, names: names) }
+            if let child, level == 0 { try s.symbolNode(child, names: names, seen: &linkNames) }
         }
     }
 
-    private mutating func symbolNode(_ address: UInt64, names: HDF5LocalHeap) throws {
+    private mutating func symbolNode(_ address: UInt64, names: HDF5LocalHeap, seen: inout Set<[UInt8]>) throws {
         let size = 8 + 2 * groupLeafK * 40
         let at = try absolute(address, size, "a symbol table node")
         guard try visit(at, as: .symbolNode, size: size) else { throw HDF5Malformed("a symbol table node in two places of a group") }
@@ -359,7 +396,7 @@ struct HDF5Sanitizer {
         let count = try c.u16("number of symbols")
         guard count <= 2 * groupLeafK else { throw HDF5Malformed("\(count) symbols in a node of \(2 * groupLeafK)") }
         for _ in 0..<count {
-            try names.name(at: c.u64("link name offset"), bytes: bytes)
+            try uniqueLinkName(names.string(at: c.u64("link name offset"), bytes: bytes), in: &seen)
             let header = try c.u64("object header address")
             let cache = try c.u32("cache type")
             try c.skip(4, "reserved bytes")
@@ -368,10 +405,20 @@ struct HDF5Sanitizer {
             case 0: link(to: header)
             case 1:
                 link(to: header)
-                tasks.append(.group(btree: try scratch.u64("cached B-tree address"), heap: try scratch.u64("cached heap address")))
+                cachedTables.append((header, try scratch.u64("cached B-tree address"), try scratch.u64("cached heap address")))
             case 2: try names.name(at: UInt64(try scratch.u32("soft link value offset")), bytes: bytes)
             default: throw HDF5Malformed("symbol cache type \(cache)")
             }
+        }
+    }
+
+    /// Link names are unique in a group. libhdf5 walks a group by iterating
+    /// its links but finds each link's object again by name: with two links of
+    /// one name (a dataset and a soft link to the group itself, as fuzzing
+    /// made) it follows the other one, round and round.
+    func uniqueLinkName(_ name: [UInt8], in seen: inout Set<[UInt8]>) throws {
+        guard seen.insert(name).inserted else {
+            throw HDF5Malformed("two links are named \"\(String(decoding: name, as: UTF8.self))\"")
         }
     }
 
