@@ -39,7 +39,9 @@ printf '| harness | inputs | lines covered | regions covered | files |\n|---|---
 for h in "$@"; do
   rm -f "$OUT/$h".*.profraw
   dirs=(Tests/Fixtures/fuzz/seeds/$h)
-  [ -d "fuzz-out/corpus/$h" ] && dirs+=("fuzz-out/corpus/$h")
+  # A snapshot of the corpus: a fuzzer still running removes files from it.
+  rm -rf "$OUT/corpus-$h"
+  if [ -d "fuzz-out/corpus/$h" ]; then cp -r "fuzz-out/corpus/$h" "$OUT/corpus-$h" 2>/dev/null || true; dirs+=("$OUT/corpus-$h"); fi
   [ -d "Tests/Fixtures/fuzz/regressions/$h" ] && dirs+=("Tests/Fixtures/fuzz/regressions/$h")
   inputs=$(find "${dirs[@]}" -type f | wc -l)
   LLVM_PROFILE_FILE="$OUT/$h.%p.profraw" "$BIN" "$h" "${dirs[@]}" > "$OUT/$h.replay.log" 2>&1
