@@ -142,6 +142,16 @@ import TestSupport
         expectError(dir.file("compact-names.h5"), contains: "two links are named \"half\"")
     }
 
+    /// Found by fuzzing (Tests/Fixtures/fuzz/regressions/hdf5): a version-2
+    /// object header declaring a chunk of about 2⁶³ bytes. The sanitizer's own
+    /// count of bytes examined overflowed (a trap) before the chunk was found
+    /// to run past the file; sizes are now checked first and sums with overflow.
+    @Test func aHugeChunkSizeIsRefusedNotTrapped() throws {
+        let path = dir.file("huge-chunk.h5")
+        dir.write("huge-chunk.h5", try readFile(Fixtures.path("fuzz/regressions/hdf5/chunk-size-overflows-work-count.h5")))
+        expectError(path, contains: "object header at byte 48: chunk 0 runs past the end of its structure")
+    }
+
     /// The seed store with `edit` applied.
     func patched(_ name: String, _ edit: (inout [UInt8]) throws -> Void) throws -> String {
         var bytes = try readFile(Fixtures.path("fuzz/seeds/hdf5/ckpt-written.h5"))

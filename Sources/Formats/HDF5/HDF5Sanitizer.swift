@@ -220,8 +220,11 @@ struct HDF5Sanitizer {
     /// Counts bytes examined: structures of a file HDF5 wrote do not overlap,
     /// so their sum is about the file's size.
     mutating func charge(_ size: Int) throws {
-        work += size
-        guard work <= 16 * bytes.count + (16 << 20) else { throw HDF5Malformed("its structures overlap far more than any HDF5 library writes") }
+        let (total, overflow) = work.addingReportingOverflow(size)
+        guard size >= 0, !overflow, total <= 16 * bytes.count + (16 << 20) else {
+            throw HDF5Malformed("its structures overlap far more than any HDF5 library writes")
+        }
+        work = total
     }
 
     // MARK: - Object headers
@@ -275,8 +278,8 @@ struct HDF5Sanitizer {
             if flags & 0x20 != 0 { try c.skip(16, "object times") }
             if flags & 0x10 != 0 { try c.skip(4, "attribute phase change values") }
             let size = try Int(clamping: c.uint(1 << (flags & 3), "chunk 0 size"))
-            try charge(size)
             var chunk = try c.take(size, "chunk 0")
+            try charge(size)
             try c.skip(4, "chunk 0 checksum")
             try messages(&chunk, v2: true, creationOrder: creationOrder, into: &summary)
         } else {
@@ -285,8 +288,8 @@ struct HDF5Sanitizer {
             summary.referenceCount = try c.u32("reference count")
             let size = try c.u32("header size")
             try c.skip(4, "padding")
-            try charge(size)
             var chunk = try c.take(size, "the header's messages")
+            try charge(size)
             try messages(&chunk, v2: false, creationOrder: false, into: &summary)
         }
         var next = 0
