@@ -60,7 +60,8 @@ public final class HarnessRunner: @unchecked Sendable {
     /// `fixtures` is the repository's `Tests/Fixtures`.
     public init(fixtures: String) throws {
         self.fixtures = fixtures
-        var template = Array("/tmp/ckpt-fuzz-XXXXXX".utf8CString)
+        let tmp = getenv("TMPDIR").map { String(cString: $0) } ?? "/tmp"
+        var template = Array(FileSystem.join(tmp, "ckpt-fuzz-XXXXXX").utf8CString)
         guard let made = mkdtemp(&template) else { throw TrainingError(path: "/tmp", reason: "cannot make a scratch directory") }
         scratch = String(cString: made)
     }

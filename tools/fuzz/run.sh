@@ -29,6 +29,10 @@ found=0
 printf '| harness | seconds | executions | exec/s | coverage (edges) | features | corpus | findings |\n|---|---:|---:|---:|---:|---:|---:|---:|\n'
 for h in "$@"; do
   mkdir -p "$OUT/corpus/$h" "$OUT/crashes/$h" "$OUT/logs"
+  # The harness's scratch directory: a run that ends on a finding exits
+  # without removing it, so it lives here and goes after the run.
+  export TMPDIR=$PWD/$OUT/tmp/$h
+  rm -rf "$TMPDIR"; mkdir -p "$TMPDIR"
   d=$(dict "$h")
   # -malloc_limit_mb: no single allocation above 256 MiB (inputs are at most
   # -max_len bytes, so no tensor they declare and really hold comes near);
@@ -37,6 +41,7 @@ for h in "$@"; do
     -malloc_limit_mb=256 -max_len=131072 -print_final_stats=1 -artifact_prefix="$OUT/crashes/$h/" \
     ${d:+-dict=$d} > "$OUT/logs/$h.log" 2>&1
   status=$?
+  rm -rf "$TMPDIR"
   last=$(grep -E "^#[0-9]+.*(DONE|cov:)" "$OUT/logs/$h.log" | tail -1)
   runs=$(grep -oE "stat::number_of_executed_units: *[0-9]+" "$OUT/logs/$h.log" | grep -oE "[0-9]+$" || echo 0)
   speed=$(grep -oE "stat::average_exec_per_sec: *[0-9]+" "$OUT/logs/$h.log" | grep -oE "[0-9]+$" || echo 0)
