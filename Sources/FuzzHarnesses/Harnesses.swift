@@ -66,7 +66,10 @@ public final class HarnessRunner: @unchecked Sendable {
         scratch = String(cString: made)
     }
 
-    deinit { _ = try? FileSystem.removeDirectory(scratch) }
+    deinit { removeScratch() }
+
+    /// Removes the scratch directory (a process that exits never deinitialises the runner).
+    public func removeScratch() { _ = try? FileSystem.removeDirectory(scratch) }
 
     /// Feeds `data` to `harness`'s reader. Errors are swallowed: only a crash,
     /// a sanitizer report or a broken resource bound is a finding.

@@ -48,10 +48,11 @@ for path in arguments.dropFirst(2) {
     let files = FileSystem.isDirectory(path)
         ? ((try? FileSystem.list(path)) ?? []).sorted().map { FileSystem.join(path, $0) } : [path]
     for file in files {
-        guard let bytes = try? readFile(file) else { fail("ckpt-fuzz: cannot read \(file)", status: 1) }
+        guard let bytes = try? readFile(file) else { runner.removeScratch(); fail("ckpt-fuzz: cannot read \(file)", status: 1) }
         runner.run(selected, bytes)
         count += 1
     }
 }
+runner.removeScratch()
 print("\(harness.rawValue): \(count) inputs ran")
 #endif
