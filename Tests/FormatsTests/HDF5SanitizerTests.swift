@@ -152,6 +152,23 @@ import TestSupport
         expectError(path, contains: "object header at byte 48: chunk 0 runs past the end of its structure")
     }
 
+    /// Found by fuzzing (Tests/Fixtures/fuzz/regressions/hdf5): a dataset's
+    /// `name` attribute held an empty string whose heap ID named object
+    /// 262153 of a collection holding a few. libhdf5 reads the object of any
+    /// string whose address is not 0, empty ones too, and its index is only
+    /// asserted: a read through a null pointer. Every such ID must name an
+    /// object of the string's length.
+    @Test func anEmptyStringNamingNoHeapObjectIsRefused() throws {
+        let path = dir.file("found-empty.h5")
+        dir.write("found-empty.h5", try readFile(Fixtures.path("fuzz/regressions/hdf5/empty-string-missing-heap-object.h5")))
+        expectError(path, contains: "a 0-byte string as object 262153 of the collection at 2048, which does not hold it")
+        expectError(try patched("empty.h5") { b in
+            let data = try find("format\0", in: b) + 40             // length, collection, index
+            put(0, at: data, width: 4, in: &b)
+            put(999, at: data + 12, width: 4, in: &b)
+        }, contains: "a 0-byte string as object 999 of the collection at")
+    }
+
     /// The seed store with `edit` applied.
     func patched(_ name: String, _ edit: (inout [UInt8]) throws -> Void) throws -> String {
         var bytes = try readFile(Fixtures.path("fuzz/seeds/hdf5/ckpt-written.h5"))

@@ -358,7 +358,9 @@ extension HDF5Sanitizer {
             let count = try c.u32("string length")
             let collection = try c.u64("global heap collection address")
             let index = try c.u32("global heap object index")
-            guard count > 0 else { continue }
+            // libhdf5 reads the object whenever the address is not 0 (an empty
+            // string too: it copies the object, whatever its size).
+            guard collection != 0 else { continue }
             guard collection != hdf5Undefined, collection <= UInt64(Int.max - base),
                   let objects = globalHeaps[base + Int(collection)] else {
                 throw HDF5Malformed("a string in a global heap collection at \(collection), where there is none")
