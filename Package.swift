@@ -18,7 +18,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
     ],
     targets: [
-        // MARK: - System libraries (Debian: libhdf5-dev, libopenblas-dev, libjson-c-dev)
+        // MARK: - System libraries (Debian: libhdf5-dev with its zlib1g-dev, libopenblas-dev, libjson-c-dev)
         .systemLibrary(
             name: "CHDF5", pkgConfig: "hdf5",
             providers: [.apt(["libhdf5-dev"])]),
@@ -28,6 +28,10 @@ let package = Package(
         .systemLibrary(
             name: "CJSONC", pkgConfig: "json-c",
             providers: [.apt(["libjson-c-dev"])]),
+        // zlib comes with libhdf5-dev: the HDF5 checks measure what a chunk inflates to.
+        .systemLibrary(
+            name: "CZlib", pkgConfig: "zlib",
+            providers: [.apt(["zlib1g-dev"])]),
 
         // copy_file_range and other _GNU_SOURCE calls Swift's Glibc module lacks.
         .target(name: "CShims"),
@@ -35,7 +39,7 @@ let package = Package(
         .target(name: "CKernels"),
 
         // MARK: - Libraries
-        .target(name: "Formats", dependencies: ["CHDF5", "CJSONC", "CShims"]),
+        .target(name: "Formats", dependencies: ["CHDF5", "CJSONC", "CZlib", "CShims"]),
         .target(name: "Tokenizers", dependencies: ["Formats"]),
         .target(name: "Model", dependencies: ["Formats", "COpenBLAS", "CKernels"]),
         .target(name: "Verify", dependencies: ["Model", "Tokenizers", "Formats"]),

@@ -169,6 +169,49 @@ import TestSupport
         }, contains: "a 0-byte string as object 999 of the collection at")
     }
 
+    /// Found by fuzzing (Tests/Fixtures/fuzz/regressions/hdf5): a chunked,
+    /// gzipped dataset's chunk dimension went from 8 to 93. libhdf5 sizes a
+    /// chunk's buffer by what its filters return (16 bytes) and copied the
+    /// 80 bytes of the selection out of it. Every chunk must be a whole chunk
+    /// inside the extent, listed once, and unfilter to exactly its size.
+    @Test func chunksAreWholeAndUnfilterToTheirSize() throws {
+        let found = dir.file("found-chunk.h5")
+        dir.write("found-chunk.h5", try readFile(Fixtures.path("fuzz/regressions/hdf5/chunk-dimension-beyond-its-chunks.h5")))
+        expectError(found, contains: "object header at byte 11600, the chunk at element offsets [0]: its 22 stored bytes unfilter to 16 bytes, not the chunk's 186")
+
+        // store()'s /tensors/c: 40 int16 in gzipped chunks of 8, so 5 chunks
+        // of 16 bytes; its B-tree keys are (size u32, filter mask u32, offset
+        // u64, 0 u64), each followed by its chunk's address.
+        let good = try readFile(store("chunks.h5", format: nil))
+        let tree = try #require((0..<(good.count - 5)).first { Array(good[$0..<($0 + 4)]) == Array("TREE".utf8) && good[$0 + 4] == 1 })
+        func key(_ i: Int) -> Int { tree + 24 + 32 * i }
+        func edited(_ name: String, _ edit: (inout [UInt8]) throws -> Void) throws -> String {
+            var b = good
+            try edit(&b)
+            dir.write(name, b)
+            return dir.file(name)
+        }
+        #expect(try HDF5Store(path: edited("intact-chunks.h5") { _ in }).data("c").withUnsafeBytes { Array($0) } == (0..<80).map { UInt8($0) })
+        expectError(try edited("misaligned.h5") { put(9, at: key(1) + 8, in: &$0) }, contains: "offset 9 is not a whole chunk of 8 inside the extent 40")
+        expectError(try edited("outside.h5") { put(40, at: key(4) + 8, in: &$0) }, contains: "offset 40 is not a whole chunk of 8 inside the extent 40")
+        expectError(try edited("twice.h5") { put(0, at: key(1) + 8, in: &$0) }, contains: "two chunks at these offsets")
+        // The deflate filter marked as skipped: the stored bytes are the data.
+        expectError(try edited("unfiltered.h5") { put(1, at: key(0) + 4, width: 4, in: &$0) }, contains: "unfilter to")
+        // A damaged stream (its Adler-32 check) and the layout's chunk
+        // dimension doubled (each chunk is then half its size).
+        expectError(try edited("damaged.h5") { b in
+            var child = 0
+            for i in (0..<8).reversed() { child = child << 8 | Int(b[key(0) + 24 + i]) }
+            let stored = Int(b[key(0)]) | Int(b[key(0) + 1]) << 8
+            b[child + stored - 1] ^= 0xFF
+        }, contains: "its deflate stream does not inflate to at most 16 bytes")
+        expectError(try edited("doubled.h5") { b in
+            let address = (0..<8).map { UInt8(truncatingIfNeeded: UInt64(tree) >> (8 * UInt64($0))) }
+            let layout = try find(String(decoding: [3, 2, 2] + address, as: UTF8.self), in: b)
+            put(16, at: layout + 11, width: 4, in: &b)
+        }, contains: "unfilter to 16 bytes, not the chunk's 32")
+    }
+
     /// The seed store with `edit` applied.
     func patched(_ name: String, _ edit: (inout [UInt8]) throws -> Void) throws -> String {
         var bytes = try readFile(Fixtures.path("fuzz/seeds/hdf5/ckpt-written.h5"))

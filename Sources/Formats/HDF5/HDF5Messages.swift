@@ -19,6 +19,8 @@ struct HDF5TypeInfo {
 /// A dataspace message: rank and element count (nil for the null dataspace).
 struct HDF5SpaceInfo {
     let rank: Int
+    /// The current dimensions (none for a scalar or null dataspace).
+    let dims: [Int]
     let elements: Int?
 }
 
@@ -123,8 +125,8 @@ extension HDF5Sanitizer {
                 guard !o, p <= maxChunkBytes else { throw HDF5Malformed("a chunk of \(dims) is larger than the file can fill") }
                 bytes = p
             }
-            try chunkTree(btree, dimensionality: dims.count, chunkBytes: bytes,
-                          minimumStored: s.filters.contains { $0.id == 3 } ? 5 : 1)
+            try chunkTree(btree, chunkDims: dims.dropLast(), extent: space.dims, chunkBytes: bytes,
+                          filters: s.filters.map(\.id))
         }
     }
 
@@ -145,17 +147,18 @@ extension HDF5Sanitizer {
             isNull = kind == 2
         default: throw HDF5Malformed("dataspace version \(version) is not one HDF5 defines")
         }
-        var elements = 1
+        var elements = 1, dims: [Int] = []
         var overflow = false
         for _ in 0..<rank {
             let d = try c.u64("dataspace dimension")
             let (p, o) = elements.multipliedReportingOverflow(by: Int(clamping: d))
             overflow = overflow || o || d > UInt64(Int.max)
             elements = p
+            dims.append(Int(clamping: d))
         }
         guard !overflow else { throw HDF5Malformed("the dataspace's element count overflows 64 bits") }
         if flags & 1 != 0 { try c.skip(8 * rank, "dataspace maximum dimensions") }
-        return HDF5SpaceInfo(rank: rank, elements: isNull ? nil : elements)
+        return HDF5SpaceInfo(rank: rank, dims: dims, elements: isNull ? nil : elements)
     }
 
     /// A datatype: fixed-point, floating-point, string, enum (of fixed-point)
@@ -306,6 +309,14 @@ extension HDF5Sanitizer {
             for _ in 0..<valueCount { values.append(try c.u32("filter parameter")) }
             if version == 1, valueCount % 2 == 1 { try c.skip(4, "filter parameter padding") }
             out.append((id, values))
+        }
+        // The sanitizer inflates each chunk's stored bytes as they are, so no
+        // shuffle may come after the deflate (h5py writes shuffle, deflate,
+        // fletcher32), and each filter runs once.
+        let ids = out.map(\.id)
+        guard Set(ids).count == ids.count else { throw HDF5Malformed("a filter applied twice (\(ids))") }
+        if let deflate = ids.firstIndex(of: 1), let shuffle = ids.firstIndex(of: 2), shuffle > deflate {
+            throw HDF5Malformed("the shuffle filter after the deflate filter is not read by ckpt")
         }
         return out
     }
