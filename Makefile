@@ -3,7 +3,7 @@
 
 SHELL := /bin/bash
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-APT_PACKAGES := libopenblas-dev libhdf5-dev libjson-c-dev pkg-config hdf5-tools openmpi-bin
+APT_PACKAGES := libopenblas-dev libhdf5-dev zlib1g-dev libjson-c-dev pkg-config hdf5-tools openmpi-bin
 PY_MODULES := numpy h5py safetensors xxhash tokenizers transformers
 CKPT_DEBUG := .build/debug/ckpt
 CKPT_RELEASE := .build/release/ckpt
