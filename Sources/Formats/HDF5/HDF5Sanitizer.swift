@@ -58,6 +58,10 @@ struct HDF5Sanitizer {
     /// No chunk may hold more than a compressed file could expand to (gzip:
     /// at most ~1,032×), as ckpt bounds whole datasets.
     let maxChunkBytes: Int
+    /// What all compressed chunks together may inflate to (the same bound):
+    /// each chunk is charged its size before it is inflated, so overlapping
+    /// streams cannot multiply the work.
+    private var inflateBudget: Int
 
     private enum Task { case header(UInt64), group(btree: UInt64, heap: UInt64) }
     private var tasks: [Task] = []
@@ -111,7 +115,9 @@ struct HDF5Sanitizer {
         self.bytes = bytes
         self.base = base
         (groupLeafK, groupInternalK, chunkK) = keys
-        maxChunkBytes = min(Int(UInt32.max), bytes.count.multipliedReportingOverflow(by: 1100).partialValue + (1 << 20))
+        let expandable = bytes.count.multipliedReportingOverflow(by: 1100).partialValue + (1 << 20)
+        maxChunkBytes = min(Int(UInt32.max), expandable)
+        inflateBudget = expandable
     }
 
     // MARK: - Superblock
@@ -503,7 +509,7 @@ struct HDF5Sanitizer {
     /// inflating (`filterPipeline` ensures no shuffle precedes it in reverse,
     /// so its input is the stored bytes' head). -1 for a stream libhdf5 cannot
     /// inflate or that outgrows `limit`.
-    func unfilteredSize(at: Int, stored: Int, mask: UInt32, filters: [Int], limit: Int) throws -> Int {
+    mutating func unfilteredSize(at: Int, stored: Int, mask: UInt32, filters: [Int], limit: Int) throws -> Int {
         var size = stored
         for (i, id) in filters.enumerated().reversed() where i >= 32 || mask & (1 << UInt32(i)) == 0 {
             switch id {
@@ -511,6 +517,10 @@ struct HDF5Sanitizer {
                 guard size >= 4 else { throw HDF5Malformed("\(size) bytes are too few for a fletcher32 checksum") }
                 size -= 4
             case 1:
+                guard inflateBudget >= limit else {
+                    throw HDF5Malformed("its chunks inflate to more than 1,100 × the file's size")
+                }
+                inflateBudget -= limit
                 size = inflatedLength(UnsafeRawBufferPointer(rebasing: bytes[at..<at + size]), limit: limit + 8) ?? -1
                 guard size >= 0 else { throw HDF5Malformed("its deflate stream does not inflate to at most \(limit) bytes") }
             default: break
