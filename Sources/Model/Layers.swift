@@ -48,6 +48,30 @@ func fastErf(_ a: Float) -> Float {
     return x * p / q
 }
 
+/// exp(x) for x ≤ 0, branch-free so the loops over it vectorise (libm's
+/// `expf` is a call per value): x = n·ln 2 + r with |r| ≤ ln 2 / 2, a degree-6
+/// polynomial for eʳ (Cephes' `expf` coefficients), and 2ⁿ put in the
+/// exponent bits. n is rounded by adding 1.5 · 2²³, which leaves it in the low
+/// mantissa bits (no float-to-integer conversion, which would check its
+/// range). Within 1 ulp of libm's `expf` (a test checks it); 0 below −87
+/// (libm gives at most 2e-38 there).
+@inline(__always)
+func fastExpNegative(_ a: Float) -> Float {
+    let x = max(min(a, 0), -87)
+    let shifted = x * 1.44269504088896341 + 12582912
+    let n = shifted - 12582912
+    let r = x - n * 0.693359375 + n * 2.12194440e-4
+    var p: Float = 1.9875691500e-4
+    p = p * r + 1.3981999507e-3
+    p = p * r + 8.3334519073e-3
+    p = p * r + 4.1665795894e-2
+    p = p * r + 1.6666665459e-1
+    p = p * r + 5.0000001201e-1
+    let y = p * r * r + r + 1
+    let scale = Float(bitPattern: (shifted.bitPattern &- 0x4B40_0000 &+ 127) << 23)
+    return a < -87 ? 0 : y * scale
+}
+
 /// Applies `act` in place to `count` values.
 func activationForward(_ x: UnsafeMutablePointer<Float>, count: Int, _ act: Activation) {
     switch act {
@@ -121,7 +145,7 @@ func activationBackward(_ grad: UnsafeMutablePointer<Float>, input x: UnsafePoin
         for i in 0..<count {
             let v = x[i]
             let cdf = 0.5 * (1 + fastErf(v * invSqrt2))
-            let pdf = expf(-0.5 * v * v) * invSqrt2Pi
+            let pdf = fastExpNegative(-0.5 * v * v) * invSqrt2Pi
             grad[i] *= cdf + v * pdf
         }
     case .geluTanh:
