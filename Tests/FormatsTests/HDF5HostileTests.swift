@@ -93,6 +93,23 @@ import TestSupport
         expectError(p, contains: "more than a")
     }
 
+    @Test func manyUnwrittenDatasetsTogetherAreABomb() throws {
+        // Chunks never written read as the fill value: each of these datasets
+        // declares 4 MB, within what the few-kB file could hold compressed,
+        // but together they declare more (the store's budget, not each one's).
+        func store(_ name: String, datasets: Int) -> String {
+            build(name) { h in
+                h.storeHeader(); h.group("/tensors")
+                for i in 0..<datasets {
+                    h.dataset("/tensors/x\(i)", type: ckpt_H5T_IEEE_F32LE(), dims: [1_000_000], chunk: [250_000])
+                }
+            }
+        }
+        let one = store("one-unwritten.h5", datasets: 1)
+        #expect(try HDF5Store(path: one).data("x0").floats().allSatisfy { $0 == 0 })
+        expectError(store("many-unwritten.h5", datasets: 8), contains: "with the datasets before it, declares more than a")
+    }
+
     @Test func nonIEEEFloat() {
         let p = build("odd.h5") { h in
             h.storeHeader(); h.group("/tensors")

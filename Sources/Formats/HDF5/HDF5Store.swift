@@ -95,6 +95,11 @@ public final class HDF5Store: TensorStore {
         }
         let createdBy = HDF5Attr.readString(fid, "created_by")
 
+        // Everything read through HDF5 (chunked, compressed, big-endian
+        // datasets and the files) may declare together no more than the file
+        // could hold compressed: chunks never written read as fill values, so
+        // a small file could otherwise declare gigabytes over many datasets.
+        var budget = map.bytes.count.multipliedReportingOverflow(by: 1100).partialValue + (1 << 20)
         var locations: [String: Location] = [:]
         if try hardLinkExists(fid, "tensors", path: path) {
             for rel in try HDF5Store.datasets(fid, under: "tensors", path: path) {
@@ -103,12 +108,20 @@ public final class HDF5Store: TensorStore {
                 if locations[loc.info.name] != nil {
                     throw HDF5StoreError.duplicateName(path: path, tensor: loc.info.name)
                 }
+                if loc.offset == nil {
+                    guard loc.info.byteCount <= budget else {
+                        throw HDF5StoreError.corrupt(
+                            path: path, object: dpath,
+                            reason: "with the datasets before it, declares more than a \(map.bytes.count)-byte file can hold even compressed")
+                    }
+                    budget -= loc.info.byteCount
+                }
                 locations[loc.info.name] = loc
             }
         }
         var files: [(name: String, bytes: [UInt8])] = []
         if try hardLinkExists(fid, "files", path: path) {
-            var budget = min(Int(UInt32.max), map.bytes.count.multipliedReportingOverflow(by: 1100).partialValue + (1 << 20))
+            budget = min(Int(UInt32.max), budget)
             for rel in try HDF5Store.datasets(fid, under: "files", path: path) {
                 let dpath = "/files/" + rel
                 let bytes = try HDF5Store.readBytesDataset(fid, dpath, limit: budget, path: path)
