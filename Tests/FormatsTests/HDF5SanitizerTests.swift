@@ -93,7 +93,9 @@ import TestSupport
     /// count more than one, so it walked the cycle until memory ran out. A
     /// cycle made through the library (which counts the link) reads, its
     /// walk finite; the same file with the root's count set back to 1 is
-    /// refused.
+    /// refused. (The input's one other defect, a dataspace dimension above
+    /// its maximum, refused since finding 9, was set right in the committed
+    /// copy so that it still reaches this check.)
     @Test func aGroupCycleIsReadOnlyWhenCounted() throws {
         let found = dir.file("found-cycle.h5")
         dir.write("found-cycle.h5", try readFile(Fixtures.path("fuzz/regressions/hdf5/group-cycle-counted-once.h5")))
@@ -210,6 +212,36 @@ import TestSupport
             let layout = try find(String(decoding: [3, 2, 2] + address, as: UTF8.self), in: b)
             put(16, at: layout + 11, width: 4, in: &b)
         }, contains: "unfilter to 16 bytes, not the chunk's 32")
+    }
+
+    /// Found by fuzzing (Tests/Fixtures/fuzz/regressions/hdf5; finding 9), a
+    /// breach of the resource contract: a chunked dataset's extent went from 40 to
+    /// 2,621,440 elements (above its maximum of 40) in chunks of 8. With any
+    /// chunk written, libhdf5 keeps a few kB of state for every chunk of the
+    /// extent while it reads: 1.3 GB. A dimension must not exceed its maximum,
+    /// and all chunked datasets together span at most 1 chunk per 64 bytes
+    /// of the file (or 4,096).
+    @Test func extentsSpanABoundedNumberOfChunks() throws {
+        let found = dir.file("found-extent.h5")
+        dir.write("found-extent.h5", try readFile(Fixtures.path("fuzz/regressions/hdf5/dimension-above-its-maximum.h5")))
+        expectError(found, contains: "object header at byte 11600: message 0 (dataspace): a dataspace dimension 2621440 above its maximum 40")
+        func chunked(_ name: String, extents: [hsize_t]) -> String {
+            let path = dir.file(name)
+            withHDF5Lock {
+                let h = RawHDF5(path)
+                h.storeHeader(); h.group("/tensors")
+                for (i, n) in extents.enumerated() {
+                    h.dataset("/tensors/x\(i)", type: ckpt_H5T_STD_U8LE(), dims: [n], chunk: [8])
+                }
+                h.close()
+            }
+            return path
+        }
+        #expect(try HDF5Store(path: chunked("4096-chunks.h5", extents: [32_768])).tensors.count == 1)
+        expectError(chunked("4097-chunks.h5", extents: [32_769]),
+                    contains: "its extent spans more chunks of [8] than the 4096 left to the store")
+        // Together: whichever dataset is walked second finds too few left.
+        expectError(chunked("4104-chunks.h5", extents: [32_768, 64]), contains: "left to the store")
     }
 
     /// The seed store with `edit` applied.

@@ -125,6 +125,17 @@ extension HDF5Sanitizer {
                 guard !o, p <= maxChunkBytes else { throw HDF5Malformed("a chunk of \(dims) is larger than the file can fill") }
                 bytes = p
             }
+            // libhdf5 reads a dataset with any chunk written by keeping a few
+            // kB of state for every chunk of its extent, written or not
+            // (1.3 GB for 327,680 chunks of 8 elements).
+            var spanned = 1
+            for (d, c) in zip(space.dims, dims) {
+                spanned = spanned.multipliedReportingOverflow(by: d / c + (d % c == 0 ? 0 : 1)).partialValue
+                guard spanned <= chunkSpanBudget else {
+                    throw HDF5Malformed("its extent spans more chunks of \(Array(dims.dropLast())) than the \(chunkSpanBudget) left to the store (1 chunk per 64 bytes of the file, or 4,096)")
+                }
+            }
+            chunkSpanBudget -= spanned
             try chunkTree(btree, chunkDims: dims.dropLast(), extent: space.dims, chunkBytes: bytes,
                           filters: s.filters.map(\.id))
         }
@@ -157,7 +168,14 @@ extension HDF5Sanitizer {
             dims.append(Int(clamping: d))
         }
         guard !overflow else { throw HDF5Malformed("the dataspace's element count overflows 64 bits") }
-        if flags & 1 != 0 { try c.skip(8 * rank, "dataspace maximum dimensions") }
+        if flags & 1 != 0 {
+            for d in dims {
+                let maximum = try c.u64("dataspace maximum dimension")
+                guard maximum == UInt64.max || maximum >= UInt64(d) else {
+                    throw HDF5Malformed("a dataspace dimension \(d) above its maximum \(maximum)")
+                }
+            }
+        }
         return HDF5SpaceInfo(rank: rank, dims: dims, elements: isNull ? nil : elements)
     }
 

@@ -62,6 +62,8 @@ struct HDF5Sanitizer {
     /// each chunk is charged its size before it is inflated, so overlapping
     /// streams cannot multiply the work.
     private var inflateBudget: Int
+    /// How many chunks the extents of all chunked datasets may span together.
+    var chunkSpanBudget: Int
 
     private enum Task { case header(UInt64), group(btree: UInt64, heap: UInt64) }
     private var tasks: [Task] = []
@@ -118,6 +120,7 @@ struct HDF5Sanitizer {
         let expandable = bytes.count.multipliedReportingOverflow(by: 1100).partialValue + (1 << 20)
         maxChunkBytes = min(Int(UInt32.max), expandable)
         inflateBudget = expandable
+        chunkSpanBudget = max(4096, bytes.count / 64)
     }
 
     // MARK: - Superblock
