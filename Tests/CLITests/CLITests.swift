@@ -179,8 +179,11 @@ extension String {
 }
 
 @Suite struct CLIHalfwayFailureTests {
-    /// A store whose second tensor's compressed chunk is corrupt: the conversion
-    /// fails while writing, after the first tensor, and must leave nothing.
+    /// A store whose second tensor's compressed chunk is corrupt. A damaged
+    /// deflate stream is refused when the store is opened (ckpt inflates each
+    /// chunk first); a damaged fletcher32 checksum, which only libhdf5 checks,
+    /// fails while the conversion writes, after the first tensor. Either way
+    /// the error names the file and the tensor, and nothing is left.
     @Test func corruptChunkFailsCleanlyMidConversion() throws {
         let dir = ScratchDirectory()
         let path = dir.file("corrupt.h5")
@@ -190,21 +193,27 @@ extension String {
             h.storeHeader(); h.group("/tensors")
             h.dataset("/tensors/a", type: ckpt_H5T_IEEE_F32LE(), dims: [4], bytes: [UInt8](repeating: 0, count: 16))
             let values = (0..<4096).flatMap { i -> [UInt8] in withUnsafeBytes(of: Float(i).bitPattern.littleEndian) { Array($0) } }
-            chunk = h.dataset("/tensors/b", type: ckpt_H5T_IEEE_F32LE(), dims: [4096], chunk: [4096], gzip: true, bytes: values)
+            chunk = h.dataset("/tensors/b", type: ckpt_H5T_IEEE_F32LE(), dims: [4096], chunk: [4096], gzip: true,
+                              fletcher32: true, bytes: values)
             h.close()
         }
         let c = try #require(chunk)
-        // Overwrite the middle of the deflate stream.
-        var bytes = try readFile(path)
-        for i in (c.offset + c.size / 4)..<(c.offset + c.size / 2) { bytes[i] ^= 0x5A }
-        dir.write("corrupt.h5", bytes)
+        let intact = try readFile(path)
+        var stream = intact, checksum = intact
+        for i in (c.offset + c.size / 4)..<(c.offset + c.size / 2) { stream[i] ^= 0x5A }
+        for i in (c.offset + c.size - 4)..<(c.offset + c.size) { checksum[i] ^= 0x5A }
 
-        let out = ScratchDirectory()
-        for dst in ["o.safetensors", "o.h5", "o"] {
-            let r = ckpt(["convert", path, out.file(dst)])
-            #expect(r.status == 1, "\(dst): exit \(r.status)")
-            #expect(r.err.contains(path) && r.err.contains("/tensors/b"), "\(r.err)")
-            #expect(out.names().isEmpty, "\(dst) left \(out.names())")
+        for (name, bytes, opened) in [("stream.h5", stream, false), ("checksum.h5", checksum, true)] {
+            dir.write(name, bytes)
+            let source = dir.file(name)
+            let out = ScratchDirectory()
+            for dst in ["o.safetensors", "o.h5", "o"] {
+                let r = ckpt(["convert", source, out.file(dst)])
+                #expect(r.status == 1, "\(name) → \(dst): exit \(r.status)")
+                #expect(r.err.contains(source) && r.err.contains("/tensors/b"), "\(r.err)")
+                #expect(r.err.contains("HDF5 read failed") == opened, "\(r.err)")
+                #expect(out.names().isEmpty, "\(dst) left \(out.names())")
+            }
         }
     }
 }

@@ -79,12 +79,12 @@ import TestSupport
     @Test func theEnumWhoseNamesRanPastTheHeaderIsRefused() throws {
         let path = dir.file("found.h5")
         dir.write("found.h5", try readFile(Fixtures.path("fuzz/regressions/hdf5/enum-member-names-overread.h5")))
-        expectError(path, contains: ": object header at byte ")
+        expectError(path, contains: ": / (object header at byte ")
         expectError(try patched("enum.h5") { b in
             let type = try find("created_by\0", in: b) + 16
             #expect(b[type] == 0x19)
             b[type] = 0x18
-        }, contains: "object header at byte 96: message 4 (attribute): an enum whose base is not an integer of its size")
+        }, contains: "/ (object header at byte 96): message 4 (attribute): an enum whose base is not an integer of its size")
     }
 
     /// Found by fuzzing (Tests/Fixtures/fuzz/regressions/hdf5): a symbol table
@@ -99,7 +99,7 @@ import TestSupport
     @Test func aGroupCycleIsReadOnlyWhenCounted() throws {
         let found = dir.file("found-cycle.h5")
         dir.write("found-cycle.h5", try readFile(Fixtures.path("fuzz/regressions/hdf5/group-cycle-counted-once.h5")))
-        expectError(found, contains: "object header at byte 96: 2 hard links point at it, but it counts 1")
+        expectError(found, contains: "/ (object header at byte 96): 2 hard links point at it, but it counts 1")
 
         let path = dir.file("cycle.h5")
         withHDF5Lock {
@@ -117,7 +117,7 @@ import TestSupport
         #expect(bytes[96] == 1 && bytes[100] == 2)       // the root's version-1 header counts two links
         bytes[100] = 1
         dir.write("cycle-once.h5", bytes)
-        expectError(dir.file("cycle-once.h5"), contains: "object header at byte 96: 2 hard links point at it, but it counts 1")
+        expectError(dir.file("cycle-once.h5"), contains: "/ (object header at byte 96): 2 hard links point at it, but it counts 1")
     }
 
     /// Found by fuzzing (Tests/Fixtures/fuzz/regressions/hdf5): two entries
@@ -128,7 +128,7 @@ import TestSupport
     @Test func twoLinksOfOneNameAreRefused() throws {
         let found = dir.file("found-names.h5")
         dir.write("found-names.h5", try readFile(Fixtures.path("fuzz/regressions/hdf5/two-links-one-name.h5")))
-        expectError(found, contains: "group B-tree at address 1080: two links are named \"g_i16\"")
+        expectError(found, contains: "group /tensors (B-tree at address 1080): two links are named \"g_i16\"")
         // A symbol table node whose second entry takes the first one's name.
         expectError(try patched("snod-names.h5") { b in
             var node = try find("SNOD", in: b)
@@ -151,7 +151,7 @@ import TestSupport
     @Test func aHugeChunkSizeIsRefusedNotTrapped() throws {
         let path = dir.file("huge-chunk.h5")
         dir.write("huge-chunk.h5", try readFile(Fixtures.path("fuzz/regressions/hdf5/chunk-size-overflows-work-count.h5")))
-        expectError(path, contains: "object header at byte 48: chunk 0 runs past the end of its structure")
+        expectError(path, contains: "/ (object header at byte 48): chunk 0 runs past the end of its structure")
     }
 
     /// Found by fuzzing (Tests/Fixtures/fuzz/regressions/hdf5): a dataset's
@@ -179,7 +179,7 @@ import TestSupport
     @Test func chunksAreWholeAndUnfilterToTheirSize() throws {
         let found = dir.file("found-chunk.h5")
         dir.write("found-chunk.h5", try readFile(Fixtures.path("fuzz/regressions/hdf5/chunk-dimension-beyond-its-chunks.h5")))
-        expectError(found, contains: "object header at byte 11600, the chunk at element offsets [0]: its 22 stored bytes unfilter to 16 bytes, not the chunk's 186")
+        expectError(found, contains: "/tensors/chunked (object header at byte 11600), the chunk at element offsets [0]: its 22 stored bytes unfilter to 16 bytes, not the chunk's 186")
 
         // store()'s /tensors/c: 40 int16 in gzipped chunks of 8, so 5 chunks
         // of 16 bytes; its B-tree keys are (size u32, filter mask u32, offset
@@ -224,7 +224,7 @@ import TestSupport
     @Test func extentsSpanABoundedNumberOfChunks() throws {
         let found = dir.file("found-extent.h5")
         dir.write("found-extent.h5", try readFile(Fixtures.path("fuzz/regressions/hdf5/dimension-above-its-maximum.h5")))
-        expectError(found, contains: "object header at byte 11600: message 0 (dataspace): a dataspace dimension 2621440 above its maximum 40")
+        expectError(found, contains: "/tensors/chunked (object header at byte 11600): message 0 (dataspace): a dataspace dimension 2621440 above its maximum 40")
         func chunked(_ name: String, extents: [hsize_t]) -> String {
             let path = dir.file(name)
             withHDF5Lock {

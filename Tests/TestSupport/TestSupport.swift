@@ -160,15 +160,16 @@ public final class RawHDF5 {
     public func group(_ path: String) { H5Gclose(H5Gcreate2(fid, path, ckpt_H5P_DEFAULT(), ckpt_H5P_DEFAULT(), ckpt_H5P_DEFAULT())) }
 
     /// A dataset of `dims` with file type `type`, optionally chunked (and
-    /// gzip-compressed); filled with `bytes` if given. Returns the file offset
+    /// gzip-compressed, with a fletcher32 checksum); filled with `bytes` if given. Returns the file offset
     /// and size of its first chunk when chunked.
     @discardableResult
     public func dataset(_ path: String, type: hid_t, dims: [hsize_t], chunk: [hsize_t]? = nil, gzip: Bool = false,
-                        bytes: [UInt8]? = nil) -> (offset: Int, size: Int)? {
+                        fletcher32: Bool = false, bytes: [UInt8]? = nil) -> (offset: Int, size: Int)? {
         let sid = H5Screate_simple(Int32(dims.count), dims, nil)
         let dcpl = H5Pcreate(ckpt_H5P_DATASET_CREATE())
         if let chunk { H5Pset_chunk(dcpl, Int32(chunk.count), chunk) }
         if gzip { H5Pset_deflate(dcpl, 6) }
+        if fletcher32 { H5Pset_fletcher32(dcpl) }
         let did = H5Dcreate2(fid, path, type, sid, ckpt_H5P_DEFAULT(), dcpl, ckpt_H5P_DEFAULT())
         if let bytes { bytes.withUnsafeBytes { _ = H5Dwrite(did, type, ckpt_H5S_ALL(), ckpt_H5S_ALL(), ckpt_H5P_DEFAULT(), $0.baseAddress) } }
         var first: (Int, Int)? = nil

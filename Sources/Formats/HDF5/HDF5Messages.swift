@@ -41,7 +41,8 @@ struct HDF5HeaderSummary {
     var layout: HDF5LayoutInfo?
     var filters: [(id: Int, values: [Int])] = []
     var symbolTable: (btree: UInt64, heap: UInt64)?
-    var hardLinks: [UInt64] = []
+    /// Hard links of a compact group: target and name.
+    var hardLinks: [(address: UInt64, name: [UInt8])] = []
     /// The names of the header's link messages (unique in a group).
     var linkNames = Set<[UInt8]>()
     var continuations: [(address: UInt64, length: Int)] = []
@@ -72,7 +73,7 @@ extension HDF5Sanitizer {
         case 0x03: s.type = try datatype(&c, depth: 0)
         case 0x04: s.fillSizes.append(try c.take(c.u32("fill value size"), "fill value").remaining)
         case 0x05: if let size = try fillValue(&c) { s.fillSizes.append(size) }
-        case 0x06: if let address = try link(&c, names: &s.linkNames) { s.hardLinks.append(address) }
+        case 0x06: if let hard = try link(&c, names: &s.linkNames) { s.hardLinks.append(hard) }
         case 0x07: try externalFiles(&c)
         case 0x08: s.layout = try layout(&c)
         case 0x0A: try groupInfo(&c)
@@ -416,7 +417,7 @@ extension HDF5Sanitizer {
 
     /// A link message: the hard link's target address, nil for soft and
     /// external links (checked for shape; ckpt refuses them later, by name).
-    mutating func link(_ c: inout HDF5Cursor, names: inout Set<[UInt8]>) throws -> UInt64? {
+    mutating func link(_ c: inout HDF5Cursor, names: inout Set<[UInt8]>) throws -> (address: UInt64, name: [UInt8])? {
         let version = try c.u8("link version"), flags = try c.u8("link flags")
         guard version == 1, flags & ~0x1F == 0 else { throw HDF5Malformed("link version \(version), flags \(flags)") }
         let kind = flags & 0x08 != 0 ? try c.u8("link type") : 0
@@ -426,9 +427,10 @@ extension HDF5Sanitizer {
         guard nameLength >= 1 else { throw HDF5Malformed("a link with an empty name") }
         let nameAt = c.at
         try c.skip(nameLength, "link name")
-        try uniqueLinkName(Array(c.bytes[nameAt..<c.at]), in: &names)
+        let name = Array(c.bytes[nameAt..<c.at])
+        try uniqueLinkName(name, in: &names)
         switch kind {
-        case 0: return try c.u64("hard link address")
+        case 0: return (try c.u64("hard link address"), name)
         case 1, 64: try c.skip(c.u16("link value length"), "link value"); return nil
         default: throw HDF5Malformed("user-defined link type \(kind) is not read by ckpt")
         }

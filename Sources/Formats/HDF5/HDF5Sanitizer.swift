@@ -65,7 +65,10 @@ struct HDF5Sanitizer {
     /// How many chunks the extents of all chunked datasets may span together.
     var chunkSpanBudget: Int
 
-    private enum Task { case header(UInt64), group(btree: UInt64, heap: UInt64) }
+    /// Object headers and groups to walk, with the path they were reached by.
+    private enum Task { case header(UInt64, path: String), group(btree: UInt64, heap: UInt64, path: String) }
+    /// The first path each object header was reached by, for errors.
+    private var paths: [UInt64: String] = [:]
     private var tasks: [Task] = []
     /// Structures visited, by offset and kind: one place may be read as two
     /// kinds (an object header where a continuation block also lies), and
@@ -99,11 +102,11 @@ struct HDF5Sanitizer {
         }
         try checkGlobalHeaps(bytes, path: path) { s.globalHeaps[$0] = $1 }
         do {
-            if case let .header(root)? = s.tasks.first { s.linksTo[root] = 1 }   // the superblock's link
+            if case let .header(root, _)? = s.tasks.first { s.linksTo[root] = 1 }   // the superblock's link
             while let task = s.tasks.popLast() {
                 switch task {
-                case let .header(address): try s.objectHeader(address)
-                case let .group(btree, heap): try s.group(btree: btree, heap: heap)
+                case let .header(address, path): try s.objectHeader(address, path: path)
+                case let .group(btree, heap, path): try s.group(btree: btree, heap: heap, path: path)
                 }
             }
             try s.checkReferenceCounts()
@@ -168,10 +171,10 @@ struct HDF5Sanitizer {
                 throw HDF5Malformed("a driver information block (files of other drivers than one plain file are not read)")
             }
             _ = try c.u64("root link name offset")
-            root = .header(try c.u64("root object header address"))
+            root = .header(try c.u64("root object header address"), path: "/")
             let cache = try c.u32("root cache type")
             try c.skip(4, "reserved bytes")
-            if cache == 1, case let .header(address) = root {
+            if cache == 1, case let .header(address, _) = root {
                 var s = HDF5Sanitizer(bytes: c.bytes, base: at, keys: keys)
                 s.tasks = [root]
                 s.cachedTables = [(address, try c.u64("root B-tree address"), try c.u64("root heap address"))]
@@ -186,7 +189,7 @@ struct HDF5Sanitizer {
                 throw HDF5Malformed("a superblock extension is not read by ckpt")
             }
             _ = try c.u64("end of file address")
-            root = .header(try c.u64("root object header address"))
+            root = .header(try c.u64("root object header address"), path: "/")
         default:
             throw HDF5Malformed("superblock version \(version) is not one HDF5 1.10 reads")
         }
@@ -238,9 +241,15 @@ struct HDF5Sanitizer {
     // MARK: - Object headers
 
     /// A hard link to the object header at `address`: counted, and walked.
-    private mutating func link(to address: UInt64) {
+    private mutating func link(to address: UInt64, named name: [UInt8], in group: String) {
         linksTo[address, default: 0] += 1
-        tasks.append(.header(address))
+        tasks.append(.header(address, path: (group == "/" ? "" : group) + "/" + String(decoding: name, as: UTF8.self)))
+    }
+
+    /// An object header as errors name it: its path, then where it is.
+    private func describe(_ address: UInt64) -> String {
+        let at = "object header at byte \(UInt64(base) &+ address)"
+        return paths[address].map { "\($0) (\(at))" } ?? at
     }
 
     /// A symbol table entry's cached B-tree and heap are its group's own.
@@ -250,7 +259,7 @@ struct HDF5Sanitizer {
         for (header, btree, heap) in cachedTables {
             guard let own = symbolTables[header] else { continue }
             guard own == (btree, heap) else {
-                context = "object header at byte \(base + Int(header))"
+                context = describe(header)
                 throw HDF5Malformed("a symbol table entry caches B-tree \(btree) and heap \(heap) for it, which are not its symbol table")
             }
         }
@@ -264,14 +273,15 @@ struct HDF5Sanitizer {
     private mutating func checkReferenceCounts() throws {
         for (address, links) in linksTo.sorted(by: { $0.key < $1.key }) {
             guard let declared = referenceCounts[address], links > declared else { continue }
-            context = "object header at byte \(base + Int(address))"
+            context = describe(address)
             throw HDF5Malformed("\(links) hard links point at it, but it counts \(declared)")
         }
     }
 
-    private mutating func objectHeader(_ address: UInt64) throws {
+    private mutating func objectHeader(_ address: UInt64, path: String) throws {
+        if paths[address] == nil { paths[address] = path }
+        context = describe(address)
         let at = try absolute(address, 16, "an object header")
-        context = "object header at byte \(at)"
         guard try visit(at, as: .header, size: 16) else { return }
         var summary = HDF5HeaderSummary()
         var c = HDF5Cursor(bytes, from: at, to: bytes.count)
@@ -321,10 +331,10 @@ struct HDF5Sanitizer {
                 throw HDF5Malformed("its symbol table B-tree at address \(btree) is also the group at address \(owner)'s")
             }
             symbolTables[address] = (btree, heap)
-            tasks.append(.group(btree: btree, heap: heap))
+            tasks.append(.group(btree: btree, heap: heap, path: path))
         }
         referenceCounts[address] = summary.referenceCount
-        for target in summary.hardLinks { link(to: target) }
+        for (target, name) in summary.hardLinks { link(to: target, named: name, in: path) }
     }
 
     /// The messages of one chunk of an object header.
@@ -378,18 +388,18 @@ struct HDF5Sanitizer {
     }
 
     /// An old-style group: its B-tree of symbol nodes, with link names in `heap`.
-    private mutating func group(btree: UInt64, heap: UInt64) throws {
-        context = "group B-tree at address \(btree)"
+    private mutating func group(btree: UInt64, heap: UInt64, path: String) throws {
+        context = "group \(path) (B-tree at address \(btree))"
         var linkNames = Set<[UInt8]>()
         let names = try localHeap(heap)
         let nodeSize = 24 + 2 * groupInternalK * 8 + (2 * groupInternalK + 1) * 8
         try btreeNodes(btree, type: 0, nodeSize: nodeSize, keySize: 8, maxEntries: 2 * groupInternalK) { s, key, child, level in
             if var k = key { try names.name(at: try k.u64("group key"), bytes: s.bytes) }
-            if let child, level == 0 { try s.symbolNode(child, names: names, seen: &linkNames) }
+            if let child, level == 0 { try s.symbolNode(child, names: names, seen: &linkNames, group: path) }
         }
     }
 
-    private mutating func symbolNode(_ address: UInt64, names: HDF5LocalHeap, seen: inout Set<[UInt8]>) throws {
+    private mutating func symbolNode(_ address: UInt64, names: HDF5LocalHeap, seen: inout Set<[UInt8]>, group: String) throws {
         let size = 8 + 2 * groupLeafK * 40
         let at = try absolute(address, size, "a symbol table node")
         guard try visit(at, as: .symbolNode, size: size) else { throw HDF5Malformed("a symbol table node in two places of a group") }
@@ -401,15 +411,16 @@ struct HDF5Sanitizer {
         let count = try c.u16("number of symbols")
         guard count <= 2 * groupLeafK else { throw HDF5Malformed("\(count) symbols in a node of \(2 * groupLeafK)") }
         for _ in 0..<count {
-            try uniqueLinkName(names.string(at: c.u64("link name offset"), bytes: bytes), in: &seen)
+            let name = try names.string(at: c.u64("link name offset"), bytes: bytes)
+            try uniqueLinkName(name, in: &seen)
             let header = try c.u64("object header address")
             let cache = try c.u32("cache type")
             try c.skip(4, "reserved bytes")
             var scratch = try c.take(16, "scratch pad")
             switch cache {
-            case 0: link(to: header)
+            case 0: link(to: header, named: name, in: group)
             case 1:
-                link(to: header)
+                link(to: header, named: name, in: group)
                 cachedTables.append((header, try scratch.u64("cached B-tree address"), try scratch.u64("cached heap address")))
             case 2: try names.name(at: UInt64(try scratch.u32("soft link value offset")), bytes: bytes)
             default: throw HDF5Malformed("symbol cache type \(cache)")
