@@ -4,7 +4,7 @@
 // trusts them) are refused with an error naming the file and the structure.
 
 import CHDF5
-import Formats
+@testable import Formats
 import Testing
 import TestSupport
 
@@ -128,7 +128,7 @@ import TestSupport
     @Test func twoLinksOfOneNameAreRefused() throws {
         let found = dir.file("found-names.h5")
         dir.write("found-names.h5", try readFile(Fixtures.path("fuzz/regressions/hdf5/two-links-one-name.h5")))
-        expectError(found, contains: "group /tensors (B-tree at address 1080): two links are named \"g_i16\"")
+        expectError(found, contains: "the group /tensors (object header at byte 1040), its B-tree at address 1080: two links are named \"g_i16\"")
         // A symbol table node whose second entry takes the first one's name.
         expectError(try patched("snod-names.h5") { b in
             var node = try find("SNOD", in: b)
@@ -242,6 +242,18 @@ import TestSupport
                     contains: "its extent spans more chunks of [8] than the 4096 left to the store")
         // Together: whichever dataset is walked second finds too few left.
         expectError(chunked("4104-chunks.h5", extents: [32_768, 64]), contains: "left to the store")
+    }
+
+    /// Errors name an object by the path the walk reached it by, kept short
+    /// however deep and long-named a hostile file's groups are.
+    @Test func pathsInErrorsStayShort() {
+        #expect(HDF5Sanitizer.path([]) == "/")
+        #expect(HDF5Sanitizer.path([Array("tensors".utf8), Array("b".utf8)]) == "/tensors/b")
+        let long = [UInt8](repeating: 0x61, count: 300), a128 = String(repeating: "a", count: 128) + "…"
+        #expect(HDF5Sanitizer.path([long]) == "/" + a128)
+        let deep = (0..<64).map { [UInt8](String($0).utf8) }
+        #expect(HDF5Sanitizer.path(deep) == "/0/1/2/…/60/61/62/63")
+        #expect(HDF5Sanitizer.path(deep.suffix(3), complete: false) == "/…/61/62/63")
     }
 
     /// The seed store with `edit` applied.

@@ -42,7 +42,7 @@ struct HDF5HeaderSummary {
     var filters: [(id: Int, values: [Int])] = []
     var symbolTable: (btree: UInt64, heap: UInt64)?
     /// Hard links of a compact group: target and name.
-    var hardLinks: [(address: UInt64, name: [UInt8])] = []
+    var hardLinks: [(address: UInt64, name: Range<Int>)] = []
     /// The names of the header's link messages (unique in a group).
     var linkNames = Set<[UInt8]>()
     var continuations: [(address: UInt64, length: Int)] = []
@@ -417,7 +417,7 @@ extension HDF5Sanitizer {
 
     /// A link message: the hard link's target address, nil for soft and
     /// external links (checked for shape; ckpt refuses them later, by name).
-    mutating func link(_ c: inout HDF5Cursor, names: inout Set<[UInt8]>) throws -> (address: UInt64, name: [UInt8])? {
+    mutating func link(_ c: inout HDF5Cursor, names: inout Set<[UInt8]>) throws -> (address: UInt64, name: Range<Int>)? {
         let version = try c.u8("link version"), flags = try c.u8("link flags")
         guard version == 1, flags & ~0x1F == 0 else { throw HDF5Malformed("link version \(version), flags \(flags)") }
         let kind = flags & 0x08 != 0 ? try c.u8("link type") : 0
@@ -427,8 +427,8 @@ extension HDF5Sanitizer {
         guard nameLength >= 1 else { throw HDF5Malformed("a link with an empty name") }
         let nameAt = c.at
         try c.skip(nameLength, "link name")
-        let name = Array(c.bytes[nameAt..<c.at])
-        try uniqueLinkName(name, in: &names)
+        let name = nameAt..<c.at
+        try uniqueLinkName(Array(c.bytes[name]), in: &names)
         switch kind {
         case 0: return (try c.u64("hard link address"), name)
         case 1, 64: try c.skip(c.u16("link value length"), "link value"); return nil

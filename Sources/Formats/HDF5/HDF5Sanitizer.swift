@@ -39,12 +39,13 @@ struct HDF5LocalHeap {
         }
     }
 
-    /// The name at `offset` (checked as `name(at:bytes:)` does), without its NUL.
-    func string(at offset: UInt64, bytes: UnsafeRawBufferPointer) throws -> [UInt8] {
+    /// Where the name at `offset` lies in the file (checked as
+    /// `name(at:bytes:)` does), without its NUL.
+    func string(at offset: UInt64, bytes: UnsafeRawBufferPointer) throws -> Range<Int> {
         try name(at: offset, bytes: bytes)
         let from = data.lowerBound + Int(offset)
         let nul = memchr(bytes.baseAddress! + from, 0, data.upperBound - from)!
-        return Array(bytes[from..<(UnsafeRawPointer(nul) - UnsafeRawPointer(bytes.baseAddress!))])
+        return from..<(UnsafeRawPointer(nul) - UnsafeRawPointer(bytes.baseAddress!))
     }
 }
 
@@ -65,10 +66,15 @@ struct HDF5Sanitizer {
     /// How many chunks the extents of all chunked datasets may span together.
     var chunkSpanBudget: Int
 
-    /// Object headers and groups to walk, with the path they were reached by.
-    private enum Task { case header(UInt64, path: String), group(btree: UInt64, heap: UInt64, path: String) }
-    /// The first path each object header was reached by, for errors.
-    private var paths: [UInt64: String] = [:]
+    /// Object headers to walk, with the link they were reached by (the
+    /// group's header and where the name lies in the file), and old-style
+    /// groups, with their header.
+    private enum Task { case header(UInt64, via: Link?), group(btree: UInt64, heap: UInt64, owner: UInt64) }
+    struct Link { let group: UInt64; let name: Range<Int> }
+    /// The link each object header was first reached by: errors name an
+    /// object by its path, rebuilt from these (no strings kept per object).
+    private var reachedBy: [UInt64: Link] = [:]
+    private var rootAddress: UInt64?
     private var tasks: [Task] = []
     /// Structures visited, by offset and kind: one place may be read as two
     /// kinds (an object header where a continuation block also lies), and
@@ -105,8 +111,8 @@ struct HDF5Sanitizer {
             if case let .header(root, _)? = s.tasks.first { s.linksTo[root] = 1 }   // the superblock's link
             while let task = s.tasks.popLast() {
                 switch task {
-                case let .header(address, path): try s.objectHeader(address, path: path)
-                case let .group(btree, heap, path): try s.group(btree: btree, heap: heap, path: path)
+                case let .header(address, link): try s.objectHeader(address, via: link)
+                case let .group(btree, heap, owner): try s.group(btree: btree, heap: heap, owner: owner)
                 }
             }
             try s.checkReferenceCounts()
@@ -171,7 +177,7 @@ struct HDF5Sanitizer {
                 throw HDF5Malformed("a driver information block (files of other drivers than one plain file are not read)")
             }
             _ = try c.u64("root link name offset")
-            root = .header(try c.u64("root object header address"), path: "/")
+            root = .header(try c.u64("root object header address"), via: nil)
             let cache = try c.u32("root cache type")
             try c.skip(4, "reserved bytes")
             if cache == 1, case let .header(address, _) = root {
@@ -189,7 +195,7 @@ struct HDF5Sanitizer {
                 throw HDF5Malformed("a superblock extension is not read by ckpt")
             }
             _ = try c.u64("end of file address")
-            root = .header(try c.u64("root object header address"), path: "/")
+            root = .header(try c.u64("root object header address"), via: nil)
         default:
             throw HDF5Malformed("superblock version \(version) is not one HDF5 1.10 reads")
         }
@@ -241,15 +247,31 @@ struct HDF5Sanitizer {
     // MARK: - Object headers
 
     /// A hard link to the object header at `address`: counted, and walked.
-    private mutating func link(to address: UInt64, named name: [UInt8], in group: String) {
+    private mutating func link(to address: UInt64, named name: Range<Int>, in group: UInt64) {
         linksTo[address, default: 0] += 1
-        tasks.append(.header(address, path: (group == "/" ? "" : group) + "/" + String(decoding: name, as: UTF8.self)))
+        tasks.append(.header(address, via: Link(group: group, name: name)))
     }
 
     /// An object header as errors name it: its path, then where it is.
     private func describe(_ address: UInt64) -> String {
-        let at = "object header at byte \(UInt64(base) &+ address)"
-        return paths[address].map { "\($0) (\(at))" } ?? at
+        var names: [Range<Int>] = []
+        var at = address
+        while let link = reachedBy[at], names.count < 64 {
+            names.append(link.name)
+            at = link.group
+        }
+        let path = Self.path(names.reversed().map { Array(bytes[$0]) }, complete: reachedBy[at] == nil)
+        return "\(path) (object header at byte \(UInt64(base) &+ address))"
+    }
+
+    /// A path for errors from link names, root first, kept short: a hostile
+    /// file may nest groups deep under long names. `complete` is false when
+    /// the names start below the root.
+    static func path(_ names: [[UInt8]], complete: Bool = true) -> String {
+        var parts = names.map { String(decoding: $0.prefix(128), as: UTF8.self) + ($0.count > 128 ? "…" : "") }
+        if parts.count > 8 { parts = Array(parts.prefix(3)) + ["…"] + parts.suffix(4) }
+        else if !complete { parts.insert("…", at: 0) }
+        return "/" + parts.joined(separator: "/")
     }
 
     /// A symbol table entry's cached B-tree and heap are its group's own.
@@ -278,8 +300,9 @@ struct HDF5Sanitizer {
         }
     }
 
-    private mutating func objectHeader(_ address: UInt64, path: String) throws {
-        if paths[address] == nil { paths[address] = path }
+    private mutating func objectHeader(_ address: UInt64, via reached: Link?) throws {
+        if reached == nil { rootAddress = address }
+        if let reached, reachedBy[address] == nil, address != rootAddress { reachedBy[address] = reached }
         context = describe(address)
         let at = try absolute(address, 16, "an object header")
         guard try visit(at, as: .header, size: 16) else { return }
@@ -331,10 +354,10 @@ struct HDF5Sanitizer {
                 throw HDF5Malformed("its symbol table B-tree at address \(btree) is also the group at address \(owner)'s")
             }
             symbolTables[address] = (btree, heap)
-            tasks.append(.group(btree: btree, heap: heap, path: path))
+            tasks.append(.group(btree: btree, heap: heap, owner: address))
         }
         referenceCounts[address] = summary.referenceCount
-        for (target, name) in summary.hardLinks { link(to: target, named: name, in: path) }
+        for (target, name) in summary.hardLinks { link(to: target, named: name, in: address) }
     }
 
     /// The messages of one chunk of an object header.
@@ -388,18 +411,18 @@ struct HDF5Sanitizer {
     }
 
     /// An old-style group: its B-tree of symbol nodes, with link names in `heap`.
-    private mutating func group(btree: UInt64, heap: UInt64, path: String) throws {
-        context = "group \(path) (B-tree at address \(btree))"
+    private mutating func group(btree: UInt64, heap: UInt64, owner: UInt64) throws {
+        context = "the group \(describe(owner)), its B-tree at address \(btree)"
         var linkNames = Set<[UInt8]>()
         let names = try localHeap(heap)
         let nodeSize = 24 + 2 * groupInternalK * 8 + (2 * groupInternalK + 1) * 8
         try btreeNodes(btree, type: 0, nodeSize: nodeSize, keySize: 8, maxEntries: 2 * groupInternalK) { s, key, child, level in
             if var k = key { try names.name(at: try k.u64("group key"), bytes: s.bytes) }
-            if let child, level == 0 { try s.symbolNode(child, names: names, seen: &linkNames, group: path) }
+            if let child, level == 0 { try s.symbolNode(child, names: names, seen: &linkNames, group: owner) }
         }
     }
 
-    private mutating func symbolNode(_ address: UInt64, names: HDF5LocalHeap, seen: inout Set<[UInt8]>, group: String) throws {
+    private mutating func symbolNode(_ address: UInt64, names: HDF5LocalHeap, seen: inout Set<[UInt8]>, group: UInt64) throws {
         let size = 8 + 2 * groupLeafK * 40
         let at = try absolute(address, size, "a symbol table node")
         guard try visit(at, as: .symbolNode, size: size) else { throw HDF5Malformed("a symbol table node in two places of a group") }
@@ -412,7 +435,7 @@ struct HDF5Sanitizer {
         guard count <= 2 * groupLeafK else { throw HDF5Malformed("\(count) symbols in a node of \(2 * groupLeafK)") }
         for _ in 0..<count {
             let name = try names.string(at: c.u64("link name offset"), bytes: bytes)
-            try uniqueLinkName(name, in: &seen)
+            try uniqueLinkName(Array(bytes[name]), in: &seen)
             let header = try c.u64("object header address")
             let cache = try c.u32("cache type")
             try c.skip(4, "reserved bytes")
