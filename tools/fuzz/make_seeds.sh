@@ -24,6 +24,9 @@ fi
 d=$F/model-goldens/distilbert
 cp $d/config.json "$S/config/distilbert.json"
 cp $F/model-goldens/bert-gelu/config.json "$S/config/bert.json"
+# The RoBERTa family (position offset after pad_token_id, its heads) and a task head's labels.
+cp $F/model-goldens/roberta/config.json "$S/config/roberta.json"
+cp $F/task-goldens/xlm-roberta-multi/config.json "$S/config/xlm-roberta-classifier.json"
 cp $d/config.json "$S/json/config.json"
 cp $d/tokenizer_config.json "$S/json/tokenizer_config.json"
 cp $d/tokenizer.json "$S/tokenizer-json/wordpiece.json"
