@@ -23,6 +23,13 @@ import TestSupport
         }
     }
 
+    /// A committed regression input (Tests/Fixtures/fuzz/regressions/hdf5),
+    /// copied into the scratch directory; errors name the copy.
+    func regression(_ name: String) throws -> String {
+        dir.write(name, try readFile(Fixtures.path("fuzz/regressions/hdf5/\(name)")))
+        return dir.file(name)
+    }
+
     /// A store in the given format: attributes, nested groups (one tracking
     /// creation order), contiguous, compact and chunked gzip datasets.
     func store(_ name: String, format: (H5F_libver_t, H5F_libver_t)?, links: Int = 3) -> String {
@@ -77,8 +84,7 @@ import TestSupport
     /// members, whose names libhdf5 copied with strdup past the end of the
     /// object header. The input is refused; so is that one change alone.
     @Test func theEnumWhoseNamesRanPastTheHeaderIsRefused() throws {
-        let path = dir.file("found.h5")
-        dir.write("found.h5", try readFile(Fixtures.path("fuzz/regressions/hdf5/enum-member-names-overread.h5")))
+        let path = try regression("enum-member-names-overread.h5")
         expectError(path, contains: ": / (object header at byte ")
         expectError(try patched("enum.h5") { b in
             let type = try find("created_by\0", in: b) + 16
@@ -97,8 +103,7 @@ import TestSupport
     /// its maximum, refused since finding 9, was set right in the committed
     /// copy so that it still reaches this check.)
     @Test func aGroupCycleIsReadOnlyWhenCounted() throws {
-        let found = dir.file("found-cycle.h5")
-        dir.write("found-cycle.h5", try readFile(Fixtures.path("fuzz/regressions/hdf5/group-cycle-counted-once.h5")))
+        let found = try regression("group-cycle-counted-once.h5")
         expectError(found, contains: "/ (object header at byte 96): 2 hard links point at it, but it counts 1")
 
         let path = dir.file("cycle.h5")
@@ -126,8 +131,7 @@ import TestSupport
     /// again by name, so H5Lvisit followed the soft link back into the group
     /// forever. Names must be unique in old-style and in compact groups.
     @Test func twoLinksOfOneNameAreRefused() throws {
-        let found = dir.file("found-names.h5")
-        dir.write("found-names.h5", try readFile(Fixtures.path("fuzz/regressions/hdf5/two-links-one-name.h5")))
+        let found = try regression("two-links-one-name.h5")
         expectError(found, contains: "the group /tensors (object header at byte 1040), its B-tree at address 1080: two links are named \"g_i16\"")
         // A symbol table node whose second entry takes the first one's name.
         expectError(try patched("snod-names.h5") { b in
@@ -149,8 +153,7 @@ import TestSupport
     /// count of bytes examined overflowed (a trap) before the chunk was found
     /// to run past the file; sizes are now checked first and sums with overflow.
     @Test func aHugeChunkSizeIsRefusedNotTrapped() throws {
-        let path = dir.file("huge-chunk.h5")
-        dir.write("huge-chunk.h5", try readFile(Fixtures.path("fuzz/regressions/hdf5/chunk-size-overflows-work-count.h5")))
+        let path = try regression("chunk-size-overflows-work-count.h5")
         expectError(path, contains: "/ (object header at byte 48): chunk 0 runs past the end of its structure")
     }
 
@@ -161,8 +164,7 @@ import TestSupport
     /// asserted: a read through a null pointer. Every such ID must name an
     /// object of the string's length.
     @Test func anEmptyStringNamingNoHeapObjectIsRefused() throws {
-        let path = dir.file("found-empty.h5")
-        dir.write("found-empty.h5", try readFile(Fixtures.path("fuzz/regressions/hdf5/empty-string-missing-heap-object.h5")))
+        let path = try regression("empty-string-missing-heap-object.h5")
         expectError(path, contains: "a 0-byte string as object 262153 of the collection at 2048, which does not hold it")
         expectError(try patched("empty.h5") { b in
             let data = try find("format\0", in: b) + 40             // length, collection, index
@@ -177,8 +179,7 @@ import TestSupport
     /// 80 bytes of the selection out of it. Every chunk must be a whole chunk
     /// inside the extent, listed once, and unfilter to exactly its size.
     @Test func chunksAreWholeAndUnfilterToTheirSize() throws {
-        let found = dir.file("found-chunk.h5")
-        dir.write("found-chunk.h5", try readFile(Fixtures.path("fuzz/regressions/hdf5/chunk-dimension-beyond-its-chunks.h5")))
+        let found = try regression("chunk-dimension-beyond-its-chunks.h5")
         expectError(found, contains: "/tensors/chunked (object header at byte 11600), the chunk at element offsets [0]: its 22 stored bytes unfilter to 16 bytes, not the chunk's 186")
 
         // store()'s /tensors/c: 40 int16 in gzipped chunks of 8, so 5 chunks
@@ -222,8 +223,7 @@ import TestSupport
     /// and all chunked datasets together span at most 1 chunk per 64 bytes
     /// of the file (or 4,096).
     @Test func extentsSpanABoundedNumberOfChunks() throws {
-        let found = dir.file("found-extent.h5")
-        dir.write("found-extent.h5", try readFile(Fixtures.path("fuzz/regressions/hdf5/dimension-above-its-maximum.h5")))
+        let found = try regression("dimension-above-its-maximum.h5")
         expectError(found, contains: "/tensors/chunked (object header at byte 11600): message 0 (dataspace): a dataspace dimension 2621440 above its maximum 40")
         func chunked(_ name: String, extents: [hsize_t]) -> String {
             let path = dir.file(name)

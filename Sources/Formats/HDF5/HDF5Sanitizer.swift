@@ -16,38 +16,9 @@
 //     by the file's size;
 //   - the messages of a dataset agree (fill value, compact data, chunk and
 //     filter parameters against the datatype and the dataspace).
-// Anything outside the subset is refused by name.
-
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
-/// A local heap (spec III.D): the names of an old-style group's links.
-struct HDF5LocalHeap {
-    let data: Range<Int>
-
-    /// Checks that a name offset lands inside the heap and its string ends there.
-    func name(at offset: UInt64, bytes: UnsafeRawBufferPointer) throws {
-        guard offset < UInt64(data.count) else {
-            throw HDF5Malformed("a name at offset \(offset) of a local heap of \(data.count) bytes")
-        }
-        let from = data.lowerBound + Int(offset)
-        guard memchr(bytes.baseAddress! + from, 0, data.upperBound - from) != nil else {
-            throw HDF5Malformed("a name at offset \(offset) of a local heap is not NUL-terminated")
-        }
-    }
-
-    /// Where the name at `offset` lies in the file (checked as
-    /// `name(at:bytes:)` does), without its NUL.
-    func string(at offset: UInt64, bytes: UnsafeRawBufferPointer) throws -> Range<Int> {
-        try name(at: offset, bytes: bytes)
-        let from = data.lowerBound + Int(offset)
-        let nul = memchr(bytes.baseAddress! + from, 0, data.upperBound - from)!
-        return from..<(UnsafeRawPointer(nul) - UnsafeRawPointer(bytes.baseAddress!))
-    }
-}
+// Anything outside the subset is refused by name. Old-style groups are
+// walked in HDF5Groups.swift, chunks in HDF5Chunks.swift, messages in
+// HDF5Messages.swift.
 
 struct HDF5Sanitizer {
     let bytes: UnsafeRawBufferPointer
@@ -62,7 +33,7 @@ struct HDF5Sanitizer {
     /// What all compressed chunks together may inflate to (the same bound):
     /// each chunk is charged its size before it is inflated, so overlapping
     /// streams cannot multiply the work.
-    private var inflateBudget: Int
+    var inflateBudget: Int
     /// How many chunks the extents of all chunked datasets may span together.
     var chunkSpanBudget: Int
 
@@ -89,9 +60,9 @@ struct HDF5Sanitizer {
     /// header's address, and the copies symbol table entries cache of them.
     private var symbolTables: [UInt64: (btree: UInt64, heap: UInt64)] = [:]
     private var tableOwners: [UInt64: UInt64] = [:]
-    private var cachedTables: [(header: UInt64, btree: UInt64, heap: UInt64)] = []
+    var cachedTables: [(header: UInt64, btree: UInt64, heap: UInt64)] = []
     private var work = 0
-    private var context = "superblock"
+    var context = "superblock"
 
     /// Walks `bytes` (the file at `path`).
     ///
@@ -247,13 +218,13 @@ struct HDF5Sanitizer {
     // MARK: - Object headers
 
     /// A hard link to the object header at `address`: counted, and walked.
-    private mutating func link(to address: UInt64, named name: Range<Int>, in group: UInt64) {
+    mutating func link(to address: UInt64, named name: Range<Int>, in group: UInt64) {
         linksTo[address, default: 0] += 1
         tasks.append(.header(address, via: Link(group: group, name: name)))
     }
 
     /// An object header as errors name it: its path, then where it is.
-    private func describe(_ address: UInt64) -> String {
+    func describe(_ address: UInt64) -> String {
         var names: [Range<Int>] = []
         var at = address
         while let link = reachedBy[at], names.count < 64 {
@@ -380,87 +351,6 @@ struct HDF5Sanitizer {
         guard v2 || c.remaining == 0 else { throw HDF5Malformed("\(c.remaining) bytes after the last message") }
     }
 
-    // MARK: - Old-style groups: local heaps, group B-trees, symbol nodes
-
-    mutating func localHeap(_ address: UInt64) throws -> HDF5LocalHeap {
-        let at = try absolute(address, 32, "a local heap")
-        var c = HDF5Cursor(bytes, from: at, to: at + 32)
-        guard c.starts(with: "HEAP") else { throw HDF5Malformed("a local heap without its HEAP signature") }
-        try c.skip(4, "signature")
-        guard try c.u8("local heap version") == 0 else { throw HDF5Malformed("local heap version other than 0") }
-        try c.skip(3, "reserved bytes")
-        let size = try c.length("local heap data size")
-        var free = try c.u64("local heap free list")
-        let start = try absolute(c.u64("local heap data address"), size, "a local heap's data")
-        // The free list: each block is its next block's offset and its size
-        // (16 bytes), inside the data; no block twice.
-        var blocks = 0
-        while free != 1 {                                           // H5HL_FREE_NULL
-            guard free <= UInt64(size), size - Int(free) >= 16 else {
-                throw HDF5Malformed("a local heap free block at \(free) of \(size) bytes of data")
-            }
-            var b = HDF5Cursor(bytes, from: start + Int(free), to: start + size)
-            let next = try b.u64("next free block"), blockSize = try b.u64("free block size")
-            guard blockSize >= 16, blockSize <= UInt64(size) - free else { throw HDF5Malformed("a local heap free block of \(blockSize) bytes") }
-            blocks += 1
-            guard next == 1 || next > free, blocks <= size / 16 else { throw HDF5Malformed("a local heap free list that is not in address order") }
-            free = next
-        }
-        try charge(32 + 16 * blocks)
-        return HDF5LocalHeap(data: start..<(start + size))
-    }
-
-    /// An old-style group: its B-tree of symbol nodes, with link names in `heap`.
-    private mutating func group(btree: UInt64, heap: UInt64, owner: UInt64) throws {
-        context = "the group \(describe(owner)), its B-tree at address \(btree)"
-        var linkNames = Set<[UInt8]>()
-        let names = try localHeap(heap)
-        let nodeSize = 24 + 2 * groupInternalK * 8 + (2 * groupInternalK + 1) * 8
-        try btreeNodes(btree, type: 0, nodeSize: nodeSize, keySize: 8, maxEntries: 2 * groupInternalK) { s, key, child, level in
-            if var k = key { try names.name(at: try k.u64("group key"), bytes: s.bytes) }
-            if let child, level == 0 { try s.symbolNode(child, names: names, seen: &linkNames, group: owner) }
-        }
-    }
-
-    private mutating func symbolNode(_ address: UInt64, names: HDF5LocalHeap, seen: inout Set<[UInt8]>, group: UInt64) throws {
-        let size = 8 + 2 * groupLeafK * 40
-        let at = try absolute(address, size, "a symbol table node")
-        guard try visit(at, as: .symbolNode, size: size) else { throw HDF5Malformed("a symbol table node in two places of a group") }
-        var c = HDF5Cursor(bytes, from: at, to: at + size)
-        guard c.starts(with: "SNOD") else { throw HDF5Malformed("a symbol table node without its SNOD signature") }
-        try c.skip(4, "signature")
-        guard try c.u8("symbol node version") == 1 else { throw HDF5Malformed("symbol table node version other than 1") }
-        try c.skip(1, "reserved byte")
-        let count = try c.u16("number of symbols")
-        guard count <= 2 * groupLeafK else { throw HDF5Malformed("\(count) symbols in a node of \(2 * groupLeafK)") }
-        for _ in 0..<count {
-            let name = try names.string(at: c.u64("link name offset"), bytes: bytes)
-            try uniqueLinkName(Array(bytes[name]), in: &seen)
-            let header = try c.u64("object header address")
-            let cache = try c.u32("cache type")
-            try c.skip(4, "reserved bytes")
-            var scratch = try c.take(16, "scratch pad")
-            switch cache {
-            case 0: link(to: header, named: name, in: group)
-            case 1:
-                link(to: header, named: name, in: group)
-                cachedTables.append((header, try scratch.u64("cached B-tree address"), try scratch.u64("cached heap address")))
-            case 2: try names.name(at: UInt64(try scratch.u32("soft link value offset")), bytes: bytes)
-            default: throw HDF5Malformed("symbol cache type \(cache)")
-            }
-        }
-    }
-
-    /// Link names are unique in a group. libhdf5 walks a group by iterating
-    /// its links but finds each link's object again by name: with two links of
-    /// one name (a dataset and a soft link to the group itself, as fuzzing
-    /// made) it follows the other one, round and round.
-    func uniqueLinkName(_ name: [UInt8], in seen: inout Set<[UInt8]>) throws {
-        guard seen.insert(name).inserted else {
-            throw HDF5Malformed("two links are named \"\(String(decoding: name, as: UTF8.self))\"")
-        }
-    }
-
     // MARK: - Version 1 B-trees
 
     /// Walks a v1 B-tree (spec III.A.1) of `type` from `root`: every node once,
@@ -499,70 +389,5 @@ struct HDF5Sanitizer {
         for s in siblings where s != hdf5Undefined && !nodes.contains(s) {
             throw HDF5Malformed("a B-tree node's sibling at address \(s) is not a node of its tree")
         }
-    }
-
-    /// A chunked dataset's B-tree: each leaf key gives a chunk's stored
-    /// size, filter mask and element offsets. libhdf5 sizes a chunk's buffer
-    /// by what its filters return and then copies a whole chunk out of it, so
-    /// every chunk must unfilter to exactly `chunkBytes` (fuzzing finding 8:
-    /// a chunk dimension raised from 8 to 93 had it copy 80 bytes out of 16).
-    /// Offsets are whole chunks inside the extent, each chunk listed once.
-    mutating func chunkTree(_ root: UInt64, chunkDims: ArraySlice<Int>, extent: [Int], chunkBytes: Int, filters: [Int]) throws {
-        guard root != hdf5Undefined else { return }                 // nothing written yet
-        let keySize = 16 + 8 * chunkDims.count
-        let nodeSize = 24 + 2 * chunkK * 8 + (2 * chunkK + 1) * keySize
-        var stored = 0, mask: UInt32 = 0, offsets: [UInt64] = []
-        var chunks = Set<[UInt64]>()
-        let header = context
-        try btreeNodes(root, type: 1, nodeSize: nodeSize, keySize: keySize, maxEntries: 2 * chunkK) { s, key, child, level in
-            if var k = key {
-                stored = try k.u32("chunk size")
-                mask = UInt32(try k.u32("chunk filter mask"))
-                offsets = try (0...chunkDims.count).map { _ in try k.u64("chunk offset") }
-            }
-            guard let child, level == 0 else { return }
-            s.context = "\(header), the chunk at element offsets \(offsets.dropLast())"
-            for (d, (o, c)) in zip(extent, zip(offsets, chunkDims)) where o % UInt64(c) != 0 || o >= UInt64(d) {
-                throw HDF5Malformed("offset \(o) is not a whole chunk of \(c) inside the extent \(d)")
-            }
-            guard offsets.last == 0 else { throw HDF5Malformed("its element-size offset is \(offsets.last!), not 0") }
-            guard chunks.insert(offsets).inserted else { throw HDF5Malformed("two chunks at these offsets") }
-            guard stored <= chunkBytes + chunkBytes / 8 + 4096 else {
-                throw HDF5Malformed("a chunk stored in \(stored) bytes for \(chunkBytes) bytes of data")
-            }
-            let at = try s.absolute(child, stored, "a chunk")
-            guard try s.visit(at, as: .chunk, size: stored) else { throw HDF5Malformed("a chunk's bytes listed twice") }
-            let size = try s.unfilteredSize(at: at, stored: stored, mask: mask, filters: filters, limit: chunkBytes)
-            guard size == chunkBytes else {
-                throw HDF5Malformed("its \(stored) stored bytes unfilter to \(size) bytes, not the chunk's \(chunkBytes)")
-            }
-        }
-        context = header
-    }
-
-    /// What libhdf5's filters return for a chunk: they run in reverse, skipping
-    /// those set in `mask`. fletcher32 drops its 4-byte checksum (libhdf5
-    /// checks it), shuffle keeps the size, and deflate's output is measured by
-    /// inflating (`filterPipeline` ensures no shuffle precedes it in reverse,
-    /// so its input is the stored bytes' head). -1 for a stream libhdf5 cannot
-    /// inflate or that outgrows `limit`.
-    mutating func unfilteredSize(at: Int, stored: Int, mask: UInt32, filters: [Int], limit: Int) throws -> Int {
-        var size = stored
-        for (i, id) in filters.enumerated().reversed() where i >= 32 || mask & (1 << UInt32(i)) == 0 {
-            switch id {
-            case 3:
-                guard size >= 4 else { throw HDF5Malformed("\(size) bytes are too few for a fletcher32 checksum") }
-                size -= 4
-            case 1:
-                guard inflateBudget >= limit else {
-                    throw HDF5Malformed("its chunks inflate to more than 1,100 × the file's size")
-                }
-                inflateBudget -= limit
-                size = inflatedLength(UnsafeRawBufferPointer(rebasing: bytes[at..<at + size]), limit: limit + 8) ?? -1
-                guard size >= 0 else { throw HDF5Malformed("its deflate stream does not inflate to at most \(limit) bytes") }
-            default: break
-            }
-        }
-        return size
     }
 }
