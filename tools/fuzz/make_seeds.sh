@@ -36,6 +36,17 @@ for kind in BPE Unigram; do
   f=$(grep -l "\"type\": *\"$kind\"" $(find $F -name tokenizer.json -size -120k) 2>/dev/null | xargs -r ls -S | tail -1)
   [ -n "$f" ] && cp "$f" "$S/tokenizer-json/$(echo "$kind" | tr A-Z a-z).json"
 done
+# Every component ckpt reads, in tokenizer.json files the tokenizers library writes
+# (FIXTURE_PYTHON, with tokenizers and sentencepiece; else the committed ones stay),
+# and the hostile Unigram files (a damaged charsmap, NaN and infinite scores, unk_id wrong).
+if ${FIXTURE_PYTHON:-python3} -c "import tokenizers, sentencepiece" 2>/dev/null; then
+  ${FIXTURE_PYTHON:-python3} tools/fuzz/make_tokenizer_seeds.py "$S/tokenizer-json"
+else
+  git checkout -- "$S/tokenizer-json" 2>/dev/null || echo "no tokenizers: the tokenizer-json seeds it writes are missing"
+fi
+for f in $F/unigram-goldens/bad/*.json; do
+  [ "$(basename "$f")" = README.json ] || cp "$f" "$S/tokenizer-json/hostile-$(basename "$f")"
+done
 # vocab.txt, tokenizer_config.json and special_tokens_map.json joined by NUL bytes.
 { cat $d/vocab.txt; printf '\0'; cat $d/tokenizer_config.json; printf '\0'; cat $d/special_tokens_map.json; } > "$S/vocab-txt/distilbert"
 cp $d/vocab.txt "$S/vocab-txt/vocab-only"
