@@ -175,8 +175,10 @@ public final class HarnessRunner: @unchecked Sendable {
             let e = tok.encode(t)
             _ = tok.decode(e.ids)
             _ = tok.encode(t, maxLength: 8, keep: .tail)
+            _ = try? tok.windows(t, maxLength: 8, stride: 2)          // long texts in chunks
         }
         _ = tok.encode(Self.texts[0], pair: Self.texts[1])
+        for side in TruncationSide.allCases { _ = tok.encode(Self.texts[5], pair: Self.texts[1], maxLength: 12, keep: side) }
         _ = tok.encodeBatch(Self.texts, threads: 2)
     }
 
