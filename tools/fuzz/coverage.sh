@@ -20,7 +20,7 @@ files() {
     safetensors) echo $f/SafeTensors/SafeTensorsFile.swift ;;
     shard-index) echo $f/SafeTensors/ShardedSafeTensors.swift ;;
     pytorch) echo $f/PyTorch/Pickle.swift $f/PyTorch/PyTorchFile.swift $f/PyTorch/Zip.swift ;;
-    hdf5) echo $f/HDF5/HDF5Sanitizer.swift $f/HDF5/HDF5Groups.swift $f/HDF5/HDF5Chunks.swift $f/HDF5/HDF5Messages.swift $f/HDF5/HDF5Reader.swift $f/HDF5/HDF5Preflight.swift $f/HDF5/HDF5Inflate.swift \
+    hdf5) echo $f/HDF5/HDF5Sanitizer.swift $f/HDF5/HDF5Groups.swift $f/HDF5/HDF5Storage.swift $f/HDF5/HDF5Messages.swift $f/HDF5/HDF5Reader.swift $f/HDF5/HDF5Preflight.swift $f/HDF5/HDF5Inflate.swift \
             $f/HDF5/HDF5Store.swift $f/HDF5/HDF5Types.swift ;;
     json) echo $f/JSON/JSONParser.swift ;;
     config) echo $f/HF/ModelConfig.swift Sources/Model/EncoderConfig.swift ;;

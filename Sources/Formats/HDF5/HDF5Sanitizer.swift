@@ -17,8 +17,8 @@
 //   - the messages of a dataset agree (fill value, compact data, chunk and
 //     filter parameters against the datatype and the dataspace).
 // Anything outside the subset is refused by name. Old-style groups are
-// walked in HDF5Groups.swift, chunks in HDF5Chunks.swift, messages in
-// HDF5Messages.swift.
+// walked in HDF5Groups.swift, header messages checked in HDF5Messages.swift,
+// and a dataset's storage and chunks in HDF5Storage.swift.
 
 struct HDF5Sanitizer {
     let bytes: UnsafeRawBufferPointer
