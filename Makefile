@@ -68,7 +68,8 @@ fuzz: deps
 	bash tools/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_HARNESSES)
 
 ## Rebuild the committed seed corpora from the fixtures (the hdf5 seeds of
-## other formats need h5py in FIXTURE_PYTHON).
+## other formats need h5py in FIXTURE_PYTHON, the tokenizer-json ones tokenizers
+## and sentencepiece).
 fuzz-seeds: release
 	FIXTURE_PYTHON=$(FIXTURE_PYTHON) bash tools/fuzz/make_seeds.sh $(CKPT_RELEASE)
 
