@@ -42,7 +42,9 @@ done
 if ${FIXTURE_PYTHON:-python3} -c "import tokenizers, sentencepiece" 2>/dev/null; then
   ${FIXTURE_PYTHON:-python3} tools/fuzz/make_tokenizer_seeds.py "$S/tokenizer-json"
 else
-  git checkout -- "$S/tokenizer-json" 2>/dev/null || echo "no tokenizers: the tokenizer-json seeds it writes are missing"
+  for n in components bert-pipeline bpe-metaspace bpe-bytelevel unigram-charsmap; do
+    git checkout -- "$S/tokenizer-json/$n.json" 2>/dev/null || echo "no tokenizers: the tokenizer-json seed $n.json is missing"
+  done
 fi
 for f in $F/unigram-goldens/bad/*.json; do
   [ "$(basename "$f")" = README.json ] || cp "$f" "$S/tokenizer-json/hostile-$(basename "$f")"
