@@ -20,10 +20,19 @@ func fail(_ message: String, status: Int32) -> Never {
 }
 
 let arguments = CommandLine.arguments
-guard arguments.count >= 2, let harness = Harness(rawValue: arguments[1]) else {
+let named = arguments.count >= 2 ? Harness(rawValue: arguments[1]) : nil
+#if CKPT_LIBFUZZER
+// libFuzzer runs the program again for -merge, -fork and -jobs, with its own
+// arguments only: those runs find the harness in CKPT_FUZZ_HARNESS, set here.
+let inherited = getenv("CKPT_FUZZ_HARNESS").flatMap { Harness(rawValue: String(cString: $0)) }
+#else
+let inherited: Harness? = nil
+#endif
+guard let harness = named ?? inherited else {
     let names = Harness.allCases.map(\.rawValue).joined(separator: ", ")
     fail("usage: ckpt-fuzz HARNESS [FILE|DIR | libFuzzer flags]...\nharnesses: \(names)", status: 64)
 }
+let rest = Array(arguments.dropFirst(named == nil ? 1 : 2))
 let fixtures = getenv("CKPT_FUZZ_FIXTURES").map { String(cString: $0) } ?? "Tests/Fixtures"
 let runner: HarnessRunner
 do { runner = try HarnessRunner(fixtures: fixtures) } catch { fail("ckpt-fuzz: \(error)", status: 1) }
@@ -31,7 +40,8 @@ let selected = harness
 
 #if CKPT_LIBFUZZER
 // libFuzzer sees the program name and everything after the harness.
-var argv: [UnsafeMutablePointer<CChar>?] = ([arguments[0]] + arguments.dropFirst(2)).map { strdup($0) } + [nil]
+setenv("CKPT_FUZZ_HARNESS", harness.rawValue, 1)
+var argv: [UnsafeMutablePointer<CChar>?] = ([arguments[0]] + rest).map { strdup($0) } + [nil]
 var argc = Int32(argv.count - 1)
 let status = argv.withUnsafeMutableBufferPointer { buffer -> Int32 in
     var base = buffer.baseAddress
@@ -44,7 +54,7 @@ exit(status)
 #else
 runner.reportErrors = getenv("CKPT_FUZZ_VERBOSE") != nil
 var count = 0
-for path in arguments.dropFirst(2) {
+for path in rest {
     let files = FileSystem.isDirectory(path)
         ? ((try? FileSystem.list(path)) ?? []).sorted().map { FileSystem.join(path, $0) } : [path]
     for file in files {

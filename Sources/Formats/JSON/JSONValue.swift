@@ -110,7 +110,7 @@ public struct JSONObject: Sendable, Equatable, Sequence {
 }
 
 /// A JSON value.
-public indirect enum JSONValue: Sendable, Equatable {
+public enum JSONValue: Sendable, Equatable {
     case null
     case bool(Bool)
     case number(JSONNumber)

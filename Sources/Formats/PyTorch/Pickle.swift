@@ -49,7 +49,7 @@ struct StorageRef: Hashable {
 }
 
 /// Values a restricted pickle can produce.
-indirect enum PickleValue {
+enum PickleValue {
     case none
     case bool(Bool)
     case int(Int)
