@@ -67,6 +67,15 @@ cat > "$S/trainer-state/state.json" <<'JSON'
   "run": {"learning_rate": 5e-05, "batch_size": 4, "seed": 42, "threads": 1, "sgemm": "avx512"}
 }
 JSON
+# And one a CLI run writes with everything a resume reads: the evaluation record
+# (best metric, plateau), two micro-batches per step, the plateau scheduler.
+run=$(mktemp -d)
+printf 'the cat sat on the mat %s. a bird saw the tree!\n' $(seq 1 40) > "$run/corpus.txt"
+"$CKPT" train --model $F/model-goldens/distilbert --corpus "$run/corpus.txt" --out "$run/out" --max-steps 2 \
+  --batch-size 4 --grad-accum 2 --eval-ratio 0.25 --eval-steps 1 --save-steps 2 --scheduler plateau --keep-best \
+  --threads 1 --max-length 16 >/dev/null
+cp "$run/out/checkpoint-2/trainer_state.json" "$S/trainer-state/cli-run-evaluation.json"
+rm -rf "$run"
 # Small seeds keep the fuzzers fast (libFuzzer's -max_len follows them) and the repository light.
 find "$S" -type f -size +64k -print -delete | sed 's/^/dropped (over 64 KiB): /'
 du -sh "$S"
