@@ -32,8 +32,9 @@ private func storesUnchanged<Value, Payload>(_ value: Value, _ payload: Payload)
         let parsed = try JSONParser.parse("{\"\(long)\": [{\"x\": [1, 2.5, \"\(long)\"]}]}")
         let members = try #require(parsed.object)
         #expect(storesUnchanged(parsed, members))
-        let inner = try #require(members[long]?.array)
-        #expect(storesUnchanged(members[long]!, inner))
+        let member = try #require(members[long])
+        let inner = try #require(member.array)
+        #expect(storesUnchanged(member, inner))
     }
 
     @Test func pickleValuesStoreTheirPayloadsUntagged() {

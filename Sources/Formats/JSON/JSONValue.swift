@@ -110,6 +110,11 @@ public struct JSONObject: Sendable, Equatable, Sequence {
 }
 
 /// A JSON value.
+///
+/// Not `indirect` (it recurses through arrays): an `indirect` enum keeps its
+/// payloads in boxes whose addresses carry the case in spare bits, which
+/// LeakSanitizer cannot follow, so values kept to a process's exit were
+/// reported as leaks (docs/fuzzing.md, finding 10; `LeakVisibilityTests`).
 public enum JSONValue: Sendable, Equatable {
     case null
     case bool(Bool)

@@ -48,7 +48,7 @@ struct StorageRef: Hashable {
     let count: Int
 }
 
-/// Values a restricted pickle can produce.
+/// Values a restricted pickle can produce. Not `indirect`, as `JSONValue`.
 enum PickleValue {
     case none
     case bool(Bool)
