@@ -43,7 +43,7 @@ public enum Harness: String, CaseIterable, Sendable {
     case corpus
     /// A labelled file for `train --task`: CSV, TSV or JSONL.
     case labelled
-    /// `trainer_state.json` of a checkpoint being resumed.
+    /// `trainer_state.json` or `optimizer.safetensors` of a checkpoint being resumed.
     case trainerState = "trainer-state"
 }
 
@@ -53,6 +53,8 @@ public final class HarnessRunner: @unchecked Sendable {
     let scratch: String
     private var tokenizer: Tokenizer?
     private var trainer: (trainer: Trainer, checkpoint: String)?
+    /// The checkpoint's files as the fixture run wrote them, by name.
+    private var originals: [String: [UInt8]] = [:]
     /// Print the error each input ends with (the replayer's
     /// `CKPT_FUZZ_VERBOSE=1`): which check refused it, or where it got to.
     public var reportErrors = false
@@ -256,10 +258,21 @@ public final class HarnessRunner: @unchecked Sendable {
         return (t, last.path)
     }
 
+    /// The input is the checkpoint's `trainer_state.json` when it starts with `{`
+    /// (after whitespace), else its `optimizer.safetensors`; the other file is
+    /// the one the run wrote.
     func trainerState(_ data: [UInt8]) throws {
         let (trainer, checkpoint) = try fixtureTrainer()
-        let state = FileSystem.join(checkpoint, "trainer_state.json")
-        try Self.put(state, data)
+        if originals.isEmpty {
+            for name in ["trainer_state.json", "optimizer.safetensors"] {
+                originals[name] = try readFile(FileSystem.join(checkpoint, name))
+            }
+        }
+        let isState = data.first { ![0x20, 0x09, 0x0A, 0x0D].contains($0) } == UInt8(ascii: "{")
+        for (name, bytes) in originals {
+            let replaced = isState == (name == "trainer_state.json")
+            try Self.put(FileSystem.join(checkpoint, name), replaced ? data : bytes)
+        }
         try trainer.resume(from: checkpoint, force: data.count % 2 == 0)
     }
 }

@@ -177,6 +177,20 @@ func bytes(_ path: String) throws -> [UInt8] { try readFile(path) }
         do { try a.resume(from: ckpt, force: false); Issue.record("a truncated optimizer state was accepted") } catch {
             #expect("\(error)".contains("optimizer.safetensors"), "\(error)")
         }
+        // Well-formed optimizer states whose moments do not fit the model: one
+        // matrix transposed (the same bytes), or the matrix left out.
+        dir.write("out/checkpoint-3/optimizer.safetensors", opt)
+        let moments = try SafeTensorsFile(path: ckpt + "/optimizer.safetensors")
+        let matrix = try #require(moments.tensors.first { $0.shape.count == 2 && $0.shape[0] != $0.shape[1] })
+        let tensors = try moments.tensors.map { info in try moments.data(info.name).withUnsafeBytes { TensorData(info: info, copying: Array($0)) } }
+        let transposed = try #require(TensorInfo(name: matrix.name, dtype: matrix.dtype, shape: matrix.shape.reversed()))
+        for (what, changed) in [("transposed", tensors.map { $0.info.name == matrix.name ? TensorData(info: transposed, copying: $0.withUnsafeBytes { Array($0) }) : $0 }),
+                                ("missing", tensors.filter { $0.info.name != matrix.name })] {
+            try SafeTensorsWriter.write(changed, metadata: moments.metadata, to: ckpt + "/optimizer.safetensors", overwrite: true)
+            do { try a.resume(from: ckpt, force: false); Issue.record("a \(what) moment was accepted") } catch {
+                #expect("\(error)".contains("optimizer.safetensors") && "\(error)".contains("mis-shaped \(matrix.name)"), "\(error)")
+            }
+        }
         dir.write("out/checkpoint-3/trainer_state.json", Array("{\"global_step\": ".utf8))
         do { try a.resume(from: ckpt, force: false); Issue.record("a broken trainer_state.json was accepted") } catch {
             #expect("\(error)".contains("trainer_state.json"), "\(error)")

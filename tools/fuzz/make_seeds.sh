@@ -75,6 +75,8 @@ printf 'the cat sat on the mat %s. a bird saw the tree!\n' $(seq 1 40) > "$run/c
   --batch-size 4 --grad-accum 2 --eval-ratio 0.25 --eval-steps 1 --save-steps 2 --scheduler plateau --keep-best \
   --threads 1 --max-length 16 >/dev/null
 cp "$run/out/checkpoint-2/trainer_state.json" "$S/trainer-state/cli-run-evaluation.json"
+# The harness's other input, optimizer.safetensors: part of the run's (all of it is 214 kB).
+python3 tools/fuzz/optimizer_seed.py "$run/out/checkpoint-2/optimizer.safetensors" "$S/trainer-state/optimizer.safetensors"
 rm -rf "$run"
 # Small seeds keep the fuzzers fast (libFuzzer's -max_len follows them) and the repository light.
 find "$S" -type f -size +64k -print -delete | sed 's/^/dropped (over 64 KiB): /'
