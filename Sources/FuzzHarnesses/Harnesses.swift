@@ -53,8 +53,9 @@ public final class HarnessRunner: @unchecked Sendable {
     let scratch: String
     private var tokenizer: Tokenizer?
     private var trainer: (trainer: Trainer, checkpoint: String)?
-    /// The checkpoint's files as the fixture run wrote them, by name.
-    private var originals: [String: [UInt8]] = [:]
+    /// The fixture checkpoint's file an earlier `trainerState` input replaced,
+    /// and its bytes as the run wrote them.
+    private var replaced: (path: String, original: [UInt8])?
     /// Print the error each input ends with (the replayer's
     /// `CKPT_FUZZ_VERBOSE=1`): which check refused it, or where it got to.
     public var reportErrors = false
@@ -263,16 +264,14 @@ public final class HarnessRunner: @unchecked Sendable {
     /// the one the run wrote.
     func trainerState(_ data: [UInt8]) throws {
         let (trainer, checkpoint) = try fixtureTrainer()
-        if originals.isEmpty {
-            for name in ["trainer_state.json", "optimizer.safetensors"] {
-                originals[name] = try readFile(FileSystem.join(checkpoint, name))
-            }
-        }
         let isState = data.first { ![0x20, 0x09, 0x0A, 0x0D].contains($0) } == UInt8(ascii: "{")
-        for (name, bytes) in originals {
-            let replaced = isState == (name == "trainer_state.json")
-            try Self.put(FileSystem.join(checkpoint, name), replaced ? data : bytes)
+        let path = FileSystem.join(checkpoint, isState ? "trainer_state.json" : "optimizer.safetensors")
+        if let r = replaced, r.path != path {
+            try Self.put(r.path, r.original)
+            replaced = nil
         }
+        if replaced == nil { replaced = (path, try readFile(path)) }
+        try Self.put(path, data)
         try trainer.resume(from: checkpoint, force: data.count % 2 == 0)
     }
 }

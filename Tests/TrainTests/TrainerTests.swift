@@ -182,11 +182,12 @@ func bytes(_ path: String) throws -> [UInt8] { try readFile(path) }
         dir.write("out/checkpoint-3/optimizer.safetensors", opt)
         let moments = try SafeTensorsFile(path: ckpt + "/optimizer.safetensors")
         let matrix = try #require(moments.tensors.first { $0.shape.count == 2 && $0.shape[0] != $0.shape[1] })
-        let tensors = try moments.tensors.map { info in try moments.data(info.name).withUnsafeBytes { TensorData(info: info, copying: Array($0)) } }
         let transposed = try #require(TensorInfo(name: matrix.name, dtype: matrix.dtype, shape: matrix.shape.reversed()))
-        for (what, changed) in [("transposed", tensors.map { $0.info.name == matrix.name ? TensorData(info: transposed, copying: $0.withUnsafeBytes { Array($0) }) : $0 }),
-                                ("missing", tensors.filter { $0.info.name != matrix.name })] {
-            try SafeTensorsWriter.write(changed, metadata: moments.metadata, to: ckpt + "/optimizer.safetensors", overwrite: true)
+        for (what, infos) in [("transposed", moments.tensors.map { $0.name == matrix.name ? transposed : $0 }),
+                              ("missing", moments.tensors.filter { $0.name != matrix.name })] {
+            try SafeTensorsWriter.write(infos, metadata: moments.metadata, to: ckpt + "/optimizer.safetensors", overwrite: true) { info in
+                try moments.data(info.name).withUnsafeBytes { TensorData(info: info, copying: Array($0)) }
+            }
             do { try a.resume(from: ckpt, force: false); Issue.record("a \(what) moment was accepted") } catch {
                 #expect("\(error)".contains("optimizer.safetensors") && "\(error)".contains("mis-shaped \(matrix.name)"), "\(error)")
             }
